@@ -1,0 +1,1 @@
+"""Backtesting: simulator, runs, metrics, grid search, training data."""

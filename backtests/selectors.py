@@ -1,0 +1,1 @@
+"""Reads of the backtests app for views, API, tasks and commands."""

@@ -1,0 +1,8 @@
+"""Dashboard routes of the backtests app."""
+
+from django.urls import path
+
+from backtests import views
+
+app_name = "backtests"
+urlpatterns = [path("", views.index, name="index")]

@@ -1,0 +1,1 @@
+"""Calibration of synthetic pricing against exchange marks; harvester."""

@@ -1,0 +1,7 @@
+"""API routes of the calibration app."""
+
+from rest_framework.routers import SimpleRouter
+
+router = SimpleRouter(trailing_slash=False)
+
+urlpatterns = router.urls

@@ -1,0 +1,1 @@
+"""Reads of the calibration app for views, API, tasks and commands."""

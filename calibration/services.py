@@ -1,0 +1,1 @@
+"""Writes and orchestration of the calibration app (<entity>_<verb>, keyword-only)."""

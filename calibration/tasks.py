@@ -1,0 +1,1 @@
+"""Celery tasks of the calibration app: thin, explicitly named, ids as arguments."""

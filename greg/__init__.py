@@ -1,0 +1,1 @@
+"""Expert bots: entry engine, position engine, hedging, sandbox positions."""

@@ -1,0 +1,1 @@
+"""Reads of the greg app for views, API, tasks and commands."""

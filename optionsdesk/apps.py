@@ -1,0 +1,11 @@
+"""App config for the project package: system models (worker heartbeats) and commands."""
+
+from django.apps import AppConfig
+
+
+class OptionsdeskConfig(AppConfig):
+    """System-level models, the schedule and the dashboard shell."""
+
+    name = "optionsdesk"
+    verbose_name = "System"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,185 @@
+"""Typed, env-driven configuration: the one place every environment variable is read.
+
+Every variable is documented in `.env.example`. A missing or invalid value raises `ConfigError`
+with one line naming the variable and the fix; `manage.py`, the WSGI app and the Celery app turn it
+into a one-line message and a non-zero exit instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import dj_database_url
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+MAINNET_CONFIRMATION = "I-ACCEPT-REAL-MONEY-RISK"
+DERIBIT_URLS = {
+    "testnet": "https://test.deribit.com/api/v2",
+    "mainnet": "https://www.deribit.com/api/v2",
+}
+BROKER_SCHEMES = ("filesystem", "redis", "rediss", "memory", "amqp", "pyamqp", "sqla+")
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
+
+# The fix to suggest for each variable, shown when its value is rejected.
+FIXES: dict[str, str] = {
+    "DATABASE_URL": "use sqlite:///var/optionsdesk.sqlite3 or postgres://user@host:5432/dbname",
+    "CELERY_BROKER_URL": "use filesystem:// (default), redis://127.0.0.1:6379/0 or memory://",
+    "DERIBIT_ENV": "set it to sim, testnet or mainnet",
+    "DERIBIT_MAINNET_CONFIRM": f"mainnet trades real money: set it to {MAINNET_CONFIRMATION}",
+    "DJANGO_ENV": "set it to dev or production",
+    "SECRET_KEY": "set a random string of at least 50 characters",
+    "ALLOWED_HOSTS": "list host names separated by commas, e.g. desk.example.com,localhost",
+}
+
+
+class ConfigError(Exception):
+    """Start-up configuration is invalid; the message is one line naming the variable and fix."""
+
+
+class AppSettings(BaseSettings):
+    """All of optionsdesk's environment variables, validated once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_file=BASE_DIR / ".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    DJANGO_ENV: Literal["dev", "production"] = "dev"
+    DEBUG: bool = False
+    SECRET_KEY: SecretStr | None = None
+    ALLOWED_HOSTS: str = "localhost,127.0.0.1,[::1]"
+    CSRF_TRUSTED_ORIGINS: str = ""
+    VAR_DIR: Path = BASE_DIR / "var"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    DATABASE_URL: str = ""
+    CELERY_BROKER_URL: str = "filesystem://"
+    CELERY_TASK_ALWAYS_EAGER: bool = False
+    HEARTBEAT_INTERVAL_S: int = Field(default=30, ge=5, le=3600)
+
+    DERIBIT_ENV: Literal["sim", "testnet", "mainnet"] = "sim"
+    DERIBIT_MAINNET_CONFIRM: str = ""
+    DERIBIT_SIM_URL: str = "http://127.0.0.1:8082/api/v2"
+    DERIBIT_CLIENT_ID: str = ""
+    DERIBIT_CLIENT_SECRET: SecretStr = SecretStr("")
+    DERIBIT_TIMEOUT_S: float = Field(default=10.0, gt=0, le=120)
+    DRY_RUN: bool = True
+
+    OPENAI_BASE_URL: str = ""
+    OPENAI_API_KEY: SecretStr = SecretStr("")
+    OPENAI_MODEL: str = "gpt-4o-mini"
+    OPENAI_FALLBACK_MODELS: str = ""
+    OPENAI_TIMEOUT_S: float = Field(default=30.0, gt=0, le=600)
+
+    TELEGRAM_BOT_TOKEN: SecretStr = SecretStr("")
+    TELEGRAM_ALLOWED_USERS: str = ""
+    TELEGRAM_API_BASE_URL: str = "https://api.telegram.org/bot"
+
+    ADMIN_PASSWORD: SecretStr = SecretStr("")
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url_parses(cls, value: str) -> str:
+        if not value:
+            return value
+        scheme = urlsplit(value).scheme
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(f"unsupported scheme {scheme!r}")
+        try:
+            dj_database_url.parse(value)
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"cannot parse ({exc})") from exc
+        if scheme != "sqlite" and not urlsplit(value).path.strip("/"):
+            raise ValueError("no database name")
+        return value
+
+    @field_validator("CELERY_BROKER_URL")
+    @classmethod
+    def _broker_url_known(cls, value: str) -> str:
+        if not value.startswith(BROKER_SCHEMES):
+            raise ValueError(f"unsupported broker {value.split(':', 1)[0]!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _safety_gates(self) -> AppSettings:
+        if self.DERIBIT_ENV == "mainnet" and self.DERIBIT_MAINNET_CONFIRM != MAINNET_CONFIRMATION:
+            raise _variable_error("DERIBIT_MAINNET_CONFIRM", "mainnet needs a second confirmation")
+        if self.DJANGO_ENV == "production":
+            key = self.SECRET_KEY.get_secret_value() if self.SECRET_KEY else ""
+            if len(key) < 50:
+                raise _variable_error("SECRET_KEY", "production needs a strong secret key")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        """Whether production hardening (secure cookies, HSTS, manifest static) applies."""
+        return self.DJANGO_ENV == "production"
+
+    @property
+    def database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under the var directory."""
+        return self.DATABASE_URL or f"sqlite:///{self.VAR_DIR / 'optionsdesk.sqlite3'}"
+
+    @property
+    def deribit_base_url(self) -> str:
+        """The Deribit JSON-RPC base URL for the chosen environment."""
+        if self.DERIBIT_ENV == "sim":
+            return self.DERIBIT_SIM_URL.rstrip("/")
+        return DERIBIT_URLS[self.DERIBIT_ENV]
+
+    @property
+    def llm_enabled(self) -> bool:
+        """The LLM is on only when both a server URL and a key are configured."""
+        return bool(self.OPENAI_BASE_URL and self.OPENAI_API_KEY.get_secret_value())
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """The Telegram bot is on only when a token is configured."""
+        return bool(self.TELEGRAM_BOT_TOKEN.get_secret_value())
+
+    def secret_key(self) -> str:
+        """The configured secret key, or one generated once and kept in the var directory."""
+        if self.SECRET_KEY and self.SECRET_KEY.get_secret_value():
+            return self.SECRET_KEY.get_secret_value()
+        key_file = self.VAR_DIR / "secret_key"
+        if not key_file.exists():
+            self.VAR_DIR.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(64))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+def split_list(value: str) -> list[str]:
+    """Split a comma-separated environment value into its non-empty items."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _variable_error(variable: str, reason: str) -> ValueError:
+    return ValueError(f"{variable}: {reason}")
+
+
+def load_settings(**overrides: object) -> AppSettings:
+    """Read and validate the environment, raising `ConfigError` with a one-line reason."""
+    try:
+        return AppSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Turn pydantic's report into one line: which variable, what is wrong, how to fix it."""
+    first = exc.errors()[0]
+    variable = str(first["loc"][0]) if first["loc"] else ""
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if not variable and ": " in message:
+        variable, message = message.split(": ", 1)
+    fix = FIXES.get(variable, "see .env.example")
+    value = first.get("input")
+    secret = any(word in variable for word in ("SECRET", "KEY", "TOKEN", "PASSWORD"))
+    shown = f" (got {value!r})" if isinstance(value, str) and not secret else ""
+    return f"{variable} is invalid{shown}: {message}; fix: {fix}"

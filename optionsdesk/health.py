@@ -1,0 +1,128 @@
+"""System health checks: database, broker, worker heartbeat, exchange and LLM.
+
+Each check returns ok / degraded / down with a human detail. `/health`, `/api/status` and the
+System Health tab read the same report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Literal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from optionsdesk.models import WorkerHeartbeat
+
+Status = Literal["ok", "degraded", "down"]
+_RANK: dict[str, int] = {"ok": 0, "degraded": 1, "down": 2}
+EXTERNAL_CACHE_S = 15
+
+
+@dataclass(frozen=True)
+class Check:
+    """One component's state."""
+
+    name: str
+    status: Status
+    detail: str
+    latency_ms: float | None = None
+
+
+def _timed(name: str, probe: Callable[[], tuple[Status, str]]) -> Check:
+    started = time.perf_counter()
+    try:
+        status, detail = probe()
+    except Exception as exc:  # noqa: BLE001 - a failing probe is a "down" component
+        status, detail = "down", f"{type(exc).__name__}: {exc}"[:300]
+    return Check(name, status, detail, round((time.perf_counter() - started) * 1000, 1))
+
+
+def _database() -> tuple[Status, str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return "ok", connection.vendor
+
+
+def _broker() -> tuple[Status, str]:
+    from optionsdesk.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok", conn.transport_cls if isinstance(conn.transport_cls, str) else "connected"
+
+
+def _worker() -> tuple[Status, str]:
+    latest = WorkerHeartbeat.objects.order_by("-last_seen_at").first()
+    if latest is None:
+        return "down", "no worker heartbeat recorded yet"
+    age = timezone.now() - latest.last_seen_at
+    interval = timedelta(seconds=settings.HEARTBEAT_INTERVAL_S)
+    seconds = int(age.total_seconds())
+    if age <= 2 * interval + timedelta(seconds=5):
+        return "ok", f"{latest.hostname} seen {seconds}s ago"
+    if age <= 10 * interval:
+        return "degraded", f"{latest.hostname} last seen {seconds}s ago"
+    return "down", f"no heartbeat for {seconds}s (last: {latest.hostname})"
+
+
+def _exchange() -> tuple[Status, str]:
+    try:
+        from trading.exchange import exchange_client
+    except ImportError:
+        return "degraded", "exchange client not installed yet"
+    with exchange_client(timeout_s=3.0) as client:
+        server_ms = client.get_time()
+    skew_ms = abs(int(time.time() * 1000) - int(server_ms))
+    status: Status = "ok" if skew_ms < 5_000 else "degraded"
+    return status, f"{settings.DERIBIT_ENV} at {settings.DERIBIT_BASE_URL}, clock skew {skew_ms} ms"
+
+
+def _llm() -> tuple[Status, str]:
+    if not settings.LLM_ENABLED:
+        return "degraded", "not configured (OPENAI_BASE_URL/OPENAI_API_KEY unset): rule-only"
+    return "ok", f"configured: {settings.APP.OPENAI_MODEL}"
+
+
+def _cached(name: str, probe: Callable[[], tuple[Status, str]]) -> Check:
+    key = f"health:{name}"
+    found = cache.get(key)
+    if isinstance(found, Check):
+        return found
+    check = _timed(name, probe)
+    cache.set(key, check, EXTERNAL_CACHE_S)
+    return check
+
+
+def health_checks() -> list[Check]:
+    """Run every check; external ones (exchange) are cached briefly to keep /health cheap."""
+    return [
+        _timed("database", _database),
+        _cached("broker", _broker),
+        _timed("worker", _worker),
+        _cached("exchange", _exchange),
+        _timed("llm", _llm),
+    ]
+
+
+def overall_status(checks: list[Check]) -> Status:
+    """Worst status among the core components; the LLM is optional and never makes it worse."""
+    core = [check for check in checks if check.name != "llm"]
+    worst = max(core, key=lambda check: _RANK[check.status])
+    return worst.status
+
+
+def health_report() -> dict[str, object]:
+    """The JSON body of /health."""
+    checks = health_checks()
+    return {
+        "status": overall_status(checks),
+        "time": timezone.now().isoformat(),
+        "checks": {check.name: asdict(check) for check in checks},
+    }

@@ -1,0 +1,27 @@
+"""Sync the declared periodic schedule into django-celery-beat's tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from optionsdesk.schedule import declared_schedule
+from optionsdesk.services import periodic_tasks_sync
+
+
+class Command(BaseCommand):
+    """`manage.py sync_periodic_tasks`: idempotent; disables managed rows no longer declared."""
+
+    help = "Write the schedule declared in optionsdesk/schedule.py to the beat database."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Sync and print what changed."""
+        report = periodic_tasks_sync(specs=declared_schedule(settings.HEARTBEAT_INTERVAL_S))
+        for label in ("created", "updated", "unchanged", "disabled"):
+            names = getattr(report, label)
+            if names:
+                self.stdout.write(f"{label}: {', '.join(names)}")
+        total = len(report.created) + len(report.updated) + len(report.unchanged)
+        self.stdout.write(self.style.SUCCESS(f"schedule in sync: {total} declared task(s)"))

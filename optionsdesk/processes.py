@@ -1,0 +1,23 @@
+"""The long-running processes of optionsdesk, declared once.
+
+`manage.py demo` starts them, the Makefile's `web`/`worker`/`beat`/`sim` targets run the same
+command lines and docker-compose.yml's services use them too; a test keeps the three in step.
+"""
+
+from __future__ import annotations
+
+PROCESSES: dict[str, list[str]] = {
+    "sim": ["python", "manage.py", "run_exchange_sim", "--port", "{sim_port}", "--seed", "42",
+            "--speed", "60"],
+    "web": ["gunicorn", "optionsdesk.wsgi", "--bind", "{bind}", "--workers", "2",
+            "--access-logfile", "-"],
+    "worker": ["celery", "-A", "optionsdesk", "worker", "-l", "info", "--concurrency", "2"],
+    "beat": ["celery", "-A", "optionsdesk", "beat", "-l", "info", "--scheduler",
+             "django_celery_beat.schedulers:DatabaseScheduler"],
+    "bot": ["python", "manage.py", "run_reviewbot"],
+}
+
+
+def command(name: str, **values: str) -> list[str]:
+    """The argv of one process with its placeholders ({bind}, {sim_port}) filled in."""
+    return [part.format(**values) for part in PROCESSES[name]]

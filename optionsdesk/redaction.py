@@ -1,0 +1,62 @@
+"""Secret redaction for logs, prompts and API responses.
+
+Secrets are known values (API keys, tokens, client secrets from settings) plus patterns that look
+like credentials; both are replaced with a fixed marker before text leaves the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+REDACTED = "[REDACTED]"
+_PATTERNS = [
+    re.compile(r"(?i)(client_secret|api[_-]?key|access_token|refresh_token|password|token)"
+               r"(\"?\s*[:=]\s*\"?)([^\s\"'&,}]+)"),
+    re.compile(r"\bsk-[A-Za-z0-9_-]{16,}\b"),
+    re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),  # Telegram bot tokens
+    re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]{8,}"),
+]
+
+
+def known_secrets() -> list[str]:
+    """The configured secret values (never empty strings), read from Django settings if loaded."""
+    try:
+        from django.conf import settings
+
+        app = settings.APP
+    except Exception:  # noqa: BLE001 - redaction must work before and without Django
+        return []
+    values = [
+        app.DERIBIT_CLIENT_SECRET.get_secret_value(),
+        app.OPENAI_API_KEY.get_secret_value(),
+        app.TELEGRAM_BOT_TOKEN.get_secret_value(),
+        app.ADMIN_PASSWORD.get_secret_value(),
+    ]
+    return [value for value in values if len(value) >= 4]
+
+
+def redact(text: str, extra_secrets: Iterable[str] = ()) -> str:
+    """Return `text` with every known secret and credential-looking value replaced."""
+    for secret in [*known_secrets(), *extra_secrets]:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    for pattern in _PATTERNS[1:]:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Logging filter that redacts secrets from every record's rendered message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Render the message once, redact it, and drop the original arguments."""
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        record.msg = redact(message)
+        record.args = None
+        return True

@@ -1,0 +1,41 @@
+"""The periodic schedule, declared once in code and synced to django-celery-beat's tables.
+
+`manage.py sync_periodic_tasks` writes these rows (idempotently) and disables rows it manages
+that are no longer declared; rows an operator creates in the admin are left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MANAGED_MARK = "[managed by optionsdesk]"
+
+
+@dataclass(frozen=True)
+class PeriodicSpec:
+    """One declared periodic task: a fixed interval or a crontab, with an expiry for its messages."""
+
+    name: str
+    task: str
+    description: str
+    every_s: int | None = None
+    crontab: str | None = None  # "minute hour day_of_month month_of_year day_of_week"
+    expires_s: int | None = None
+    queue: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.every_s is None) == (self.crontab is None):
+            raise ValueError(f"{self.name}: declare exactly one of every_s or crontab")
+
+
+def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
+    """Every periodic task the project runs; later apps append their specs here."""
+    return [
+        PeriodicSpec(
+            name="system.heartbeat",
+            task="system.heartbeat",
+            description="Records that a worker is alive (System Health, /health).",
+            every_s=heartbeat_interval_s,
+            expires_s=max(heartbeat_interval_s - 1, 1),
+        ),
+    ]

@@ -1,0 +1,110 @@
+"""System writes: heartbeats, the periodic schedule sync, the admin user."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+from optionsdesk.models import WorkerHeartbeat
+from optionsdesk.schedule import MANAGED_MARK, PeriodicSpec
+
+
+def heartbeat_record(*, hostname: str, task_id: str) -> WorkerHeartbeat:
+    """Upsert the heartbeat row of one worker."""
+    now = timezone.now()
+    with transaction.atomic():
+        beat, created = WorkerHeartbeat.objects.get_or_create(
+            hostname=hostname, defaults={"last_seen_at": now, "beats": 1, "last_task_id": task_id}
+        )
+        if not created:
+            WorkerHeartbeat.objects.filter(pk=beat.pk).update(
+                last_seen_at=now, beats=F("beats") + 1, last_task_id=task_id
+            )
+            beat.refresh_from_db()
+    return beat
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a schedule sync changed."""
+
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    disabled: list[str]
+
+
+def _schedule_for(spec: PeriodicSpec) -> dict[str, object]:
+    if spec.every_s is not None:
+        interval, _ = IntervalSchedule.objects.get_or_create(
+            every=spec.every_s, period=IntervalSchedule.SECONDS
+        )
+        return {"interval": interval, "crontab": None}
+    minute, hour, day_of_month, month_of_year, day_of_week = str(spec.crontab).split()
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+        timezone="UTC",
+    )
+    return {"interval": None, "crontab": crontab}
+
+
+def _wanted_fields(spec: PeriodicSpec) -> dict[str, object]:
+    return {
+        "task": spec.task,
+        "description": f"{MANAGED_MARK} {spec.description}",
+        "expire_seconds": spec.expires_s,
+        "queue": spec.queue,
+        "enabled": True,
+        "kwargs": json.dumps({}),
+        **_schedule_for(spec),
+    }
+
+
+def periodic_tasks_sync(*, specs: list[PeriodicSpec]) -> SyncReport:
+    """Make the beat tables match the declared schedule; safe to run any number of times."""
+    report = SyncReport(created=[], updated=[], unchanged=[], disabled=[])
+    with transaction.atomic():
+        for spec in specs:
+            wanted = _wanted_fields(spec)
+            task = PeriodicTask.objects.filter(name=spec.name).first()
+            if task is None:
+                PeriodicTask.objects.create(name=spec.name, **wanted)
+                report.created.append(spec.name)
+                continue
+            changed = [k for k, v in wanted.items() if getattr(task, k) != v]
+            if not changed:
+                report.unchanged.append(spec.name)
+                continue
+            for key in changed:
+                setattr(task, key, wanted[key])
+            task.save()
+            report.updated.append(spec.name)
+        stale = PeriodicTask.objects.filter(
+            description__startswith=MANAGED_MARK, enabled=True
+        ).exclude(name__in=[spec.name for spec in specs])
+        for task in stale:
+            task.enabled = False
+            task.save()
+            report.disabled.append(task.name)
+    return report
+
+
+def admin_user_ensure(*, username: str, password: str = "") -> tuple[bool, str]:
+    """Create the admin superuser if missing; returns (created, password used or '' if existing)."""
+    user_model = get_user_model()
+    if user_model.objects.filter(username=username).exists():
+        return False, ""
+    password = password or secrets.token_urlsafe(12)
+    user_model.objects.create_superuser(username=username, email="", password=password)
+    return True, password

@@ -1,0 +1,1 @@
+"""Telegram code-review bot."""

@@ -1,0 +1,1 @@
+"""Reads of the reviewbot app for views, API, tasks and commands."""

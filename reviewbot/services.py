@@ -1,0 +1,1 @@
+"""Writes and orchestration of the reviewbot app (<entity>_<verb>, keyword-only)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the reviewbot app: thin, explicitly named, ids as arguments."""

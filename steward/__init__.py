@@ -1,0 +1,1 @@
+"""Project summaries and next-task suggestions."""

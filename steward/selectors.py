@@ -1,0 +1,1 @@
+"""Reads of the steward app for views, API, tasks and commands."""

@@ -1,0 +1,1 @@
+"""Writes and orchestration of the steward app (<entity>_<verb>, keyword-only)."""

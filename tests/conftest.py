@@ -1,0 +1,68 @@
+"""Project-wide fixtures: shared reference data, Django users, the browser, a real Celery worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The shared reference folder (real Deribit data and specs); tests skip when it is absent."""
+    path = Path(os.environ.get("OPTIONSDESK_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
+    if not (path / "data" / "deribit").is_dir():
+        pytest.skip(f"shared reference data not found at {path} (set OPTIONSDESK_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture
+def admin_user(django_user_model):  # type: ignore[no-untyped-def]
+    """A superuser with a known password."""
+    return django_user_model.objects.create_superuser("admin", "", "correct-horse-battery")
+
+
+@pytest.fixture
+def logged_in_client(client, admin_user):  # type: ignore[no-untyped-def]
+    """A Django test client logged in as the superuser."""
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, object]:
+    """Launch Debian's chromium (never a downloaded browser); skip when it is not installed."""
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        if os.environ.get("OPTIONSDESK_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required here (OPTIONSDESK_REQUIRE_BROWSER) but missing")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    return {
+        "executable_path": executable,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture
+def allow_async_unsafe() -> Iterator[None]:
+    """Playwright's sync API runs an event loop; let Django's ORM run beside it in browser tests."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

@@ -1,0 +1,1 @@
+"""The live agent: positions, orders, decisions, controls, health guard."""

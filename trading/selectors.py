@@ -1,0 +1,1 @@
+"""Reads of the trading app for views, API, tasks and commands."""

@@ -1,0 +1,1 @@
+"""Writes and orchestration of the trading app (<entity>_<verb>, keyword-only)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the trading app: thin, explicitly named, ids as arguments."""
