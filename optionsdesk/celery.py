@@ -1,4 +1,4 @@
-"""The Celery application: configured from Django settings (CELERY_ namespace), tasks autodiscovered."""
+"""The Celery application: configured from Django settings, tasks autodiscovered."""
 
 from __future__ import annotations
 

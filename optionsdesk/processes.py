@@ -7,13 +7,38 @@ command lines and docker-compose.yml's services use them too; a test keeps the t
 from __future__ import annotations
 
 PROCESSES: dict[str, list[str]] = {
-    "sim": ["python", "manage.py", "run_exchange_sim", "--port", "{sim_port}", "--seed", "42",
-            "--speed", "60"],
-    "web": ["gunicorn", "optionsdesk.wsgi", "--bind", "{bind}", "--workers", "2",
-            "--access-logfile", "-"],
+    "sim": [
+        "python",
+        "manage.py",
+        "run_exchange_sim",
+        "--port",
+        "{sim_port}",
+        "--seed",
+        "42",
+        "--speed",
+        "60",
+    ],
+    "web": [
+        "gunicorn",
+        "optionsdesk.wsgi",
+        "--bind",
+        "{bind}",
+        "--workers",
+        "2",
+        "--access-logfile",
+        "-",
+    ],
     "worker": ["celery", "-A", "optionsdesk", "worker", "-l", "info", "--concurrency", "2"],
-    "beat": ["celery", "-A", "optionsdesk", "beat", "-l", "info", "--scheduler",
-             "django_celery_beat.schedulers:DatabaseScheduler"],
+    "beat": [
+        "celery",
+        "-A",
+        "optionsdesk",
+        "beat",
+        "-l",
+        "info",
+        "--scheduler",
+        "django_celery_beat.schedulers:DatabaseScheduler",
+    ],
     "bot": ["python", "manage.py", "run_reviewbot"],
 }
 

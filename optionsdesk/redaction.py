@@ -12,8 +12,10 @@ from collections.abc import Iterable
 
 REDACTED = "[REDACTED]"
 _PATTERNS = [
-    re.compile(r"(?i)(client_secret|api[_-]?key|access_token|refresh_token|password|token)"
-               r"(\"?\s*[:=]\s*\"?)([^\s\"'&,}]+)"),
+    re.compile(
+        r"(?i)(client_secret|api[_-]?key|access_token|refresh_token|password|token)"
+        r"(\"?\s*[:=]\s*\"?)([^\s\"'&,}]+)"
+    ),
     re.compile(r"\bsk-[A-Za-z0-9_-]{16,}\b"),
     re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),  # Telegram bot tokens
     re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]{8,}"),
@@ -26,7 +28,7 @@ def known_secrets() -> list[str]:
         from django.conf import settings
 
         app = settings.APP
-    except Exception:  # noqa: BLE001 - redaction must work before and without Django
+    except Exception:
         return []
     values = [
         app.DERIBIT_CLIENT_SECRET.get_secret_value(),

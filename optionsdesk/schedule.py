@@ -13,7 +13,7 @@ MANAGED_MARK = "[managed by optionsdesk]"
 
 @dataclass(frozen=True)
 class PeriodicSpec:
-    """One declared periodic task: a fixed interval or a crontab, with an expiry for its messages."""
+    """One declared periodic task: an interval or a crontab, and an expiry for its messages."""
 
     name: str
     task: str

@@ -15,6 +15,7 @@ from optionsdesk.config import BASE_DIR, load_settings, split_list
 APP = load_settings()
 VAR_DIR = APP.VAR_DIR
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+(VAR_DIR / "static").mkdir(exist_ok=True)
 
 DEBUG = APP.DEBUG
 SECRET_KEY = APP.secret_key()
@@ -151,8 +152,9 @@ if APP.is_production:
 # --- REST API ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first so unauthenticated API calls get 401 with a WWW-Authenticate header.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "optionsdesk.api.pagination.StandardPagination",

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from optionsdesk import views
@@ -10,7 +10,7 @@ from optionsdesk.api.views import HealthView, StatusView
 
 system_patterns = ([path("", views.system_health, name="health")], "system")
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("status", StatusView.as_view(), name="api-status"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

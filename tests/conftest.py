@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Playwright's sync API keeps an event loop running in the main thread for the rest of the session
+# once a browser test starts, which makes Django refuse ORM calls from any later test
+# (microsoft/playwright-pytest#29). Tests only: production code never sets this.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")
@@ -54,15 +58,3 @@ def browser_type_launch_args() -> dict[str, object]:
             "--disable-quic",
         ],
     }
-
-
-@pytest.fixture
-def allow_async_unsafe() -> Iterator[None]:
-    """Playwright's sync API runs an event loop; let Django's ORM run beside it in browser tests."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

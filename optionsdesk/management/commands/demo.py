@@ -1,4 +1,4 @@
-"""Run the whole system offline: migrate, create the admin, sync the schedule, start every process."""
+"""Run the whole system offline: migrate, admin user, schedule sync, then every process."""
 
 from __future__ import annotations
 
