@@ -26,13 +26,13 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture
-def admin_user(django_user_model):  # type: ignore[no-untyped-def]
+def admin_user(django_user_model):
     """A superuser with a known password."""
     return django_user_model.objects.create_superuser("admin", "", "correct-horse-battery")
 
 
 @pytest.fixture
-def logged_in_client(client, admin_user):  # type: ignore[no-untyped-def]
+def logged_in_client(client, admin_user):
     """A Django test client logged in as the superuser."""
     client.force_login(admin_user)
     return client
