@@ -5,4 +5,11 @@ from django.urls import path
 from backtests import views
 
 app_name = "backtests"
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("compare/", views.compare, name="compare"),
+    path("runs/<int:run_id>/", views.run_detail, name="run"),
+    path("runs/<int:run_id>/progress/", views.run_progress, name="progress"),
+    path("runs/<int:run_id>/stop/", views.run_stop, name="stop"),
+    path("runs/<int:run_id>/delete/", views.run_delete, name="delete"),
+]

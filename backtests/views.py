@@ -1,13 +1,119 @@
-"""Dashboard pages of the backtests app."""
+"""The Backtesting tab: lab form and runs table, run pages with pictures, compare and diff."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from backtests import charts, selectors, services
+from backtests.forms import LabForm
+from backtests.models import BacktestRun
+
+#: htmx stops polling when a response has this status (https://htmx.org/docs/#polling).
+HTMX_STOP_POLLING = 286
+RUNS_SHOWN = 50
+
+
+def _wants_fragment(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
 
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
-    """The backtests tab."""
-    return render(request, "backtests/index.html", {"items": []})
+    """The lab form and the runs table (the table alone for htmx refreshes)."""
+    form = LabForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        run = form.launch(user=request.user)
+        return redirect("backtests:run", run_id=run.pk)
+    runs = list(selectors.backtest_run_list()[:RUNS_SHOWN])
+    context = {
+        "form": form,
+        "runs": runs,
+        "any_active": any(not run.is_done for run in runs),
+    }
+    template = "backtests/index.html"
+    if _wants_fragment(request) and request.method == "GET":
+        template += "#runs"
+    return render(request, template, context)
+
+
+def _run_pictures(run: BacktestRun) -> dict[str, str]:
+    if run.kind == BacktestRun.Kind.GRID or not run.equity_curve:
+        return {}
+    trades = list(selectors.run_trade_list(run=run).values_list("exit_time", "pnl_usd"))
+    return {
+        "equity_svg": charts.equity_svg({run.name or f"run {run.pk}": run.equity_curve}),
+        "drawdown_svg": charts.drawdown_svg(run.equity_curve),
+        "trades_svg": charts.trades_svg([t for t, _ in trades], [p for _, p in trades]),
+    }
+
+
+@login_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    """A run's page: status, report, pictures, trades (or a grid's ranked cells)."""
+    run = get_object_or_404(BacktestRun, pk=run_id)
+    context = {
+        "run": run,
+        "trades": selectors.run_trade_list(run=run)[:500] if run.is_done else [],
+        "cells": run.results[:100] if run.kind == BacktestRun.Kind.GRID else [],
+        "metric_rows": selectors.backtest_run_compare(runs=[run]),
+        **(_run_pictures(run) if run.is_done else {}),
+    }
+    return render(request, "backtests/run.html", context)
+
+
+@login_required
+def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The live progress fragment; once the run is done, stop polling and reload the page."""
+    run = get_object_or_404(BacktestRun, pk=run_id)
+    if run.kind == BacktestRun.Kind.GRID and not run.is_done:
+        run = services.grid_run_refresh(run_id=run.pk) or run
+    response = render(request, "backtests/run.html#progress", {"run": run})
+    if run.is_done:
+        response.status_code = HTMX_STOP_POLLING
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+@require_POST
+def run_stop(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Stop button: ask the run to stop and show its progress."""
+    run = services.backtest_run_stop(run=get_object_or_404(BacktestRun, pk=run_id))
+    if _wants_fragment(request):
+        return render(request, "backtests/run.html#progress", {"run": run})
+    return redirect("backtests:run", run_id=run.pk)
+
+
+@login_required
+@require_POST
+def run_delete(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Delete a run and go back to the tab."""
+    services.backtest_run_delete(run=get_object_or_404(BacktestRun, pk=run_id))
+    return redirect("backtests:index")
+
+
+def _run_ids(request: HttpRequest) -> list[int]:
+    raw = request.GET.getlist("ids") or request.GET.get("ids", "").split(",")
+    try:
+        return [int(v) for v in raw if str(v).strip()]
+    except ValueError:
+        raise Http404("run ids must be numbers") from None
+
+
+@login_required
+def compare(request: HttpRequest) -> HttpResponse:
+    """Several runs side by side: metrics table and overlaid equity curves."""
+    ids = _run_ids(request)
+    by_id = BacktestRun.objects.in_bulk(ids)
+    runs = [by_id[i] for i in ids if i in by_id]
+    context = {
+        "runs": runs,
+        "rows": selectors.backtest_run_compare(runs=runs),
+        "equity_svg": charts.equity_svg({f"#{r.pk} {r.name}": r.equity_curve for r in runs}),
+    }
+    if len(runs) == 2:
+        context["diff"] = selectors.backtest_run_diff(a=runs[0], b=runs[1])
+    return render(request, "backtests/compare.html", context)

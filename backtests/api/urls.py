@@ -2,6 +2,9 @@
 
 from rest_framework.routers import SimpleRouter
 
+from backtests.api.views import BacktestRunViewSet
+
 router = SimpleRouter(trailing_slash=False)
+router.register("backtests", BacktestRunViewSet, basename="backtest-run")
 
 urlpatterns = router.urls

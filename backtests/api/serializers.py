@@ -1,0 +1,164 @@
+"""Serializers of the backtests API; configurations are validated by the domain models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from pydantic import ValidationError as PydanticValidationError
+from rest_framework import serializers
+
+from backtests.domain.grid import GridSpec
+from backtests.domain.sources.spec import SourceSpec
+from backtests.domain.types import BacktestConfig
+from backtests.models import BacktestRun, SimulatedTrade, TrainingExport
+
+STATUS_TEXT = "run status: " + ", ".join(BacktestRun.Status.values)
+
+
+@extend_schema_field({"type": "string", "description": STATUS_TEXT})
+class RunStatusField(serializers.CharField):
+    """A run's status, documented inline (another app's `status` enum would share its name)."""
+
+
+HEADLINE = ("num_trades", "net_profit_usd", "total_return_pct", "sharpe", "max_drawdown_pct")
+
+
+class BacktestRunListSerializer(serializers.ModelSerializer[BacktestRun]):
+    """A run in a list: identity, status and headline metrics."""
+
+    status = RunStatusField(read_only=True)
+    headline = serializers.SerializerMethodField()
+    flag_codes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BacktestRun
+        fields = (
+            "id",
+            "name",
+            "kind",
+            "status",
+            "progress",
+            "parent",
+            "combo_index",
+            "created_at",
+            "finished_at",
+            "headline",
+            "flag_codes",
+        )
+
+    def get_headline(self, run: BacktestRun) -> dict[str, Any]:
+        """The few metrics a runs table shows."""
+        return {name: run.metrics.get(name) for name in HEADLINE}
+
+    def get_flag_codes(self, run: BacktestRun) -> list[str]:
+        """Codes of the report's warnings."""
+        return [flag.get("code", "") for flag in run.flags]
+
+
+class BacktestRunDetailSerializer(serializers.ModelSerializer[BacktestRun]):
+    """Everything about a run: configuration, data provenance, results and assumptions."""
+
+    status = RunStatusField(read_only=True)
+
+    class Meta:
+        model = BacktestRun
+        fields = (
+            "id",
+            "name",
+            "kind",
+            "status",
+            "progress",
+            "parent",
+            "combo_index",
+            "config",
+            "source",
+            "grid",
+            "provenance",
+            "metrics",
+            "flags",
+            "assumptions",
+            "equity_curve",
+            "results",
+            "stop_requested",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+        read_only_fields = fields
+
+
+def _pydantic(model: Any, data: Any, field: str) -> Any:
+    try:
+        return model.model_validate(data or {})
+    except PydanticValidationError as exc:
+        raise serializers.ValidationError(
+            {field: [f"{'.'.join(map(str, e['loc'])) or field}: {e['msg']}" for e in exc.errors()]}
+        ) from None
+
+
+class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    """Launch a run: `source` (SourceSpec), `config` (BacktestConfig), optional `grid`.
+
+    With `grid` ({"axes": {...}, "rank_by": "sharpe"}) a grid search over `config` starts.
+    """
+
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    source = serializers.JSONField(required=False, default=dict)
+    config = serializers.JSONField(required=False, default=dict)
+    grid = serializers.JSONField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Validate with the domain models; keep the parsed objects."""
+        source = _pydantic(SourceSpec, attrs.get("source"), "source")
+        config_data = dict(attrs.get("config") or {})
+        config_data.setdefault("underlying", source.underlying)
+        config = _pydantic(BacktestConfig, config_data, "config")
+        if config.underlying != source.underlying:
+            raise serializers.ValidationError({"config": ["underlying differs from the source"]})
+        grid = None
+        if attrs.get("grid"):
+            grid_data = dict(attrs["grid"]) | {"base": config.model_dump(mode="json")}
+            grid = _pydantic(GridSpec, grid_data, "grid")
+            grid.combinations()  # every combination must be a valid configuration
+        return {"name": attrs.get("name", ""), "source": source, "config": config, "grid": grid}
+
+
+class SimulatedTradeSerializer(serializers.ModelSerializer[SimulatedTrade]):
+    """One simulated short call."""
+
+    class Meta:
+        model = SimulatedTrade
+        exclude = ("run",)
+
+
+class TrainingExportSerializer(serializers.ModelSerializer[TrainingExport]):
+    """A training-data file written from a run."""
+
+    class Meta:
+        model = TrainingExport
+        fields = ("id", "run", "kind", "fmt", "path", "rows", "created_at")
+
+
+class CompareRowSerializer(serializers.Serializer[dict[str, Any]]):
+    """One metric across the compared runs."""
+
+    metric = serializers.CharField()
+    values = serializers.ListField(child=serializers.FloatField(allow_null=True))
+
+
+class CompareSerializer(serializers.Serializer[dict[str, Any]]):
+    """Runs compared side by side."""
+
+    runs = BacktestRunListSerializer(many=True)
+    rows = CompareRowSerializer(many=True)
+
+
+class DiffSerializer(serializers.Serializer[dict[str, Any]]):
+    """Configuration changes and metric deltas between two runs."""
+
+    a = serializers.IntegerField()
+    b = serializers.IntegerField()
+    config_changes = serializers.ListField(child=serializers.DictField())
+    metrics = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,195 @@
+"""Backtests API: create, list, detail, trades, download, stop, resume, delete, compare, diff."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from backtests import selectors, services
+from backtests.api.serializers import (
+    STATUS_TEXT,
+    BacktestRunCreateSerializer,
+    BacktestRunDetailSerializer,
+    BacktestRunListSerializer,
+    CompareSerializer,
+    DiffSerializer,
+    SimulatedTradeSerializer,
+)
+from backtests.models import BacktestRun, SimulatedTrade
+
+#: Trade columns of downloads (everything but the id and the run).
+TRADE_COLUMNS = [f.name for f in SimulatedTrade._meta.fields if f.name not in ("id", "run")]
+
+
+def _ids(raw: str | None, name: str) -> list[int]:
+    try:
+        values = [int(v) for v in (raw or "").split(",") if v.strip()]
+    except ValueError:
+        raise ValidationError({name: ["comma-separated run ids"]}) from None
+    if not values:
+        raise ValidationError({name: ["required"]})
+    return values
+
+
+class BacktestRunViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[BacktestRun],
+):
+    """Backtest runs: launch (single or grid), follow, download, stop, compare and diff."""
+
+    queryset = BacktestRun.objects.all()
+
+    def get_queryset(self) -> QuerySet[BacktestRun]:
+        """Runs newest first; `?kind=`, `?status=`, `?include_cells=1` filter the list."""
+        if self.action != "list":
+            return BacktestRun.objects.all()
+        params = self.request.query_params
+        return selectors.backtest_run_list(
+            kind=params.get("kind"),
+            status=params.get("status"),
+            include_cells=params.get("include_cells") in ("1", "true"),
+        )
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        """List rows, full detail, or the create form."""
+        if self.action == "list":
+            return BacktestRunListSerializer
+        if self.action == "create":
+            return BacktestRunCreateSerializer
+        return BacktestRunDetailSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, enum=BacktestRun.Kind.values),
+            OpenApiParameter("status", str, description=STATUS_TEXT),
+            OpenApiParameter("include_cells", bool),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Runs, newest first (grid cells hidden unless `include_cells`)."""
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=BacktestRunCreateSerializer, responses=BacktestRunDetailSerializer)
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Queue a single run, or a grid search when `grid` is given."""
+        form = BacktestRunCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        if data["grid"] is not None:
+            run = services.grid_run_create(
+                spec=data["grid"], source=data["source"], name=data["name"], user=request.user
+            )
+        else:
+            run = services.backtest_run_create(
+                config=data["config"], source=data["source"], name=data["name"], user=request.user
+            )
+        body = BacktestRunDetailSerializer(run).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: BacktestRun) -> None:
+        """Delete through the service (trades, cells and exports go with it)."""
+        services.backtest_run_delete(run=instance)
+
+    @extend_schema(request=None, responses=BacktestRunDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk: str | None = None) -> Response:
+        """Ask a queued or running run (or grid) to stop."""
+        run = services.backtest_run_stop(run=self.get_object())
+        return Response(BacktestRunDetailSerializer(run).data)
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        """Re-send a grid's unfinished cells (after a worker was lost)."""
+        run = self.get_object()
+        if run.kind != BacktestRun.Kind.GRID:
+            raise ValidationError({"run": ["only grid runs can be resumed"]})
+        return Response({"resent": services.grid_run_resume(run=run)})
+
+    @extend_schema(responses=SimulatedTradeSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def trades(self, request: Request, pk: str | None = None) -> Response:
+        """The run's simulated trades, in order (paginated)."""
+        trades = selectors.run_trade_list(run=self.get_object())
+        page = self.paginate_queryset(trades)
+        serializer = SimulatedTradeSerializer(page if page is not None else trades, many=True)
+        if page is not None:
+            return self.get_paginated_response(serializer.data)
+        return Response(serializer.data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("as", str, enum=["json", "csv"], default="json")],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): str},
+    )
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The whole run as a JSON file (`?as=json`) or its trades as CSV (`?as=csv`)."""
+        run = self.get_object()
+        trades = list(selectors.run_trade_list(run=run).values(*TRADE_COLUMNS))
+        if request.query_params.get("as", "json") == "csv":
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=TRADE_COLUMNS)
+            writer.writeheader()
+            writer.writerows(trades)
+            response = HttpResponse(buffer.getvalue(), content_type="text/csv")
+            filename = f"backtest_{run.pk}_trades.csv"
+        else:
+            body = dict(BacktestRunDetailSerializer(run).data) | {"trades": trades}
+            response = HttpResponse(
+                json.dumps(body, default=str, indent=1), content_type="application/json"
+            )
+            filename = f"backtest_{run.pk}.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    @extend_schema(
+        parameters=[OpenApiParameter("ids", str, required=True, description="e.g. 3,5,8")],
+        responses=CompareSerializer,
+    )
+    @action(detail=False, methods=["get"])
+    def compare(self, request: Request) -> Response:
+        """Metrics of several runs side by side."""
+        ids = _ids(request.query_params.get("ids"), "ids")
+        by_id = BacktestRun.objects.in_bulk(ids)
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise ValidationError({"ids": [f"unknown runs {missing}"]})
+        runs = [by_id[i] for i in ids]
+        body = {
+            "runs": BacktestRunListSerializer(runs, many=True).data,
+            "rows": selectors.backtest_run_compare(runs=runs),
+        }
+        return Response(body)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("a", int, required=True),
+            OpenApiParameter("b", int, required=True),
+        ],
+        responses=DiffSerializer,
+    )
+    @action(detail=False, methods=["get"])
+    def diff(self, request: Request) -> Response:
+        """Configuration changes and metric deltas from run `a` to run `b`."""
+        a_id = _ids(request.query_params.get("a"), "a")[0]
+        b_id = _ids(request.query_params.get("b"), "b")[0]
+        runs = BacktestRun.objects.in_bulk([a_id, b_id])
+        if a_id not in runs or b_id not in runs:
+            raise ValidationError({"ids": ["unknown run"]})
+        return Response(selectors.backtest_run_diff(a=runs[a_id], b=runs[b_id]))

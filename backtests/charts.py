@@ -1,0 +1,81 @@
+"""Inline SVG pictures of a run (equity, drawdown, trade P&L), drawn with matplotlib's OO API.
+
+Why the OO API (`Figure`, never `pyplot`): no global state, safe in threads and workers, and
+the SVG goes straight into the page without files or a JavaScript charting library.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+
+WIDTH_IN, HEIGHT_IN = 9.0, 3.0
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _dates(values: Sequence[str]) -> list[datetime]:
+    return [datetime.fromisoformat(v) for v in values]
+
+
+def _date_axis(axis: Any) -> None:
+    locator = AutoDateLocator()
+    axis.xaxis.set_major_locator(locator)
+    axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axis.grid(alpha=0.3)
+
+
+def equity_svg(curves: dict[str, dict[str, list[Any]]]) -> str:
+    """Equity (USD) of one or more runs, plus buy-and-hold of the first; '' when empty."""
+    curves = {label: c for label, c in curves.items() if c.get("t")}
+    if not curves:
+        return ""
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN))
+    axis = figure.add_subplot()
+    for index, (label, curve) in enumerate(curves.items()):
+        times = _dates(curve["t"])
+        axis.plot(times, curve["equity_usd"], linewidth=1.2, label=label)
+        if index == 0:
+            axis.plot(times, curve["hold_usd"], linewidth=1, linestyle="--", label="buy & hold")
+    axis.set_ylabel("equity, USD")
+    axis.legend(loc="best", fontsize=8)
+    _date_axis(axis)
+    return _svg(figure)
+
+
+def drawdown_svg(curve: dict[str, list[Any]]) -> str:
+    """Drawdown of the USD equity from its running peak, in percent."""
+    if not curve.get("t"):
+        return ""
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN * 0.7))
+    axis = figure.add_subplot()
+    times = _dates(curve["t"])
+    drawdown = [100.0 * d for d in curve["drawdown"]]
+    axis.fill_between(times, drawdown, 0.0, color="tab:red", alpha=0.4, linewidth=0)
+    axis.set_ylabel("drawdown, %")
+    _date_axis(axis)
+    return _svg(figure)
+
+
+def trades_svg(exit_times: Sequence[datetime], pnl_usd: Sequence[float]) -> str:
+    """Each trade's option-leg P&L (USD) at its exit time: green wins, red losses."""
+    if not pnl_usd:
+        return ""
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN * 0.8))
+    axis = figure.add_subplot()
+    colours = ["tab:green" if p > 0 else "tab:red" for p in pnl_usd]
+    axis.scatter(list(exit_times), list(pnl_usd), c=colours, s=14)
+    axis.axhline(0.0, color="grey", linewidth=0.8)
+    axis.set_ylabel("trade P&L, USD")
+    _date_axis(axis)
+    return _svg(figure)

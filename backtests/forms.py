@@ -1,0 +1,151 @@
+"""The Backtesting lab form: a run's data source, strategy, exits, fills and an optional grid."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django import forms
+from pydantic import ValidationError as PydanticValidationError
+
+from backtests.domain.grid import GridSpec
+from backtests.domain.sources.spec import SourceSpec
+from backtests.domain.types import BacktestConfig, ExitStyle
+from backtests.models import BacktestRun
+from trading.domain.candidates import StrategyParams
+
+GRID_EXAMPLE = (
+    '{"delta_range": [[0.1, 0.2], [0.2, 0.3]], "dte_range": [[1, 7], [7, 21]], '
+    '"exit_style": ["hold_to_expiry", "take_profit_and_roll"]}'
+)
+
+
+class LabForm(forms.Form):
+    """Everything needed to launch a backtest from the dashboard."""
+
+    name = forms.CharField(required=False, max_length=200)
+    source = forms.ChoiceField(
+        choices=[
+            ("synthetic", "synthetic market (seeded)"),
+            ("snapshots", "harvested Deribit snapshots"),
+            ("deribit_history", "Deribit public history"),
+        ],
+        initial="synthetic",
+    )
+    underlying = forms.ChoiceField(choices=[("BTC", "BTC"), ("ETH", "ETH")], initial="BTC")
+    start = forms.DateField(required=False, help_text="UTC; empty: the source's default")
+    days = forms.FloatField(initial=365, min_value=1, max_value=3 * 365)
+    seed = forms.IntegerField(initial=42, min_value=0)
+    delta_min = forms.FloatField(initial=0.10, min_value=0, max_value=1)
+    delta_max = forms.FloatField(initial=0.40, min_value=0, max_value=1)
+    dte_min_days = forms.FloatField(initial=1, min_value=0)
+    dte_max_days = forms.FloatField(initial=21, min_value=0.1)
+    ivrv_min = forms.FloatField(initial=1.0, min_value=0)
+    premium_min_usd = forms.FloatField(initial=50, min_value=0)
+    explore_prob = forms.FloatField(initial=0.25, min_value=0, max_value=1)
+    explore_top_k = forms.IntegerField(initial=3, min_value=1)
+    exit_style = forms.ChoiceField(
+        choices=[(s.value, s.value.replace("_", " ")) for s in ExitStyle],
+        initial=ExitStyle.HOLD_TO_EXPIRY.value,
+    )
+    take_profit_pct = forms.FloatField(initial=0.5, min_value=0.01, max_value=1)
+    stop_loss_pct = forms.FloatField(required=False, min_value=0.01)
+    roll_dte_days = forms.FloatField(initial=1, min_value=0.01)
+    fill_style = forms.ChoiceField(
+        choices=[("bid_ask", "bid/ask"), ("mid_haircut", "mid with haircut")], initial="bid_ask"
+    )
+    haircut_pct = forms.FloatField(initial=0.05, min_value=0, max_value=0.99)
+    decision_interval_hours = forms.FloatField(initial=1, min_value=0.1)
+    grid_axes = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": GRID_EXAMPLE}),
+        help_text="optional JSON axes: runs a grid search instead of one run",
+    )
+    rank_by = forms.CharField(required=False, initial="sharpe")
+
+    def clean(self) -> dict[str, Any]:
+        """Build and validate the domain objects (errors shown on the form)."""
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        try:
+            data["source_spec"] = self._source(data)
+            data["config_obj"] = self._config(data)
+            data["grid_spec"] = self._grid(data, data["config_obj"])
+        except (PydanticValidationError, ValueError) as exc:
+            raise forms.ValidationError(_messages(exc)) from None
+        return data
+
+    def _source(self, data: dict[str, Any]) -> SourceSpec:
+        start = data.get("start")
+        return SourceSpec(
+            kind=data["source"],
+            underlying=data["underlying"],
+            start=datetime.combine(start, time(0), tzinfo=UTC) if start else None,
+            days=data["days"],
+            seed=data["seed"],
+        )
+
+    def _config(self, data: dict[str, Any]) -> BacktestConfig:
+        strategy = StrategyParams.research(
+            delta_min=data["delta_min"],
+            delta_max=data["delta_max"],
+            dte_min_days=data["dte_min_days"],
+            dte_max_days=data["dte_max_days"],
+            ivrv_min=data["ivrv_min"],
+            premium_min_usd=data["premium_min_usd"],
+            explore_prob=data["explore_prob"],
+            explore_top_k=data["explore_top_k"],
+        )
+        return BacktestConfig.model_validate(
+            {
+                "underlying": data["underlying"],
+                "strategy": strategy.model_dump(),
+                "exit": {
+                    "style": data["exit_style"],
+                    "take_profit_pct": data["take_profit_pct"],
+                    "stop_loss_pct": data.get("stop_loss_pct"),
+                    "roll_dte_days": data["roll_dte_days"],
+                },
+                "fill": {"style": data["fill_style"], "haircut_pct": data["haircut_pct"]},
+                "decision_interval_hours": data["decision_interval_hours"],
+                "seed": data["seed"],
+            }
+        )
+
+    def _grid(self, data: dict[str, Any], config: BacktestConfig) -> GridSpec | None:
+        text = (data.get("grid_axes") or "").strip()
+        if not text:
+            return None
+        try:
+            axes = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"grid axes are not JSON: {exc}") from None
+        spec = GridSpec(base=config, axes=axes, rank_by=data.get("rank_by") or "sharpe")
+        spec.combinations()
+        if spec.size > 2000:
+            raise ValueError(f"{spec.size} combinations: at most 2000 per grid")
+        return spec
+
+    def launch(self, *, user: Any) -> BacktestRun:
+        """Queue the run (or grid) described by the valid form."""
+        from backtests import services
+
+        data = self.cleaned_data
+        if data["grid_spec"] is not None:
+            return services.grid_run_create(
+                spec=data["grid_spec"], source=data["source_spec"], name=data["name"], user=user
+            )
+        return services.backtest_run_create(
+            config=data["config_obj"], source=data["source_spec"], name=data["name"], user=user
+        )
+
+
+def _messages(exc: Exception) -> list[str]:
+    if isinstance(exc, PydanticValidationError):
+        return [
+            f"{'.'.join(str(part) for part in error['loc']) or 'value'}: {error['msg']}"
+            for error in exc.errors()
+        ]
+    return [str(exc)]

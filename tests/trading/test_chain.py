@@ -1,0 +1,138 @@
+"""Chain snapshot normalisation (both harvest schemas) and Black-76 enrichment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trading.domain import black76
+from trading.domain.black76 import IVReason
+from trading.domain.chain import (
+    CHAIN_COLUMNS,
+    ENRICHED_COLUMNS,
+    ChainSchemaError,
+    SnapshotReadError,
+    enrich_chain,
+    enrich_snapshot_file,
+    mark_iv_agreement,
+    normalize_chain,
+    otm_mask,
+    read_snapshot,
+)
+
+HARVEST = pd.Timestamp("2025-12-10 08:00:00", tz="UTC")
+EXPIRY_TS = pd.Timestamp("2026-03-27 08:00:00", tz="UTC").timestamp()
+
+
+def old_schema_chain(vol: float = 0.5) -> pd.DataFrame:
+    """Rows in the first harvest schema: no strike, expiry or type columns."""
+    forward = 92_000.0
+    t = (EXPIRY_TS - HARVEST.timestamp()) / (365 * 86400)
+    names, marks = [], []
+    for strike in (60_000, 80_000, 92_000, 100_000, 140_000):
+        for cp in ("C", "P"):
+            names.append(f"BTC-27MAR26-{strike}-{cp}")
+            marks.append(float(black76.price(forward, strike, t, vol, cp == "C")) / forward)
+    n = len(names)
+    return pd.DataFrame(
+        {
+            "harvest_time": [HARVEST] * n,
+            "instrument_name": names,
+            "mark_price": marks,
+            "underlying_price": [forward] * n,
+            "underlying_index": ["BTC-27MAR26"] * n,
+            "open_interest": [1.0] * n,
+            "volume": [0.0] * n,
+            "mark_iv": [100 * vol] * n,
+        }
+    )
+
+
+def test_it_parses_strike_expiry_and_type_from_names_in_the_old_schema() -> None:
+    chain = normalize_chain(old_schema_chain())
+    assert tuple(chain.columns) == CHAIN_COLUMNS
+    first = chain.iloc[0]
+    assert first["underlying"] == "BTC"
+    assert first["expiry"] == "2026-03-27"
+    assert first["expiry_timestamp"] == EXPIRY_TS
+    assert first["option_type"] == "C"
+    assert first["strike"] == 60_000.0
+    assert chain["best_bid_price"].isna().all()
+    assert str(chain["harvest_time"].dtype) == "datetime64[us, UTC]"
+
+
+def test_it_keeps_new_schema_columns_and_optionally_the_extras() -> None:
+    old = normalize_chain(old_schema_chain())
+    new = old.assign(greek_delta=np.nan, bid_iv=np.nan)
+    again = normalize_chain(new)
+    pd.testing.assert_frame_equal(again, old)
+    with_extra = normalize_chain(new, keep_extra=True)
+    assert list(with_extra.columns[-2:]) == ["greek_delta", "bid_iv"]
+
+
+def test_it_names_the_missing_columns() -> None:
+    broken = old_schema_chain().drop(columns=["mark_price", "harvest_time"])
+    with pytest.raises(ChainSchemaError) as excinfo:
+        normalize_chain(broken)
+    assert set(excinfo.value.missing) == {"mark_price", "harvest_time"}
+    assert "mark_price" in str(excinfo.value)
+
+
+def test_it_rejects_rows_that_are_not_options() -> None:
+    bad = old_schema_chain()
+    bad.loc[0, "instrument_name"] = "BTC-PERPETUAL"
+    with pytest.raises(ChainSchemaError, match="not option names"):
+        normalize_chain(bad)
+    with pytest.raises(TypeError):
+        normalize_chain([1, 2, 3])  # type: ignore[arg-type]
+
+
+def test_enrichment_recovers_the_vol_that_priced_the_chain() -> None:
+    enriched = enrich_chain(old_schema_chain(vol=0.55))
+    assert tuple(enriched.columns) == CHAIN_COLUMNS + ENRICHED_COLUMNS
+    np.testing.assert_allclose(enriched["iv"], 0.55, atol=1e-9)
+    assert (enriched["iv_reason"] == IVReason.OK).all()
+    expected = black76.greeks(92_000.0, enriched["strike"], enriched["t_years"], 0.55,
+                              enriched["option_type"] == "C")  # fmt: skip
+    np.testing.assert_allclose(enriched["vega"], expected.vega, rtol=1e-7)
+    assert enrich_chain(enriched).shape == enriched.shape  # re-enriching replaces, not appends
+
+
+def test_enrichment_flags_unusable_marks_instead_of_failing() -> None:
+    chain = normalize_chain(old_schema_chain())
+    chain.loc[0, "mark_price"] = 0.0  # deep ITM call marked at zero
+    chain.loc[1, "mark_price"] = np.nan
+    enriched = enrich_chain(chain)
+    assert enriched.loc[0, "iv_reason"] == IVReason.BELOW_INTRINSIC
+    assert enriched.loc[1, "iv_reason"] == IVReason.INVALID_INPUT
+    assert np.isnan(enriched.loc[[0, 1], ["iv", "delta", "gamma", "vega", "theta"]]).all().all()
+
+
+def test_agreement_with_mark_iv_uses_otm_options_above_the_price_floor() -> None:
+    enriched = enrich_chain(old_schema_chain(vol=0.5))
+    otm = otm_mask(enriched)
+    assert otm.sum() == 4  # 60k/80k puts, 100k/140k calls; 92k is at the money
+    agreement = mark_iv_agreement(enriched)
+    assert agreement.median_abs_diff_vol_pts < 1e-6
+    assert agreement.compared == int((otm & (enriched["mark_price"] >= 0.001).to_numpy()).sum())
+
+
+def test_snapshot_files_round_trip_and_bad_files_raise(tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    old_schema_chain().to_parquet(source)
+    assert tuple(read_snapshot(source).columns) == CHAIN_COLUMNS
+    summary = enrich_snapshot_file(source, tmp_path / "out.parquet")
+    assert summary["rows"] == 10
+    assert summary["iv_found"] == 10
+    assert summary["median_abs_diff_vol_pts"] < 1e-6
+    written = pd.read_parquet(tmp_path / "out.parquet")
+    assert set(ENRICHED_COLUMNS) <= set(written.columns)
+    not_parquet = tmp_path / "notes.txt"
+    not_parquet.write_text("hello")
+    with pytest.raises(SnapshotReadError):
+        read_snapshot(not_parquet)
+    with pytest.raises(SnapshotReadError):
+        read_snapshot(tmp_path / "missing.parquet")
