@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+import numpy as np
+import numpy.typing as npt
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 
+FloatArray = npt.NDArray[np.float64]
 WIDTH_IN, HEIGHT_IN = 9.0, 3.0
 
 
@@ -24,8 +27,9 @@ def _svg(figure: Figure) -> str:
     return text[text.index("<svg") :]
 
 
-def _dates(values: Sequence[str]) -> list[datetime]:
-    return [datetime.fromisoformat(v) for v in values]
+def _dates(values: Sequence[str]) -> FloatArray:
+    """ISO times as matplotlib date numbers."""
+    return np.asarray(date2num([datetime.fromisoformat(v) for v in values]), dtype=np.float64)
 
 
 def _date_axis(axis: Any) -> None:
@@ -74,7 +78,7 @@ def trades_svg(exit_times: Sequence[datetime], pnl_usd: Sequence[float]) -> str:
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN * 0.8))
     axis = figure.add_subplot()
     colours = ["tab:green" if p > 0 else "tab:red" for p in pnl_usd]
-    axis.scatter(list(exit_times), list(pnl_usd), c=colours, s=14)
+    axis.scatter(date2num(list(exit_times)), list(pnl_usd), c=colours, s=14)
     axis.axhline(0.0, color="grey", linewidth=0.8)
     axis.set_ylabel("trade P&L, USD")
     _date_axis(axis)

@@ -182,10 +182,14 @@ def _claim(run_id: int) -> BacktestRun | None:
         if run.stop_requested:
             run.status, run.finished_at = Status.STOPPED, timezone.now()
             run.save(update_fields=["status", "finished_at"])
-            return None
-        run.status, run.started_at, run.error = Status.RUNNING, timezone.now(), ""
-        run.save(update_fields=["status", "started_at", "error"])
-        return run
+            stopped_parent = run.parent_id
+        else:
+            run.status, run.started_at, run.error = Status.RUNNING, timezone.now(), ""
+            run.save(update_fields=["status", "started_at", "error"])
+            return run
+    if stopped_parent is not None:
+        grid_run_refresh(run_id=stopped_parent)
+    return None
 
 
 def backtest_run_execute(*, run_id: int) -> BacktestRun | None:
@@ -216,9 +220,13 @@ def backtest_run_execute(*, run_id: int) -> BacktestRun | None:
 
 
 def _finish(run_id: int, *, status: str, error: str = "") -> None:
+    """Close a run that did not succeed; a grid cell also updates its grid."""
     BacktestRun.objects.filter(pk=run_id).update(
         status=status, error=error, finished_at=timezone.now()
     )
+    parent_id = BacktestRun.objects.filter(pk=run_id).values_list("parent_id", flat=True).first()
+    if parent_id is not None:
+        grid_run_refresh(run_id=parent_id)
 
 
 def equity_curve_columns(result: SimulationResult, max_points: int = MAX_CURVE_POINTS) -> dict:
@@ -289,8 +297,9 @@ def backtest_run_store_result(
         if with_trades:
             run.trades.all().delete()
             SimulatedTrade.objects.bulk_create(_trade_rows(run, result), batch_size=500)
-        if run.parent_id is not None:
-            transaction.on_commit(lambda: grid_run_refresh(run_id=run.parent_id))
+        parent_id = run.parent_id
+    if parent_id is not None:
+        grid_run_refresh(run_id=parent_id)
 
 
 def backtest_run_stop(*, run: BacktestRun) -> BacktestRun:
@@ -325,6 +334,7 @@ def grid_run_create(
     name: str = "",
     user: Any = None,
     enqueue: bool = True,
+    queue: str | None = None,
 ) -> BacktestRun:
     """Record a grid and one queued cell per combination; fan the cells out as a chord."""
     configs, params = spec.combinations(), spec.combination_params()
@@ -352,12 +362,15 @@ def grid_run_create(
             for index, (config, values) in enumerate(zip(configs, params, strict=True))
         )
         if enqueue:
-            transaction.on_commit(lambda: grid_run_dispatch(run_id=parent.pk))
+            transaction.on_commit(lambda: grid_run_dispatch(run_id=parent.pk, queue=queue))
     return parent
 
 
-def grid_run_dispatch(*, run_id: int) -> None:
-    """Send every unfinished cell as one chord: the cells, then `finalize_grid`."""
+def grid_run_dispatch(*, run_id: int, queue: str | None = None) -> None:
+    """Send every unfinished cell as one chord: the cells, then `finalize_grid`.
+
+    `queue` routes the whole chord (default: the default queue).
+    """
     from celery import chord
 
     from backtests.tasks import finalize_grid, run_grid_cell
@@ -371,11 +384,12 @@ def grid_run_dispatch(*, run_id: int) -> None:
     if not cells:
         grid_run_refresh(run_id=run_id)
         return
-    header = [run_grid_cell.si(pk).set(task_id=task_id) for pk, task_id in cells]
-    chord(header)(finalize_grid.si(run_id))
+    route = {"queue": queue} if queue else {}
+    header = [run_grid_cell.si(pk).set(task_id=task_id, **route) for pk, task_id in cells]
+    chord(header)(finalize_grid.si(run_id).set(**route))
 
 
-def grid_run_resume(*, run: BacktestRun) -> int:
+def grid_run_resume(*, run: BacktestRun, queue: str | None = None) -> int:
     """Re-send the cells that have not finished (lost with a dead worker); returns how many.
 
     Cells keep their task ids, so the chord's bookkeeping sees them complete; a late duplicate
@@ -387,8 +401,9 @@ def grid_run_resume(*, run: BacktestRun) -> int:
         run.children.exclude(status__in=BacktestRun.TERMINAL).values_list("pk", "task_id")
     )
     BacktestRun.objects.filter(pk__in=[pk for pk, _ in pending]).update(status=Status.QUEUED)
+    route = {"queue": queue} if queue else {}
     for pk, task_id in pending:
-        run_grid_cell.apply_async((pk,), task_id=task_id)
+        run_grid_cell.apply_async((pk,), task_id=task_id, **route)
     return len(pending)
 
 

@@ -21,17 +21,18 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backtests.domain.grid import GridSpec, run_grid  # noqa: E402
-from backtests.domain.simulator import CoveredCallSimulator  # noqa: E402
-from backtests.domain.sources.synthetic import SyntheticSource  # noqa: E402
-from backtests.domain.types import BacktestConfig  # noqa: E402
-from trading.domain.market_model import MarketModel, MarketModelParams  # noqa: E402
+from backtests.domain.grid import GridSpec, run_grid
+from backtests.domain.simulator import CoveredCallSimulator
+from backtests.domain.sources.synthetic import SyntheticSource
+from backtests.domain.types import BacktestConfig
+from trading.domain.market_model import MarketModel, MarketModelParams
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
-GRID_AXES = {
+GRID_AXES: dict[str, list[Any]] = {
     "delta_range": [[0.05, 0.15], [0.10, 0.20], [0.15, 0.25], [0.20, 0.30], [0.25, 0.35]],
     "dte_range": [[1, 3], [1, 7], [3, 10], [5, 14], [7, 21], [14, 30]],
     "exit_style": [

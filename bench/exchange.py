@@ -25,9 +25,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trading.deribit.client import DeribitClient  # noqa: E402
-from trading.deribit.limiter import NoLimiter  # noqa: E402
-from trading.deribit.simulator import (  # noqa: E402
+from trading.deribit.client import _BOOK_SUMMARIES, DeribitClient
+from trading.deribit.limiter import NoLimiter
+from trading.deribit.simulator import (
     ServerThread,
     SimConfig,
     SimulatedExchange,
@@ -47,6 +47,20 @@ def timed(call: Callable[[], Any], samples: int) -> list[float]:
         call()
         out.append((time.perf_counter() - started) * 1000)
     return out
+
+
+def interleaved(
+    a: Callable[[], Any], b: Callable[[], Any], samples: int
+) -> tuple[list[float], list[float]]:
+    """Wall milliseconds of `a` and `b`, alternating so both see the same machine load."""
+    out_a: list[float] = []
+    out_b: list[float] = []
+    for _ in range(samples):
+        for call, out in ((a, out_a), (b, out_b)):
+            started = time.perf_counter()
+            call()
+            out.append((time.perf_counter() - started) * 1000)
+    return out_a, out_b
 
 
 def sustained_rps(call: Callable[[], Any], duration_s: float) -> tuple[float, int]:
@@ -88,21 +102,41 @@ def main() -> None:
         ticker_url = f"{server.base_url}/public/ticker"
 
         rps, count = sustained_rps(raw_chain, DURATION_S)
-        raw_chain_ms = timed(raw_chain, SAMPLES)
-        client_chain_ms = timed(lambda: client.get_book_summary_by_currency("BTC"), SAMPLES)
-        raw_ticker_ms = timed(lambda: raw.post(ticker_url, json=ticker_body).json(), SAMPLES * 3)
-        client_ticker_ms = timed(lambda: client.ticker(name), SAMPLES * 3)
+        raw_chain_ms, client_chain_ms = interleaved(
+            raw_chain, lambda: client.get_book_summary_by_currency("BTC"), SAMPLES
+        )
+        raw_ticker_ms, client_ticker_ms = interleaved(
+            lambda: raw.post(ticker_url, json=ticker_body).json(),
+            lambda: client.ticker(name),
+            SAMPLES * 3,
+        )
+        body_bytes = raw.post(url, json=body).content
         raw.close()
         client.close()
+    # Decoding alone, no network: what the client adds on top of json.loads for one chain.
+    loads_ms = timed(lambda: json.loads(body_bytes), SAMPLES)
+    decode_ms = timed(lambda: _BOOK_SUMMARIES.adapter.validate_json(body_bytes), SAMPLES)
 
     med = statistics.median
     chain_overhead = med(client_chain_ms) - med(raw_chain_ms)
     ticker_overhead = med(client_ticker_ms) - med(raw_ticker_ms)
-    print(f"simulator, full BTC chain ({rows} options) over loopback: {rps:.1f} req/s ({count} in {DURATION_S:.0f} s)")
+    print(
+        f"simulator, full BTC chain ({rows} options) over loopback: {rps:.1f} req/s "
+        f"({count} in {DURATION_S:.0f} s)"
+    )
     print(f"  bare httpx per call: median {med(raw_chain_ms):.2f} ms")
-    print(f"  DeribitClient per call: median {med(client_chain_ms):.2f} ms (overhead {chain_overhead:.2f} ms)")
-    print(f"ticker: bare httpx {med(raw_ticker_ms):.2f} ms, DeribitClient {med(client_ticker_ms):.2f} ms "
-          f"(overhead {ticker_overhead:.3f} ms)")
+    print(
+        f"  DeribitClient per call: median {med(client_chain_ms):.2f} ms "
+        f"(overhead {chain_overhead:.2f} ms)"
+    )
+    print(
+        f"ticker: bare httpx {med(raw_ticker_ms):.2f} ms, "
+        f"DeribitClient {med(client_ticker_ms):.2f} ms (overhead {ticker_overhead:.3f} ms)"
+    )
+    print(
+        f"decoding one chain reply: json.loads {med(loads_ms):.2f} ms, "
+        f"client's typed decode {med(decode_ms):.2f} ms ({len(body_bytes) / 1024:.0f} KiB)"
+    )
     print(
         json.dumps(
             {
@@ -115,6 +149,9 @@ def main() -> None:
                 "raw_ticker_ms_median": round(med(raw_ticker_ms), 3),
                 "client_ticker_ms_median": round(med(client_ticker_ms), 3),
                 "client_overhead_ticker_ms": round(ticker_overhead, 3),
+                "json_loads_chain_ms": round(med(loads_ms), 3),
+                "client_decode_chain_ms": round(med(decode_ms), 3),
+                "decode_vs_json_loads_ratio": round(med(decode_ms) / med(loads_ms), 3),
             }
         )
     )

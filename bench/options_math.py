@@ -33,7 +33,7 @@ from trading.domain.chain import (  # noqa: E402
 from trading.domain.iv_universe import synthetic_universe  # noqa: E402
 
 N_OPTIONS = 1_000_000
-REPEATS = 3
+REPEATS = 5
 
 
 def best_of(functions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -115,7 +115,7 @@ def bench_greeks() -> dict[str, float]:
             "numpy+ndtr": lambda: numpy_price_delta(*args),
             "ours all greeks": lambda: black76.greeks(*args),
         },
-        REPEATS + 2,
+        REPEATS,
     )
     ratio = times["numpy+ndtr"] / times["ours price_and_delta"]
     ratio_all = times["numpy+ndtr"] / times["ours all greeks"]

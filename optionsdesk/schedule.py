@@ -38,4 +38,32 @@ def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
             every_s=heartbeat_interval_s,
             expires_s=max(heartbeat_interval_s - 1, 1),
         ),
+        PeriodicSpec(
+            name="trading.agent_tick",
+            task="trading.agent_tick",
+            description="Live agent tick; runs when the loop interval (a runtime control) is due.",
+            every_s=60,
+            expires_s=55,
+        ),
+        PeriodicSpec(
+            name="trading.reconcile_positions",
+            task="trading.reconcile_positions",
+            description="Compare positions with the exchange (action from runtime controls).",
+            every_s=900,
+            expires_s=600,
+        ),
+        PeriodicSpec(
+            name="trading.health_recheck",
+            task="trading.health_recheck",
+            description="Agent healthcheck: pauses on DEGRADED, halts on FATAL (mainnet).",
+            every_s=600,
+            expires_s=300,
+        ),
+        PeriodicSpec(
+            name="trading.export_decisions",
+            task="trading.export_decisions",
+            description="Daily sweep of decisions into var/decisions/decisions-YYYY-MM-DD.jsonl.",
+            crontab="5 0 * * *",
+            expires_s=3600,
+        ),
     ]

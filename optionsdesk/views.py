@@ -20,6 +20,10 @@ def system_health(request: HttpRequest) -> HttpResponse:
         "periodic_tasks": selectors.periodic_task_list(),
         "task_results": selectors.task_result_recent(limit=10),
     }
+    if not getattr(request, "htmx", False):
+        from trading.views import controls_context
+
+        context |= controls_context()
     template = "optionsdesk/system_health.html"
     if getattr(request, "htmx", False):
         template += "#live"

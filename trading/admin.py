@@ -1,1 +1,152 @@
-"""Admin registrations of the trading app."""
+"""Admin for the live agent: controls (audited), runs, decisions, orders, positions, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from trading import models
+
+
+@admin.register(models.RuntimeControl)
+class RuntimeControlAdmin(admin.ModelAdmin):
+    """Edits go through `controls_update` so every change is audited."""
+
+    list_display = ("__str__", "mode", "decision_mode", "dry_run", "updated_at", "updated_by")
+    readonly_fields = ("updated_at", "updated_by")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not models.RuntimeControl.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        from trading.services import controls_update
+
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        controls_update(changes=changes, user=str(request.user), source="admin")
+
+
+@admin.register(models.RuntimeControlChange)
+class RuntimeControlChangeAdmin(admin.ModelAdmin):
+    """Read-only audit trail."""
+
+    list_display = ("changed_at", "changed_by", "source", "changes", "note")
+    list_filter = ("source",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(models.AgentStatus)
+class AgentStatusAdmin(admin.ModelAdmin):
+    """The agent's guard, drawdown, lock and back-off state."""
+
+    list_display = ("__str__", "last_tick_at", "backoff_until", "lock_owner", "lock_until")
+
+
+@admin.register(models.AgentRun)
+class AgentRunAdmin(admin.ModelAdmin):
+    """Every tick with how it ended."""
+
+    list_display = ("started_at", "trigger", "status", "duration_ms", "requests_count", "summary")
+    list_filter = ("status", "trigger")
+
+
+class OrderInline(admin.TabularInline):
+    model = models.Order
+    extra = 0
+    fields = ("label", "direction", "amount", "instrument_name", "limit_price", "state")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(models.Decision)
+class DecisionAdmin(admin.ModelAdmin):
+    """Decisions with their orders; filter by action, verdict, mode."""
+
+    list_display = (
+        "decided_at",
+        "action",
+        "underlying",
+        "verdict_code",
+        "explored",
+        "mode",
+        "policy_version",
+        "dry_run",
+    )
+    list_filter = ("action", "verdict_code", "mode", "decision_source", "explored", "dry_run")
+    search_fields = ("reason",)
+    inlines = (OrderInline,)
+
+
+@admin.register(models.Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Orders by label and state."""
+
+    list_display = (
+        "created_at",
+        "label",
+        "direction",
+        "amount",
+        "instrument_name",
+        "limit_price",
+        "state",
+        "filled_amount",
+        "dry_run",
+    )
+    list_filter = ("state", "direction", "dry_run", "environment")
+    search_fields = ("label", "instrument_name", "exchange_order_id")
+
+
+@admin.register(models.Position)
+class PositionAdmin(admin.ModelAdmin):
+    """Tracked positions (open/closed, paper, sandbox, flagged)."""
+
+    list_display = (
+        "instrument_name",
+        "size",
+        "average_price_coin",
+        "strategy_id",
+        "status",
+        "paper",
+        "sandbox",
+        "flagged",
+        "origin",
+    )
+    list_filter = ("status", "paper", "sandbox", "flagged", "strategy_id", "currency")
+
+
+class DiscrepancyInline(admin.TabularInline):
+    model = models.ReconciliationDiscrepancy
+    extra = 0
+
+
+@admin.register(models.ReconciliationRun)
+class ReconciliationRunAdmin(admin.ModelAdmin):
+    """Reconciliation history with its discrepancies."""
+
+    list_display = ("started_at", "trigger", "action", "status", "summary")
+    inlines = (DiscrepancyInline,)
+
+
+@admin.register(models.ReconciliationDiscrepancy)
+class ReconciliationDiscrepancyAdmin(admin.ModelAdmin):
+    """Every discrepancy found."""
+
+    list_display = ("run", "instrument_name", "kind", "local_size", "exchange_size", "action_taken")
+    list_filter = ("kind",)
+
+
+@admin.register(models.HealthCheck)
+class HealthCheckAdmin(admin.ModelAdmin):
+    """Agent health-check results."""
+
+    list_display = ("checked_at", "kind", "name", "severity", "detail")
+    list_filter = ("severity", "kind", "name")

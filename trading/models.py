@@ -1,1 +1,407 @@
-"""Models of the trading app."""
+"""The live agent's system of record: controls, runs, decisions, orders, positions, health.
+
+The database is the source of truth across crashes and restarts: an order row (with its unique
+label) is written before the request leaves, positions are restored from here, and every tick
+leaves a Decision row whose canonical JSONL line is exported after commit.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from trading.domain.params import RuntimeOverrides
+
+AMOUNT = {"max_digits": 24, "decimal_places": 8}
+PRICE = {"max_digits": 24, "decimal_places": 10}
+
+
+class ReconcileAction(models.TextChoices):
+    """What reconciliation does with a discrepancy between our books and the exchange."""
+
+    REPORT = "report", "report only"
+    ADOPT = "adopt", "adopt the exchange's view"
+    FLAG = "flag", "flag for a human"
+    CLOSE = "close", "close the unknown exposure"
+
+
+class RuntimeControl(models.Model):
+    """The operator's live controls (one row, pk=1); a tick reads them fresh.
+
+    Empty fields mean "use the configured default" (`trading.domain.params.RuntimeOverrides`).
+    Every change is audited in `RuntimeControlChange`.
+    """
+
+    OVERRIDE_FIELDS = (
+        "mode",
+        "decision_mode",
+        "dry_run",
+        "kill_switch",
+        "daily_drawdown_limit_pct",
+        "liquidity_max_spread_pct",
+        "liquidity_min_open_interest",
+        "liquidity_min_depth_multiple",
+        "delta_min",
+        "delta_max",
+        "dte_min_days",
+        "dte_max_days",
+        "ivrv_min",
+        "explore_prob",
+        "explore_top_k",
+        "premium_min_usd",
+        "take_profit_frac",
+        "loop_interval_s",
+    )
+    EDITABLE_FIELDS = (*OVERRIDE_FIELDS, "reconcile_enabled", "reconcile_action")
+
+    kill_switch = models.BooleanField(default=False, help_text="refuse every new call")
+    daily_drawdown_limit_pct = models.FloatField(null=True, blank=True)
+    mode = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        choices=[("research", "research"), ("production", "production")],
+    )
+    decision_mode = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        choices=[
+            ("rule_only", "rule_only"),
+            ("llm_only", "llm_only"),
+            ("hybrid_shadow", "hybrid_shadow"),
+        ],
+    )
+    dry_run = models.BooleanField(null=True, blank=True, help_text="empty: settings DRY_RUN")
+    liquidity_max_spread_pct = models.FloatField(null=True, blank=True)
+    liquidity_min_open_interest = models.FloatField(null=True, blank=True)
+    liquidity_min_depth_multiple = models.FloatField(null=True, blank=True)
+    delta_min = models.FloatField(null=True, blank=True)
+    delta_max = models.FloatField(null=True, blank=True)
+    dte_min_days = models.FloatField(null=True, blank=True)
+    dte_max_days = models.FloatField(null=True, blank=True)
+    ivrv_min = models.FloatField(null=True, blank=True)
+    explore_prob = models.FloatField(null=True, blank=True)
+    explore_top_k = models.PositiveSmallIntegerField(null=True, blank=True)
+    premium_min_usd = models.FloatField(null=True, blank=True)
+    take_profit_frac = models.FloatField(null=True, blank=True)
+    loop_interval_s = models.PositiveIntegerField(null=True, blank=True)
+    reconcile_enabled = models.BooleanField(default=True)
+    reconcile_action = models.CharField(
+        max_length=8, choices=ReconcileAction.choices, default=ReconcileAction.REPORT
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        verbose_name = "runtime controls"
+        verbose_name_plural = "runtime controls"
+
+    def __str__(self) -> str:
+        return f"Runtime controls (kill switch {'ON' if self.kill_switch else 'off'})"
+
+    @classmethod
+    def load(cls) -> RuntimeControl:
+        """The one controls row, created with defaults on first use."""
+        control, _ = cls.objects.get_or_create(pk=1)
+        return control
+
+    def to_overrides(self) -> RuntimeOverrides:
+        """The domain's view of these controls (blank fields are "not overridden")."""
+        values: dict[str, Any] = {}
+        for name in self.OVERRIDE_FIELDS:
+            value = getattr(self, name)
+            if value is None or value == "":
+                continue
+            values[name] = value
+        if not self.kill_switch:
+            values.pop("kill_switch", None)
+        return RuntimeOverrides(**values)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Editable fields as a plain dict (audit trail, API)."""
+        return {name: getattr(self, name) for name in self.EDITABLE_FIELDS}
+
+
+class RuntimeControlChange(models.Model):
+    """One audited edit of the runtime controls: who, from where, and old -> new per field."""
+
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    changed_by = models.CharField(max_length=150, blank=True, default="")
+    source = models.CharField(max_length=16, default="service")
+    changes = models.JSONField(default=dict, help_text='{"field": [old, new]}')
+    note = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ("-changed_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.changed_at:%Y-%m-%d %H:%M} {self.changed_by or '?'}: {sorted(self.changes)}"
+
+
+class AgentStatus(models.Model):
+    """The agent's persisted state between ticks (one row, pk=1): guard, drawdown, lock, back-off.
+
+    The tick lock lives here (not in a per-process cache) so a worker, beat and `runagent`
+    on other processes exclude each other; it expires on its own so a killed worker never
+    blocks the agent for longer than `lock_until`.
+    """
+
+    guard_state = models.JSONField(null=True, blank=True)
+    drawdown_state = models.JSONField(null=True, blank=True)
+    lock_owner = models.CharField(max_length=64, blank=True, default="")
+    lock_until = models.DateTimeField(null=True, blank=True)
+    backoff_until = models.DateTimeField(null=True, blank=True)
+    backoff_reason = models.CharField(max_length=300, blank=True, default="")
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    last_tick_at = models.DateTimeField(null=True, blank=True)
+    last_summary = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "agent status"
+        verbose_name_plural = "agent status"
+
+    def __str__(self) -> str:
+        guard = (self.guard_state or {}).get("status", "running")
+        return f"Agent status: {guard}"
+
+    @classmethod
+    def load(cls) -> AgentStatus:
+        """The one status row, created on first use."""
+        status, _ = cls.objects.get_or_create(pk=1)
+        return status
+
+
+class AgentRun(models.Model):
+    """One tick (or attempted tick): when, why it ran, how it ended, how many requests it took."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        OK = "ok"
+        SKIPPED = "skipped"
+        BACKOFF = "backoff"
+        PAUSED = "paused"
+        FAILED = "failed"
+
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=16, default="beat")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    summary = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    requests_count = models.PositiveIntegerField(default=0)
+    duration_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-started_at", "-id")
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.status} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Decision(models.Model):
+    """What the agent saw, chose and was allowed to do at one tick (one row per tick).
+
+    `log_line` is the canonical JSONL record (`trading.domain.decision_log`); it is exported to
+    the daily file after commit and `exported_at` says when.
+    """
+
+    run = models.ForeignKey(AgentRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now, db_index=True)
+    market_time = models.DateTimeField(help_text="exchange time of the snapshot (UTC)")
+    environment = models.CharField(max_length=8)
+    mode = models.CharField(max_length=16)
+    policy_version = models.CharField(max_length=64)
+    params_hash = models.CharField(max_length=12)
+    decision_mode = models.CharField(max_length=16)
+    decision_source = models.CharField(max_length=16)
+    dry_run = models.BooleanField()
+    action = models.CharField(max_length=24, db_index=True)
+    underlying = models.CharField(max_length=8, blank=True, default="")
+    explored = models.BooleanField(default=False)
+    explore_rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True, default="")
+    verdict_code = models.CharField(max_length=16, db_index=True)
+    risk_verdict = models.JSONField(null=True, blank=True)
+    proposal = models.JSONField(default=dict)
+    shadow_proposal = models.JSONField(null=True, blank=True)
+    state_snapshot = models.JSONField(default=dict)
+    candidates = models.JSONField(default=dict)
+    chosen_candidate = models.JSONField(null=True, blank=True)
+    executed = models.BooleanField(default=False)
+    log_line = models.TextField(blank=True, default="")
+    exported_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ("-decided_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.decided_at:%Y-%m-%d %H:%M:%S} {self.action} ({self.verdict_code})"
+
+
+class Order(models.Model):
+    """One order leg. The row and its unique `label` exist before the request is sent.
+
+    `sent_at` is set by an atomic claim (pending -> sending) so an order is sent at most once,
+    whatever retries, redeliveries or racing workers do; an unknown outcome is resolved by label.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        UNKNOWN = "unknown"
+        OPEN = "open"
+        FILLED = "filled"
+        CANCELLED = "cancelled"
+        CANCELLED_PARTIAL = "cancelled_partial"
+        REJECTED = "rejected"
+        REJECTED_UNKNOWN = "rejected_unknown"
+        SIMULATED = "simulated"
+        SKIPPED = "skipped"
+
+    FINAL_STATES = (
+        State.FILLED,
+        State.CANCELLED,
+        State.CANCELLED_PARTIAL,
+        State.REJECTED,
+        State.REJECTED_UNKNOWN,
+        State.SIMULATED,
+        State.SKIPPED,
+    )
+
+    label = models.CharField(max_length=64, unique=True)
+    decision = models.ForeignKey(
+        Decision, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
+    )
+    leg_index = models.PositiveSmallIntegerField(default=0)
+    environment = models.CharField(max_length=8)
+    dry_run = models.BooleanField()
+    strategy_id = models.CharField(max_length=32, default="covered_call")
+    instrument_name = models.CharField(max_length=64, db_index=True)
+    currency = models.CharField(max_length=8)
+    direction = models.CharField(max_length=4, choices=[("buy", "buy"), ("sell", "sell")])
+    amount = models.DecimalField(**AMOUNT)
+    limit_price = models.DecimalField(**PRICE, help_text="coin per contract")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    exchange_order_id = models.CharField(max_length=64, blank=True, default="")
+    filled_amount = models.DecimalField(**AMOUNT, default=Decimal(0))
+    average_price = models.DecimalField(**PRICE, default=Decimal(0))
+    fills_applied = models.DecimalField(
+        **AMOUNT, default=Decimal(0), help_text="part of the fill already booked to positions"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolve_attempts = models.PositiveSmallIntegerField(default=0)
+    error_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    raw = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.direction} {self.amount} {self.instrument_name} [{self.state}]"
+
+    @property
+    def is_final(self) -> bool:
+        """True once nothing more can happen to this order."""
+        return self.state in self.FINAL_STATES
+
+
+class Position(models.Model):
+    """A position we track (our strategies' calls, adopted or sandbox ones); restored on restart.
+
+    `size` is signed coins as Deribit reports it (negative = short). `paper` positions come
+    from dry-run fills and never exist on the exchange.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+
+    instrument_name = models.CharField(max_length=64, db_index=True)
+    currency = models.CharField(max_length=8)
+    strategy_id = models.CharField(max_length=32, default="covered_call")
+    sandbox = models.BooleanField(default=False)
+    paper = models.BooleanField(default=False, help_text="dry-run position (not on the exchange)")
+    origin = models.CharField(max_length=16, default="agent")
+    size = models.DecimalField(**AMOUNT, default=Decimal(0))
+    average_price_coin = models.DecimalField(**PRICE, default=Decimal(0))
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    flagged = models.BooleanField(default=False)
+    note = models.CharField(max_length=300, blank=True, default="")
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-opened_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("instrument_name", "strategy_id", "sandbox", "paper"),
+                condition=models.Q(status="open"),
+                name="one_open_position_per_book",
+            )
+        ]
+
+    def __str__(self) -> str:
+        tags = "".join(t for t, on in ((" paper", self.paper), (" sandbox", self.sandbox)) if on)
+        return f"{self.size} {self.instrument_name} [{self.strategy_id}{tags}] {self.status}"
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of our positions with the exchange's, and what was done about it."""
+
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=16, default="beat")
+    action = models.CharField(max_length=8, choices=ReconcileAction.choices)
+    status = models.CharField(max_length=8, default="running")
+    summary = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ("-started_at", "-id")
+
+    def __str__(self) -> str:
+        return f"reconciliation {self.pk} ({self.action}) {self.status}"
+
+
+class ReconciliationDiscrepancy(models.Model):
+    """A difference found by reconciliation: local size vs exchange size for one instrument."""
+
+    class Kind(models.TextChoices):
+        MISSING_ON_EXCHANGE = "missing_on_exchange"
+        UNKNOWN_ON_EXCHANGE = "unknown_on_exchange"
+        SIZE_MISMATCH = "size_mismatch"
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="items")
+    instrument_name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    local_size = models.DecimalField(**AMOUNT)
+    exchange_size = models.DecimalField(**AMOUNT)
+    action_taken = models.CharField(max_length=300, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.instrument_name}: {self.kind} ({self.local_size} vs {self.exchange_size})"
+
+
+class HealthCheck(models.Model):
+    """One agent health-check result (config, exchange, auth, data, LLM, risk settings)."""
+
+    batch = models.CharField(max_length=32, db_index=True)
+    checked_at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=16, default="recheck", help_text="startup/recheck/manual")
+    name = models.CharField(max_length=64)
+    severity = models.CharField(max_length=10)
+    detail = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ("-checked_at", "name")
+
+    def __str__(self) -> str:
+        return f"{self.checked_at:%Y-%m-%d %H:%M} {self.name}: {self.severity}"

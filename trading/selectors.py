@@ -1,1 +1,90 @@
-"""Reads of the trading app for views, API, tasks and commands."""
+"""Reads of the live agent for views, the API, tasks and commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from trading.domain.health import GuardState
+from trading.models import (
+    AgentRun,
+    AgentStatus,
+    Decision,
+    HealthCheck,
+    Order,
+    Position,
+    ReconciliationRun,
+    RuntimeControl,
+    RuntimeControlChange,
+)
+
+
+def decision_list(*, limit: int | None = None) -> QuerySet[Decision]:
+    """Newest decisions first."""
+    qs = Decision.objects.select_related("run").prefetch_related("orders")
+    return qs[:limit] if limit else qs
+
+
+def position_list(*, status: str | None = None, include_paper: bool = True) -> QuerySet[Position]:
+    """Positions, optionally only open or closed ones."""
+    qs = Position.objects.all()
+    if status:
+        qs = qs.filter(status=status)
+    if not include_paper:
+        qs = qs.filter(paper=False)
+    return qs
+
+
+def order_list() -> QuerySet[Order]:
+    """Orders, newest first."""
+    return Order.objects.select_related("decision")
+
+
+def reconciliation_list() -> QuerySet[ReconciliationRun]:
+    """Reconciliation runs with their discrepancies."""
+    return ReconciliationRun.objects.prefetch_related("items")
+
+
+def health_latest() -> list[HealthCheck]:
+    """The most recent batch of agent health checks."""
+    latest = HealthCheck.objects.order_by("-checked_at").first()
+    if latest is None:
+        return []
+    return list(HealthCheck.objects.filter(batch=latest.batch).order_by("name"))
+
+
+def control_changes(*, limit: int = 20) -> QuerySet[RuntimeControlChange]:
+    """The audit trail of the runtime controls, newest first."""
+    return RuntimeControlChange.objects.all()[:limit]
+
+
+def agent_status_snapshot() -> dict[str, Any]:
+    """The dashboard's and the status API's view: last tick, guard, back-off, controls."""
+    status = AgentStatus.load()
+    control = RuntimeControl.load()
+    guard = GuardState.model_validate(status.guard_state) if status.guard_state else GuardState()
+    last_run = AgentRun.objects.order_by("-started_at", "-id").first()
+    return {
+        "last_tick_at": status.last_tick_at,
+        "last": status.last_summary or {},
+        "guard": guard.model_dump(mode="json"),
+        "trading_allowed": guard.trading_allowed,
+        "backoff_until": status.backoff_until,
+        "backoff_reason": status.backoff_reason,
+        "drawdown": status.drawdown_state,
+        "kill_switch": control.kill_switch,
+        "controls": control.snapshot(),
+        "last_run": None
+        if last_run is None
+        else {
+            "id": last_run.pk,
+            "status": last_run.status,
+            "trigger": last_run.trigger,
+            "started_at": last_run.started_at,
+            "summary": last_run.summary,
+            "duration_ms": last_run.duration_ms,
+            "requests": last_run.requests_count,
+        },
+        "open_positions": Position.objects.filter(status=Position.Status.OPEN).count(),
+    }

@@ -8,4 +8,5 @@ app_name = "trading"
 urlpatterns = [
     path("", views.live, name="live"),
     path("chat/", views.chat, name="chat"),
+    path("agent/controls/", views.controls, name="controls"),
 ]

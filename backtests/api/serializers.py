@@ -105,7 +105,7 @@ class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
     """
 
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    source = serializers.JSONField(required=False, default=dict)
+    source = serializers.JSONField(required=False, default=dict)  # type: ignore[assignment]
     config = serializers.JSONField(required=False, default=dict)
     grid = serializers.JSONField(required=False, allow_null=True, default=None)
 

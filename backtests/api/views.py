@@ -127,7 +127,7 @@ class BacktestRunViewSet(
     def trades(self, request: Request, pk: str | None = None) -> Response:
         """The run's simulated trades, in order (paginated)."""
         trades = selectors.run_trade_list(run=self.get_object())
-        page = self.paginate_queryset(trades)
+        page = self.paginate_queryset(trades)  # type: ignore[arg-type]
         serializer = SimulatedTradeSerializer(page if page is not None else trades, many=True)
         if page is not None:
             return self.get_paginated_response(serializer.data)

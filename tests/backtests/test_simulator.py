@@ -52,7 +52,9 @@ def _quotes(ask_at: Callable[[int], float], instrument: int = 0, hours: int = 32
     return quotes
 
 
-def _sim(final_spot: float, ask_at: Callable[[int], float] = lambda h: 0.0110) -> CoveredCallSimulator:
+def _sim(
+    final_spot: float, ask_at: Callable[[int], float] = lambda h: 0.0110
+) -> CoveredCallSimulator:
     panel = hand_panel(spot=_spot_to(final_spot), listings=[CALL], quotes=_quotes(ask_at))
     return CoveredCallSimulator(panel, fee_model=HandFees())
 
@@ -192,7 +194,8 @@ def test_it_books_coin_and_usd_equity_of_a_policy_run() -> None:
     assert len(result.trades) == 1
     # After the sale: 1 coin + premium - fee - the call's mark (0.0105) owed.
     assert curve.equity_coin[0] == pytest.approx(1 + 0.0100 - 0.0003 - 0.0105)
-    assert curve.in_position[:32].all() and not curve.in_position[32:].any()
+    assert curve.in_position[:32].all()
+    assert not curve.in_position[32:].any()
     assert curve.equity_coin[-1] == pytest.approx(1.0097)
     assert curve.equity_usd[-1] == pytest.approx(1.0097 * 98_000)
     assert result.metrics.buy_and_hold_return_pct == pytest.approx(98_000 / 95_000 - 1)
@@ -216,7 +219,8 @@ def test_it_sells_the_best_scored_call_and_holds_one_position_at_a_time() -> Non
     result = _two_call_sim().simulate_policy(_config())
 
     assert [t.instrument_name for t in result.trades] == [CALL.name]
-    assert result.trades[0].rank == 0 and not result.trades[0].explored
+    assert result.trades[0].rank == 0
+    assert not result.trades[0].explored
 
 
 def test_it_explores_the_runner_up_when_told_to() -> None:

@@ -42,10 +42,13 @@ def test_it_reads_both_schema_versions_and_skips_partial_harvests(btc) -> None: 
         "BTC_2025-12-07_2034.parquet",
     ]
     assert details["files"] == len(btc.times) == 225
-    assert btc.provenance.start is not None and btc.provenance.start.day == 7
-    assert btc.provenance.end is not None and btc.provenance.end.day == 12
+    assert btc.provenance.start is not None
+    assert btc.provenance.start.day == 7
+    assert btc.provenance.end is not None
+    assert btc.provenance.end.day == 12
     # Old files lack strike/expiry/type: they were parsed from the names.
-    assert np.isfinite(btc.strike).all() and np.isfinite(btc.expiry_ts).all()
+    assert np.isfinite(btc.strike).all()
+    assert np.isfinite(btc.expiry_ts).all()
 
 
 def test_it_uses_real_quotes_and_a_plausible_index(btc) -> None:  # type: ignore[no-untyped-def]
@@ -64,9 +67,7 @@ def test_it_says_where_settlements_were_interpolated(btc) -> None:  # type: igno
 
     assert gaps["2025-12-08"] > 24  # no harvest on 2025-12-09: both expiries interpolated
     times = np.array([0.0, 3_600.0, 10 * 3_600.0])
-    assert settlement_gaps_hours(times, np.array([1_800.0, 5 * 3_600.0])) == {
-        "1970-01-01": 9.0
-    }
+    assert settlement_gaps_hours(times, np.array([1_800.0, 5 * 3_600.0])) == {"1970-01-01": 9.0}
 
 
 def test_it_filters_files_by_period(shared_dir: Path) -> None:
@@ -76,7 +77,8 @@ def test_it_filters_files_by_period(shared_dir: Path) -> None:
 
     files = list_snapshot_files(root, "ETH", start, end)
 
-    assert files and all(start.replace(minute=0) <= f.time <= end for f in files)
+    assert files
+    assert all(start.replace(minute=0) <= f.time <= end for f in files)
     assert list_snapshot_files(root, "SOL") == []
 
 

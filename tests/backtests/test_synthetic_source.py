@@ -107,7 +107,8 @@ def test_it_yields_chains_the_project_normaliser_accepts(panel) -> None:  # type
 
 def test_it_uses_names_the_market_model_would_give(panel) -> None:  # type: ignore[no-untyped-def]
     name = str(panel.instrument_name[0])
-    assert name.startswith("BTC-") and name.endswith("-C")
+    assert name.startswith("BTC-")
+    assert name.endswith("-C")
     assert all(str(n).count("-") == 3 for n in panel.instrument_name[:50])
 
 

@@ -136,3 +136,31 @@ def test_snapshot_files_round_trip_and_bad_files_raise(tmp_path: Path) -> None:
         read_snapshot(not_parquet)
     with pytest.raises(SnapshotReadError):
         read_snapshot(tmp_path / "missing.parquet")
+
+
+def test_it_explains_unusable_timestamps_dates_and_types(tmp_path: Path) -> None:
+    garbage_time = old_schema_chain().assign(harvest_time="not a time")
+    with pytest.raises(ChainSchemaError, match="harvest_time"):
+        normalize_chain(garbage_time)
+    bad_date = old_schema_chain()
+    bad_date.loc[0, "instrument_name"] = "BTC-31FEB26-60000-C"
+    with pytest.raises(ChainSchemaError, match="expiry date"):
+        normalize_chain(bad_date)
+    bad_month = old_schema_chain()
+    bad_month.loc[0, "instrument_name"] = "BTC-27XYZ26-60000-C"
+    with pytest.raises(ChainSchemaError, match="month"):
+        normalize_chain(bad_month)
+    bad_type = normalize_chain(old_schema_chain())
+    bad_type.loc[0, "option_type"] = "X"
+    with pytest.raises(ChainSchemaError, match="option_type"):
+        normalize_chain(bad_type)
+    old_schema_chain().to_parquet(tmp_path / "in.parquet")
+    with pytest.raises(SnapshotReadError, match="folder"):
+        enrich_snapshot_file(tmp_path / "in.parquet", tmp_path / "nowhere" / "out.parquet")
+
+
+def test_agreement_is_empty_when_nothing_qualifies() -> None:
+    enriched = enrich_chain(old_schema_chain())
+    agreement = mark_iv_agreement(enriched, min_mark_price_coin=10.0)
+    assert agreement.compared == 0
+    assert np.isnan(agreement.median_abs_diff_vol_pts)

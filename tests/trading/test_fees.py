@@ -104,3 +104,13 @@ def test_array_twins_match_the_decimal_functions() -> None:
     )
     assert mids[0] == pytest.approx(0.0121)
     assert np.isnan(mids[1])
+
+
+def test_it_rejects_impossible_fill_requests() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        perpetual_fee_coin(D(100), D(0), maker=True)
+    assert mid_price(D(0), D("0.01")) is None
+    with pytest.raises(ValueError, match="side"):
+        fill_price("hold", D("0.01"), D("0.02"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="mid"):
+        fill_price("buy", None, D("0.02"), style="mid")

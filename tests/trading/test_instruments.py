@@ -232,3 +232,36 @@ def test_quantised_amounts_are_multiples_of_the_minimum_and_never_larger(
     assert result >= spec.min_trade_amount
     assert result % spec.min_trade_amount == 0
     assert amount - spec.min_trade_amount < result <= amount
+
+
+def test_it_rejects_invalid_values_and_specs() -> None:
+    parsed = parse_instrument("BTC-27DEC24-100000-P")
+    assert parsed.is_option
+    assert not parsed.is_call
+    with pytest.raises(ValueError, match="positive"):
+        format_instrument("BTC", date(2024, 12, 27), strike=0, option_type="C")
+    with pytest.raises(ValueError, match="C or P"):
+        format_instrument("BTC", date(2024, 12, 27), strike=1000, option_type="X")
+    with pytest.raises(ValueError, match="finite"):
+        quantize_price(Decimal("NaN"), BTC_OPTION, "buy")
+    with pytest.raises(ValueError, match="side"):
+        quantize_price(Decimal("0.01"), BTC_OPTION, "hold")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive"):
+        ContractSpec("option", Decimal(1), Decimal(0), Decimal("0.0001"))
+    with pytest.raises(ValueError, match="above the base"):
+        ContractSpec(
+            "option",
+            Decimal(1),
+            Decimal(1),
+            Decimal("0.01"),
+            (TickStep(Decimal("0.001"), Decimal("0.1")),),
+        )
+    base = {"contract_size": 1, "min_trade_amount": 1, "tick_size": 0.01}
+    with pytest.raises(ValueError, match="list"):
+        ContractSpec.from_deribit({**base, "tick_size_steps": 5})
+    with pytest.raises(ValueError, match="kind"):
+        ContractSpec.from_deribit({**base, "kind": "spot"})
+    with pytest.raises(ValueError, match="number"):
+        ContractSpec.from_deribit({**base, "tick_size": [1]})
+    with pytest.raises(KeyError):
+        default_spec("SOL-PERPETUAL")

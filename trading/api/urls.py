@@ -1,7 +1,28 @@
-"""API routes of the trading app."""
+"""API routes of the trading app (under /api/): the live agent."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter(trailing_slash=False)
+from trading.api import views
 
-urlpatterns = router.urls
+router = SimpleRouter(trailing_slash=False)
+router.register("agent/decisions", views.DecisionViewSet, basename="agent-decision")
+router.register("agent/positions", views.PositionViewSet, basename="agent-position")
+router.register("agent/orders", views.OrderViewSet, basename="agent-order")
+router.register("agent/reconcile", views.ReconciliationViewSet, basename="agent-reconcile")
+
+urlpatterns = [
+    *router.urls,
+    # Singletons: one object, no id in the URL.
+    path("agent/status", views.StatusViewSet.as_view({"get": "retrieve"}), name="agent-status"),
+    path(
+        "agent/controls",
+        views.ControlsViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="agent-controls",
+    ),
+    path(
+        "agent/health",
+        views.HealthViewSet.as_view({"get": "retrieve", "post": "create"}),
+        name="agent-health",
+    ),
+]

@@ -19,11 +19,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from trading.deribit.errors import (
     RETRYABLE_READ_ERRORS,
@@ -173,8 +173,19 @@ class DeribitClient:
 
     # ------------------------------------------------------------------ transport
 
-    def _post(self, method: str, params: Mapping[str, Any], *, private: bool) -> Any:
-        """Send one JSON-RPC request and return its `result`; raise the typed error otherwise."""
+    def _post(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        private: bool,
+        reply: TypeAdapter[Any] | None = None,
+    ) -> Any:
+        """Send one JSON-RPC request and return its `result`; raise the typed error otherwise.
+
+        With `reply` (an adapter of `RpcReply[T]`) the body is validated straight from JSON
+        text, which is faster and keeps every number exact; otherwise it is plain JSON.
+        """
         self.limiter.acquire(method)
         request_id = next(self._ids)
         body = {
@@ -213,7 +224,25 @@ class DeribitClient:
             elapsed_ms,
             redact_params(params),
         )
-        return self._parse(method, response)
+        if reply is None:
+            return self._parse(method, response)
+        return self._parse_typed(method, response, reply)
+
+    def _parse_typed(self, method: str, response: httpx.Response, reply: TypeAdapter[Any]) -> Any:
+        try:
+            envelope = reply.validate_json(response.content)
+        except ValidationError as exc:
+            self._parse(method, response)  # raises the transport or JSON-RPC error, if any
+            raise DeribitError(
+                f"reply does not match the expected shape: {exc.errors()[:3]}",
+                code=-4,
+                method=method,
+            ) from exc
+        if envelope.error is not None:
+            raise error_from_response(
+                envelope.error.model_dump(), method=method, http_status=response.status_code
+            )
+        return envelope.result
 
     def _parse(self, method: str, response: httpx.Response) -> Any:
         try:
@@ -231,17 +260,29 @@ class DeribitClient:
                 http_status=response.status_code,
             )
         if "error" in envelope and envelope["error"] is not None:
+            if not isinstance(envelope["error"], dict):
+                raise ExchangeUnavailableError(
+                    f"not a JSON-RPC error (HTTP {response.status_code})",
+                    method=method,
+                    http_status=response.status_code,
+                )
             raise error_from_response(
                 envelope["error"], method=method, http_status=response.status_code
             )
         return envelope["result"]
 
     def _send_order_changing(
-        self, method: str, params: Mapping[str, Any], *, label: str = "", order_id: str = ""
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        label: str = "",
+        order_id: str = "",
+        reply: TypeAdapter[Any] | None = None,
     ) -> Any:
         """Send an order-changing call exactly once; a lost reply becomes UnknownOutcomeError."""
         try:
-            return self._with_reauth(method, params)
+            return self._with_reauth(method, params, reply)
         except ExchangeUnavailableError as exc:
             if not exc.request_sent:
                 raise  # never reached the exchange: nothing happened, safe to decide again
@@ -253,21 +294,32 @@ class DeribitClient:
                 instrument_name=str(params.get("instrument_name", "")),
             ) from exc
 
-    def _with_reauth(self, method: str, params: Mapping[str, Any]) -> Any:
+    def _with_reauth(
+        self, method: str, params: Mapping[str, Any], reply: TypeAdapter[Any] | None = None
+    ) -> Any:
         """Send once; on 13009 (token expired or revoked) authenticate again and resend once."""
         private = method.startswith("private/")
         try:
-            return self._post(method, params, private=private)
+            return self._post(method, params, private=private, reply=reply)
         except AuthError as exc:
             if not private or exc.code != 13009:
                 raise
             logger.info("deribit %s: token rejected (13009), re-authenticating", method)
             self.authenticate()
             # The exchange rejected the first request before acting on it, so resending is safe.
-            return self._post(method, params, private=private)
+            return self._post(method, params, private=private, reply=reply)
 
-    def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
-        """Call any JSON-RPC method and return the raw `result` (reads retry, orders never)."""
+    def call(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        reply: TypeAdapter[Any] | None = None,
+    ) -> Any:
+        """Call any JSON-RPC method and return its `result` (reads retry, orders never).
+
+        Without `reply` the result is plain JSON; with an adapter of `RpcReply[T]` it is a T.
+        """
         params = dict(params or {})
         if method in ORDER_CHANGING_METHODS:
             return self._send_order_changing(
@@ -275,11 +327,12 @@ class DeribitClient:
                 params,
                 label=str(params.get("label", "")),
                 order_id=str(params.get("order_id", "")),
+                reply=reply,
             )
         last_error: DeribitError | None = None
         for attempt in range(self.retry.max_attempts):
             try:
-                return self._with_reauth(method, params)
+                return self._with_reauth(method, params, reply)
             except RETRYABLE_READ_ERRORS as exc:
                 last_error = exc
                 if attempt + 1 >= self.retry.max_attempts:
@@ -290,8 +343,11 @@ class DeribitClient:
         assert last_error is not None
         raise last_error
 
-    def _typed(self, adapter: TypeAdapter[T], method: str, params: Mapping[str, Any]) -> T:
-        return adapter.validate_python(self.call(method, params))
+    def _typed(self, reply: _Reply[T], method: str, params: Mapping[str, Any]) -> T:
+        result = self.call(method, params, reply=reply.adapter)
+        if result is None:
+            raise DeribitError("reply without a result", code=-4, method=method)
+        return cast(T, result)
 
     # ------------------------------------------------------------------ auth
 
@@ -550,8 +606,10 @@ class DeribitClient:
             "reject_post_only": reject_post_only or None,
             "reduce_only": reduce_only or None,
         }
-        raw = self._send_order_changing(f"private/{direction}", params, label=label)
-        return OrderResult.model_validate(raw)
+        result = self._send_order_changing(
+            f"private/{direction}", params, label=label, reply=_ORDER_RESULT.adapter
+        )
+        return cast(OrderResult, result)
 
     def edit(
         self,
@@ -570,13 +628,17 @@ class DeribitClient:
             "post_only": post_only or None,
             "reduce_only": reduce_only or None,
         }
-        raw = self._send_order_changing("private/edit", params, order_id=order_id)
-        return OrderResult.model_validate(raw)
+        result = self._send_order_changing(
+            "private/edit", params, order_id=order_id, reply=_ORDER_RESULT.adapter
+        )
+        return cast(OrderResult, result)
 
     def cancel(self, order_id: str) -> Order:
         """Cancel one order; 11044 `not_open_order` if it is already closed."""
-        raw = self._send_order_changing("private/cancel", {"order_id": order_id}, order_id=order_id)
-        return Order.model_validate(raw)
+        result = self._send_order_changing(
+            "private/cancel", {"order_id": order_id}, order_id=order_id, reply=_ORDER.adapter
+        )
+        return cast(Order, result)
 
     def cancel_all(self) -> int:
         """Cancel every open order of the account; returns how many were cancelled."""
@@ -592,8 +654,10 @@ class DeribitClient:
     ) -> OrderResult:
         """Close a position with a reduce-only market or limit order (sent once)."""
         params = {"instrument_name": instrument_name, "type": type, "price": price}
-        raw = self._send_order_changing("private/close_position", params)
-        return OrderResult.model_validate(raw)
+        result = self._send_order_changing(
+            "private/close_position", params, reply=_ORDER_RESULT.adapter
+        )
+        return cast(OrderResult, result)
 
 
 def new_order_label(prefix: str = "od") -> str:
@@ -601,20 +665,47 @@ def new_order_label(prefix: str = "od") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:20]}"
 
 
-_INSTRUMENTS = TypeAdapter(list[Instrument])
-_BOOK_SUMMARIES = TypeAdapter(list[BookSummary])
-_TICKER = TypeAdapter(Ticker)
-_ORDER_BOOK = TypeAdapter(OrderBook)
-_INDEX_PRICE = TypeAdapter(IndexPrice)
-_VOL_POINTS = TypeAdapter(list[VolatilityPoint])
-_DVOL = TypeAdapter(VolatilityIndexData)
-_CHART = TypeAdapter(TradingViewChartData)
-_TRADES_PAGE = TypeAdapter(TradesPage)
-_DELIVERY = TypeAdapter(DeliveryPrices)
-_FUNDING = TypeAdapter(list[FundingRate])
-_ACCOUNT = TypeAdapter(AccountSummary)
-_POSITIONS = TypeAdapter(list[Position])
-_ORDERS = TypeAdapter(list[Order])
-_ORDER = TypeAdapter(Order)
-_USER_TRADES = TypeAdapter(UserTradesPage)
-_MARGINS = TypeAdapter(Margins)
+class RpcError(BaseModel):
+    """The `error` member of a JSON-RPC reply."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: int
+    message: str = "error"
+    data: Any = None
+
+
+class RpcReply(BaseModel, Generic[T]):
+    """A JSON-RPC reply whose `result` is a T (the envelope's other fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    result: T | None = None
+    error: RpcError | None = None
+
+
+class _Reply(Generic[T]):
+    """A validator of `RpcReply[T]` that remembers T for the type checker."""
+
+    def __init__(self, result_type: Any) -> None:
+        self.adapter: TypeAdapter[Any] = TypeAdapter(RpcReply[result_type])
+
+
+_INSTRUMENTS: _Reply[list[Instrument]] = _Reply(list[Instrument])
+_BOOK_SUMMARIES: _Reply[list[BookSummary]] = _Reply(list[BookSummary])
+_TICKER: _Reply[Ticker] = _Reply(Ticker)
+_ORDER_BOOK: _Reply[OrderBook] = _Reply(OrderBook)
+_INDEX_PRICE: _Reply[IndexPrice] = _Reply(IndexPrice)
+_VOL_POINTS: _Reply[list[VolatilityPoint]] = _Reply(list[VolatilityPoint])
+_DVOL: _Reply[VolatilityIndexData] = _Reply(VolatilityIndexData)
+_CHART: _Reply[TradingViewChartData] = _Reply(TradingViewChartData)
+_TRADES_PAGE: _Reply[TradesPage] = _Reply(TradesPage)
+_DELIVERY: _Reply[DeliveryPrices] = _Reply(DeliveryPrices)
+_FUNDING: _Reply[list[FundingRate]] = _Reply(list[FundingRate])
+_ACCOUNT: _Reply[AccountSummary] = _Reply(AccountSummary)
+_POSITIONS: _Reply[list[Position]] = _Reply(list[Position])
+_ORDERS: _Reply[list[Order]] = _Reply(list[Order])
+_ORDER: _Reply[Order] = _Reply(Order)
+_ORDER_RESULT: _Reply[OrderResult] = _Reply(OrderResult)
+_USER_TRADES: _Reply[UserTradesPage] = _Reply(UserTradesPage)
+_MARGINS: _Reply[Margins] = _Reply(Margins)

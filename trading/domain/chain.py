@@ -142,8 +142,9 @@ def _nan_column(length: int, index: pd.Index) -> pd.Series:
 
 
 def _utc_timestamps(values: pd.Series) -> pd.Series:
+    textual = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
     try:
-        stamps = pd.to_datetime(values, utc=True)
+        stamps = pd.to_datetime(values, utc=True, format="ISO8601" if textual else None)
     except (ValueError, TypeError) as exc:
         raise ChainSchemaError([], f"harvest_time is not a timestamp: {exc}") from None
     return stamps.dt.as_unit("us")

@@ -67,12 +67,6 @@ def norm_cdf(z: float) -> float:
 
 
 @jit
-def norm_pdf(z: float) -> float:
-    """Standard normal density φ(z)."""
-    return ONE_OVER_SQRT_TWO_PI * math.exp(-0.5 * z * z)
-
-
-@jit
 def _erfcx_negative_fixup(x: float, result: float) -> float:
     """Map Cody's erfcx(|x|) to erfcx(x) for x < 0: 2·exp(x²) - erfcx(|x|), exp split exactly."""
     if x >= 0.0:
@@ -317,21 +311,6 @@ def _rc_interpolate(
 # Normalised Black function b(x, s)
 # ---------------------------------------------------------------------------------------------
 @jit
-def normalised_intrinsic(x: float, q: float) -> float:
-    """Normalised intrinsic value θ·(e^{x/2} - e^{-x/2})⁺, series-expanded near the money."""
-    if q * x <= 0.0:
-        return 0.0
-    x2 = x * x
-    if x2 < 98.0 * FOURTH_ROOT_DBL_EPSILON:
-        series = x * (
-            1.0 + x2 * (1.0 / 24.0 + x2 * (1.0 / 1920.0 + x2 * (1.0 / 322560.0 + x2 / 92897280.0)))
-        )
-        return math.fabs(max((-1.0 if q < 0 else 1.0) * series, 0.0))
-    b_max = math.exp(0.5 * x)
-    return math.fabs(max((-1.0 if q < 0 else 1.0) * (b_max - 1.0 / b_max), 0.0))
-
-
-@jit
 def _asymptotic_factor(h: float, t: float) -> float:
     """b·√(2π)·exp((h²+t²)/2) for large negative h - t (A&S 26.2.12, 17th order in (h/r)²)."""
     e = (t / h) * (t / h)
@@ -377,37 +356,6 @@ def black_and_vega_otm(x: float, s: float) -> tuple[float, float]:
     return math.fabs(max(b, 0.0)), gauss
 
 
-@jit
-def normalised_black_otm(x: float, s: float) -> float:
-    """Normalised out-of-the-money call b(x ≤ 0, s) = price / √(F·K)."""
-    return black_and_vega_otm(x, s)[0]
-
-
-@jit
-def normalised_black(x: float, s: float, q: float) -> float:
-    """Normalised Black price b(x, s, q) = price / (df·√(F·K)) for a call (q=1) or put (q=-1)."""
-    xq = -x if q < 0 else x
-    if xq > 0.0:
-        return normalised_intrinsic(xq, 1.0) + normalised_black_otm(-xq, s)
-    return normalised_black_otm(xq, s)
-
-
-@jit
-def normalised_vega(x: float, s: float) -> float:
-    """∂b/∂s, the normalised vega."""
-    ax = math.fabs(x)
-    if ax <= 0.0:
-        return ONE_OVER_SQRT_TWO_PI * math.exp(-0.125 * s * s)
-    if s <= 0.0 or s <= ax * SQRT_DBL_MIN:
-        return 0.0
-    h = x / s
-    t = 0.5 * s
-    return ONE_OVER_SQRT_TWO_PI * math.exp(-0.5 * (h * h + t * t))
-
-
-# ---------------------------------------------------------------------------------------------
-# Inverse: implied normalised volatility s from b
-# ---------------------------------------------------------------------------------------------
 @jit
 def _householder_factor(newton: float, halley: float, hh3: float) -> float:
     return (1.0 + 0.5 * halley * newton) / (1.0 + newton * (halley + hh3 * newton / 6.0))

@@ -3,7 +3,7 @@
 Both the synthetic source (paths from `MarketModel` itself) and the Deribit-history source
 (paths from index candles and DVOL) turn an `HourlyPath` into chains the same way: Deribit's
 listing calendar (`listed_expiries`), the model's strike lattice (`strike_grid`), its smile and
-term structure (`smile_iv`), Black-76 and its bid/ask rule (`quote_bid_ask`). Everything is priced in one
+term structure (`smile_iv`), Black-76 and its bid/ask rule (`quote_bid_ask`), all in one
 vectorised pass.
 """
 

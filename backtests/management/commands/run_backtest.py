@@ -10,7 +10,7 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
@@ -44,7 +44,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Create the run, execute it here (or queue it) and print the report."""
-        console = Console(file=self.stdout, width=110)
+        console = Console(file=cast(IO[str], self.stdout), width=110)
         source = source_from_options(options)
         config = config_from_options(options)
         axes = grid_axes(options.get("grid"))

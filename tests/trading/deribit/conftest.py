@@ -1,6 +1,6 @@
 """Fixtures for the Deribit client and the simulated exchange.
 
-`exchange` + `client` talk in-process (no sockets); `loopback` runs one uvicorn server on
+`exchange` + `sim_client` talk in-process (no sockets); `loopback` runs one uvicorn server on
 127.0.0.1 with an ephemeral port for the whole session, and `loopback_client` talks to it over a
 real socket. Simulated time never moves unless a test advances it.
 """
@@ -54,7 +54,7 @@ def exchange() -> SimulatedExchange:
 
 
 @pytest.fixture
-def client(exchange: SimulatedExchange) -> Iterator[DeribitClient]:
+def sim_client(exchange: SimulatedExchange) -> Iterator[DeribitClient]:
     """An in-process client of `exchange`."""
     with make_client(exchange) as c:
         yield c

@@ -40,33 +40,33 @@ def test_it_refuses_the_mainnet_url_without_the_explicit_opt_in() -> None:
 
 def test_it_caches_instruments_for_the_ttl(exchange: SimulatedExchange) -> None:
     now = [0.0]
-    with make_client(exchange, clock=lambda: now[0], instruments_ttl_s=300.0) as client:
-        first = client.get_instruments("BTC")
-        assert client.get_instruments("BTC") is first
+    with make_client(exchange, clock=lambda: now[0], instruments_ttl_s=300.0) as sim_client:
+        first = sim_client.get_instruments("BTC")
+        assert sim_client.get_instruments("BTC") is first
         assert exchange.request_counts["public/get_instruments"] == 1
         now[0] = 301.0
-        client.get_instruments("BTC")
+        sim_client.get_instruments("BTC")
         assert exchange.request_counts["public/get_instruments"] == 2
 
 
-def test_it_sends_exact_decimals_and_reads_them_back(client: DeribitClient) -> None:
-    call = next(i for i in client.get_instruments("BTC") if i.option_type == "call")
-    price = Decimal(repr(client.ticker(call.instrument_name).min_price))
-    result = client.buy(call.instrument_name, Decimal("0.3"), price=price, label="exact")
+def test_it_sends_exact_decimals_and_reads_them_back(sim_client: DeribitClient) -> None:
+    call = next(i for i in sim_client.get_instruments("BTC") if i.option_type == "call")
+    price = Decimal(repr(sim_client.ticker(call.instrument_name).min_price))
+    result = sim_client.buy(call.instrument_name, Decimal("0.3"), price=price, label="exact")
     assert (result.order.price, result.order.amount) == (price, Decimal("0.3"))
     assert isinstance(result.order.amount, Decimal)
 
 
 def test_it_labels_every_order_so_a_lost_reply_can_be_resolved(
-    exchange: SimulatedExchange, client: DeribitClient
+    exchange: SimulatedExchange, sim_client: DeribitClient
 ) -> None:
-    call = next(i for i in client.get_instruments("BTC") if i.option_type == "call")
-    price = Decimal(repr(client.ticker(call.instrument_name).min_price))
+    call = next(i for i in sim_client.get_instruments("BTC") if i.option_type == "call")
+    price = Decimal(repr(sim_client.ticker(call.instrument_name).min_price))
     exchange.faults.inject("malformed_json", methods=["private/buy"])
     with pytest.raises(UnknownOutcomeError) as caught:
-        client.buy(call.instrument_name, Decimal("0.1"), price=price)  # no label given
+        sim_client.buy(call.instrument_name, Decimal("0.1"), price=price)  # no label given
     assert caught.value.label.startswith("od-")
-    (order,) = client.get_order_state_by_label("BTC", caught.value.label)
+    (order,) = sim_client.get_order_state_by_label("BTC", caught.value.label)
     assert order.order_state == "open"
     assert new_order_label() != new_order_label()
 
@@ -74,9 +74,11 @@ def test_it_labels_every_order_so_a_lost_reply_can_be_resolved(
 def test_it_backs_off_with_capped_jitter_between_read_retries(exchange: SimulatedExchange) -> None:
     delays: list[float] = []
     policy = RetryPolicy(max_attempts=5, base_delay_s=0.2, max_delay_s=0.5)
-    with make_client(exchange, retry=policy, sleep=delays.append, rng=random.Random(7)) as client:
+    with make_client(
+        exchange, retry=policy, sleep=delays.append, rng=random.Random(7)
+    ) as sim_client:
         exchange.faults.inject("error", code=10028, message="too_many_requests", count=4)
-        assert client.get_time() > 0
+        assert sim_client.get_time() > 0
     assert len(delays) == 4
     ceilings = [min(0.5, 0.2 * 2**n) for n in range(4)]
     assert all(0 <= d <= c for d, c in zip(delays, ceilings, strict=True))
@@ -84,12 +86,12 @@ def test_it_backs_off_with_capped_jitter_between_read_retries(exchange: Simulate
 
 def test_it_never_retries_an_order_that_may_have_been_executed(exchange: SimulatedExchange) -> None:
     sleeps: list[float] = []
-    with make_client(exchange, sleep=sleeps.append) as client:
-        call = next(i for i in client.get_instruments("BTC") if i.option_type == "call")
-        price = Decimal(repr(client.ticker(call.instrument_name).min_price))
+    with make_client(exchange, sleep=sleeps.append) as sim_client:
+        call = next(i for i in sim_client.get_instruments("BTC") if i.option_type == "call")
+        price = Decimal(repr(sim_client.ticker(call.instrument_name).min_price))
         exchange.faults.inject("http_5xx", status=502, methods=["private/buy"], count=3)
         with pytest.raises(UnknownOutcomeError):
-            client.buy(call.instrument_name, Decimal("0.1"), price=price, label="once")
+            sim_client.buy(call.instrument_name, Decimal("0.1"), price=price, label="once")
     assert exchange.faults.fired.count(("http_5xx", "private/buy")) == 1
     assert sleeps == []
 
@@ -107,10 +109,10 @@ def test_it_reports_a_connection_failure_before_an_order_as_nothing_sent() -> No
             transport=httpx.MockTransport(refuse),
             limiter=NoLimiter(),
             retry=RetryPolicy(max_attempts=1),
-        ) as client,
+        ) as sim_client,
         pytest.raises(ExchangeUnavailableError) as caught,
     ):
-        client.sell("BTC-26DEC25-100000-C", Decimal("0.1"), price=Decimal("0.01"))
+        sim_client.sell("BTC-26DEC25-100000-C", Decimal("0.1"), price=Decimal("0.01"))
     assert not isinstance(caught.value, UnknownOutcomeError)
     assert caught.value.request_sent is False
 
@@ -135,8 +137,8 @@ def test_it_sends_every_request_as_json_rpc_without_secrets_in_the_url() -> None
         timeout_s=1.0,
         transport=httpx.MockTransport(reply),
         limiter=NoLimiter(),
-    ) as client:
-        client.get_positions("BTC")
+    ) as sim_client:
+        sim_client.get_positions("BTC")
     auth, positions = seen
     assert auth.method == "POST"
     assert CLIENT_SECRET not in str(auth.url)
@@ -182,6 +184,6 @@ def test_it_maps_deribit_error_codes_to_error_families(
     assert "private/buy" in str(raised)
 
 
-def test_it_rejects_an_unknown_order_direction(client: DeribitClient) -> None:
+def test_it_rejects_an_unknown_order_direction(sim_client: DeribitClient) -> None:
     with pytest.raises(ValueError, match="direction"):
-        client.place_order("short", "BTC-PERPETUAL", Decimal("10"))
+        sim_client.place_order("short", "BTC-PERPETUAL", Decimal("10"))

@@ -47,16 +47,16 @@ def close(actual: Decimal | float, expected: Decimal) -> bool:
     return abs(value - expected) <= TOLERANCE
 
 
-def pick_call(client: DeribitClient) -> tuple[Instrument, Ticker]:
+def pick_call(sim_client: DeribitClient) -> tuple[Instrument, Ticker]:
     """The 19DEC25 call nearest 0.15 delta whose top bid shows less than 9 BTC."""
     calls = [
         i
-        for i in client.get_instruments("BTC")
+        for i in sim_client.get_instruments("BTC")
         if i.option_type == "call" and i.expiry == datetime(2025, 12, 19, 8, tzinfo=UTC)
     ]
     best: tuple[float, Instrument, Ticker] | None = None
     for instrument in calls:
-        ticker = client.ticker(instrument.instrument_name)
+        ticker = sim_client.ticker(instrument.instrument_name)
         assert ticker.greeks is not None
         amount = ticker.best_bid_amount or 0
         if ticker.best_bid_price and 0 < amount < 9:
@@ -68,9 +68,9 @@ def pick_call(client: DeribitClient) -> tuple[Instrument, Ticker]:
 
 
 def test_it_books_a_covered_call_as_a_trader_computes_it(
-    exchange: SimulatedExchange, client: DeribitClient
+    exchange: SimulatedExchange, sim_client: DeribitClient
 ) -> None:
-    instrument, ticker = pick_call(client)
+    instrument, ticker = pick_call(sim_client)
     assert ticker.greeks is not None
     assert ticker.underlying_price is not None
     bid, shown = d(ticker.best_bid_price), d(ticker.best_bid_amount)
@@ -78,7 +78,7 @@ def test_it_books_a_covered_call_as_a_trader_computes_it(
     strike, forward = d(instrument.strike), d(ticker.underlying_price)
     amount = shown + Decimal("0.3")
 
-    result = client.sell(instrument.instrument_name, amount, price=bid, label="cc-worked")
+    result = sim_client.sell(instrument.instrument_name, amount, price=bid, label="cc-worked")
 
     fee = min(Decimal("0.0003") * shown, Decimal("0.125") * bid * shown)
     assert result.order.order_state == "open"
@@ -91,7 +91,7 @@ def test_it_books_a_covered_call_as_a_trader_computes_it(
     otm = max(strike - forward, Decimal(0)) / forward
     initial = (shown + Decimal("0.3")) * (max(Decimal("0.15") - otm, Decimal("0.10")) + mark)
     maintenance = shown * (Decimal("0.075") + mark)
-    summary = client.get_account_summary("BTC")
+    summary = sim_client.get_account_summary("BTC")
     assert close(summary.balance, balance)
     assert close(summary.options_value, value)
     assert close(summary.equity, balance + value)
@@ -101,67 +101,67 @@ def test_it_books_a_covered_call_as_a_trader_computes_it(
     assert abs(summary.delta_total - float(-shown * (delta - mark))) < 1e-6
     assert abs(summary.options_delta - float(-shown * delta)) < 1e-6
 
-    (position,) = client.get_positions("BTC")
+    (position,) = sim_client.get_positions("BTC")
     assert position.instrument_name == instrument.instrument_name
     assert (position.size, position.average_price, position.direction) == (-shown, bid, "sell")
     assert close(position.floating_profit_loss, -shown * (mark - bid))
 
     # The resting 0.3 is cancelled by label; then the call expires and settles in BTC.
-    assert client.cancel_by_label("cc-worked") == 1
+    assert sim_client.cancel_by_label("cc-worked") == 1
     exchange.clock.set_ms(int(datetime(2025, 12, 19, 8, 0, 1, tzinfo=UTC).timestamp() * 1000))
-    (delivery, *_) = client.get_delivery_prices("btc_usd", count=1).data
+    (delivery, *_) = sim_client.get_delivery_prices("btc_usd", count=1).data
     assert delivery.date == "2025-12-19"
     settle = d(delivery.delivery_price)
     payoff = max(settle - strike, Decimal(0)) / settle
     delivery_fee = min(Decimal("0.00015") * shown, Decimal("0.125") * shown * payoff)
-    after = client.get_account_summary("BTC")
+    after = sim_client.get_account_summary("BTC")
     assert close(after.balance, balance - shown * payoff - delivery_fee)
-    assert client.get_positions("BTC") == []
+    assert sim_client.get_positions("BTC") == []
     assert after.initial_margin == 0
 
 
 def test_it_settles_an_in_the_money_call_at_the_delivery_price(
-    exchange: SimulatedExchange, client: DeribitClient
+    exchange: SimulatedExchange, sim_client: DeribitClient
 ) -> None:
     expiry = datetime(2025, 12, 11, 8, tzinfo=UTC)
     calls = [
         i
-        for i in client.get_instruments("BTC")
+        for i in sim_client.get_instruments("BTC")
         if i.option_type == "call" and i.expiry == expiry and (i.strike or 0) < 80_000
     ]
     deep = max(calls, key=lambda i: i.strike or 0)  # ~15% in the money, a day to go
-    ticker = client.ticker(deep.instrument_name)
+    ticker = sim_client.ticker(deep.instrument_name)
     bid = d(ticker.best_bid_price)
-    result = client.sell(deep.instrument_name, Decimal("0.5"), price=bid, type="limit")
+    result = sim_client.sell(deep.instrument_name, Decimal("0.5"), price=bid, type="limit")
     assert result.order.order_state == "filled"
     fee = min(Decimal("0.0003") * Decimal("0.5"), Decimal("0.125") * bid * Decimal("0.5"))
     balance = Decimal(10) + Decimal("0.5") * bid - fee
 
     exchange.clock.set_ms(int(expiry.timestamp() * 1000) + 1000)
-    settle = d(client.get_delivery_prices("btc_usd", count=1).data[0].delivery_price)
+    settle = d(sim_client.get_delivery_prices("btc_usd", count=1).data[0].delivery_price)
     payoff = (settle - d(deep.strike)) / settle
     assert payoff > 0
     delivery_fee = min(
         Decimal("0.00015") * Decimal("0.5"), Decimal("0.125") * Decimal("0.5") * payoff
     )
-    after = client.get_account_summary("BTC")
+    after = sim_client.get_account_summary("BTC")
     assert close(after.balance, balance - Decimal("0.5") * payoff - delivery_fee)
-    assert client.get_positions("BTC") == []
+    assert sim_client.get_positions("BTC") == []
 
 
 def test_it_cancels_resting_orders_of_an_expiring_option_at_settlement(
-    exchange: SimulatedExchange, client: DeribitClient
+    exchange: SimulatedExchange, sim_client: DeribitClient
 ) -> None:
     expiry = datetime(2025, 12, 11, 8, tzinfo=UTC)
     call = next(
         i
-        for i in client.get_instruments("BTC")
+        for i in sim_client.get_instruments("BTC")
         if i.option_type == "call" and i.expiry == expiry and (i.strike or 0) > 100_000
     )
-    order = client.sell(
+    order = sim_client.sell(
         call.instrument_name, Decimal("1"), price=Decimal("0.01"), label="far"
     ).order
     assert order.order_state == "open"
     exchange.clock.set_ms(int(expiry.timestamp() * 1000) + 1000)
-    state = client.get_order_state(order.order_id)
+    state = sim_client.get_order_state(order.order_id)
     assert (state.order_state, state.cancel_reason) == ("cancelled", "settlement")

@@ -138,8 +138,9 @@ def test_it_maps_business_errors_to_typed_exceptions(
     with pytest.raises(TickSizeError) as tick:
         loopback_client.sell(call.instrument_name, Decimal("0.1"), price=Decimal("0.00015"))
     assert tick.value.data == {"param": "price", "reason": "must conform to tick size"}
+    ask = Decimal(repr(loopback_client.ticker(call.instrument_name).best_ask_price))
     with pytest.raises(InsufficientFundsError):
-        loopback_client.buy(call.instrument_name, Decimal("9000"), price=Decimal("0.01"))
+        loopback_client.buy(call.instrument_name, Decimal("9000"), price=ask)  # > 10 BTC
     filled = loopback_client.sell(
         call.instrument_name, Decimal("0.1"), price=bid_of(loopback_client, call)
     )

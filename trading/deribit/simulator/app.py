@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from trading.deribit.errors import DeribitError, InvalidParamsError
+from trading.deribit.simulator.encoding import dumps, envelope_bytes
 from trading.deribit.simulator.exchange import SimulatedExchange
 from trading.deribit.simulator.faults import FaultRule
 
@@ -49,7 +50,7 @@ def _now_us() -> int:
 
 
 def _json_bytes(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+    return dumps(payload)
 
 
 class DeribitSimApp:
@@ -137,6 +138,8 @@ class DeribitSimApp:
         return envelope
 
     def _finish(self, envelope: dict[str, Any], us_in: int) -> bytes:
+        has_result = "result" in envelope
+        result = envelope.pop("result", None)
         us_out = _now_us()
         envelope.update(
             {
@@ -146,7 +149,9 @@ class DeribitSimApp:
                 "testnet": self.exchange.config.testnet,
             }
         )
-        return _json_bytes(envelope)
+        if has_result:
+            return envelope_bytes(envelope, result)
+        return dumps(envelope)
 
     async def _api(self, scope: Scope, path: str, body: bytes, send: Send) -> None:
         us_in = _now_us()
@@ -165,7 +170,7 @@ class DeribitSimApp:
         authorization = headers.get(b"authorization", b"").decode() or None
         client = scope.get("client") or ("127.0.0.1", 0)
         try:
-            result = self.exchange.handle(
+            result = self.exchange.handle_wire(
                 request.method, request.params, authorization=authorization, client_key=client[0]
             )
         except DeribitError as error:

@@ -40,6 +40,7 @@ from trading.deribit.simulator.accounts import (
     to_decimal,
 )
 from trading.deribit.simulator.clock import SimClock
+from trading.deribit.simulator.encoding import plain
 from trading.deribit.simulator.faults import FaultInjector
 from trading.deribit.simulator.instruments import InstrumentSpec, option_spec, perpetual_spec
 from trading.deribit.simulator.market import MarketView, ReplayMarket, SyntheticMarket
@@ -167,6 +168,8 @@ class SimulatedExchange:
         self._ids = {"order": 113_510_000_000, "trade": 331_874_000}
         self._buckets: dict[str, dict[RequestClass, TokenBucket]] = {}
         self.request_counts: Counter[str] = Counter()
+        self.reply_cache: dict[tuple[Any, ...], Any] = {}
+        self.listing_version = 0
         self.auth_grants: Counter[str] = Counter()
         self.lock = threading.RLock()
         self.started_ms = self.market.now_ms
@@ -191,6 +194,19 @@ class SimulatedExchange:
         client_key: str = "127.0.0.1",
     ) -> Any:
         """Execute one JSON-RPC method; returns its `result` or raises a `DeribitError`."""
+        return plain(
+            self.handle_wire(method, params, authorization=authorization, client_key=client_key)
+        )
+
+    def handle_wire(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        authorization: str | None = None,
+        client_key: str = "127.0.0.1",
+    ) -> Any:
+        """Like `handle`, but large cached results may come back pre-encoded (`EncodedResult`)."""
         from trading.deribit.simulator.private_api import PRIVATE_METHODS
         from trading.deribit.simulator.public_api import PUBLIC_METHODS
 
@@ -430,6 +446,7 @@ class SimulatedExchange:
                         is_call=bool(listing.is_call[i]),
                     )
             self._specs_listing_id[currency] = id(quotes.listing)
+            self.listing_version += 1
         return quotes
 
     def spec(self, instrument_name: str, *, code: int = 13020) -> InstrumentSpec:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from trading.deribit.errors import InvalidParamsError
 from trading.deribit.simulator.accounts import Account
+from trading.deribit.simulator.encoding import EncodedResult
 from trading.deribit.simulator.exchange import SimulatedExchange, Valuation
 from trading.deribit.simulator.matching import book_side, price_band
 from trading.deribit.simulator.orders import BookLevel
@@ -126,6 +127,14 @@ def _trade_stats(ex: SimulatedExchange, currency: str) -> dict[str, tuple[float,
     return stats
 
 
+def _nullable(values: np.ndarray, digits: int) -> list[float | None]:
+    """Rounded floats with NaN as None (JSON null), vectorised."""
+    rounded = np.round(values.astype(np.float64), digits)
+    out = rounded.astype(object)
+    out[np.isnan(rounded)] = None
+    return list(out.tolist())
+
+
 def _option_summaries(ex: SimulatedExchange, currency: str) -> list[dict[str, Any]]:
     q = ex.option_quotes(currency)
     stats = _trade_stats(ex, currency)
@@ -136,47 +145,48 @@ def _option_summaries(ex: SimulatedExchange, currency: str) -> list[dict[str, An
         int(e): f"SYN.{currency}-{_underlying_index(int(e))}"
         for e in np.unique(q.listing.expiry_ms)
     }
-    rows = []
+    volume_usd = np.round(q.volume * q.mark_price * index, 2).tolist()
     columns = zip(
         q.listing.instrument_name,
         q.listing.expiry_ms.tolist(),
-        bid.tolist(),
-        ask.tolist(),
-        mid.tolist(),
+        _nullable(bid, 8),
+        _nullable(ask, 8),
+        _nullable(mid, 8),
         q.mark_price.tolist(),
         q.mark_iv.tolist(),
-        q.underlying_price.tolist(),
+        np.round(q.underlying_price, 4).tolist(),
         q.open_interest.tolist(),
         q.volume.tolist(),
+        volume_usd,
         strict=True,
     )
-    for name, expiry, b, a, m, mark, iv, und, oi, vol in columns:
-        last, high, low = stats.get(name, (None, None, None))
-        rows.append(
-            {
-                "instrument_name": name,
-                "base_currency": currency,
-                "quote_currency": currency,
-                "bid_price": _num(b),
-                "ask_price": _num(a),
-                "mid_price": _num(m),
-                "mark_price": mark,
-                "last": last,
-                "high": high,
-                "low": low,
-                "price_change": None,
-                "volume": vol,
-                "volume_usd": round(vol * mark * index, 2),
-                "open_interest": oi,
-                "creation_timestamp": q.timestamp_ms,
-                "estimated_delivery_price": round(index, 2),
-                "mark_iv": iv,
-                "interest_rate": 0.0,
-                "underlying_index": names[expiry],
-                "underlying_price": round(und, 4),
-            }
-        )
-    return rows
+    delivery = round(index, 2)
+    no_trades = (None, None, None)
+    return [
+        {
+            "instrument_name": name,
+            "base_currency": currency,
+            "quote_currency": currency,
+            "bid_price": b,
+            "ask_price": a,
+            "mid_price": m,
+            "mark_price": mark,
+            "last": stats.get(name, no_trades)[0],
+            "high": stats.get(name, no_trades)[1],
+            "low": stats.get(name, no_trades)[2],
+            "price_change": None,
+            "volume": vol,
+            "volume_usd": vusd,
+            "open_interest": oi,
+            "creation_timestamp": q.timestamp_ms,
+            "estimated_delivery_price": delivery,
+            "mark_iv": iv,
+            "interest_rate": 0.0,
+            "underlying_index": names[expiry],
+            "underlying_price": und,
+        }
+        for name, expiry, b, a, m, mark, iv, und, oi, vol, vusd in columns
+    ]
 
 
 def _perp_summary(ex: SimulatedExchange, currency: str) -> dict[str, Any]:
@@ -207,11 +217,34 @@ def _perp_summary(ex: SimulatedExchange, currency: str) -> dict[str, Any]:
 
 def get_book_summary_by_currency(
     ex: SimulatedExchange, params: Params, account: Account | None
-) -> list[dict[str, Any]]:
-    """`public/get_book_summary_by_currency`: the whole chain (and the perpetual) in one list."""
+) -> EncodedResult:
+    """`public/get_book_summary_by_currency`: the whole chain (and the perpetual) in one list.
+
+    Cached, already encoded, until the market steps or a trade prints.
+    """
     kind = params.choice("kind", KINDS, None)
+    currencies = _currencies(ex, params)
+    key = (
+        tuple(currencies),
+        kind,
+        ex.market.now_ms,
+        tuple(len(ex.trades.get(c, [])) for c in currencies),
+        ex.listing_version,
+    )
+    cached = ex.reply_cache.get(key)
+    if cached is None:
+        cached = EncodedResult(_book_summaries(ex, currencies, kind))
+        if len(ex.reply_cache) > 16:
+            ex.reply_cache.clear()
+        ex.reply_cache[key] = cached
+    return cached
+
+
+def _book_summaries(
+    ex: SimulatedExchange, currencies: list[str], kind: str | None
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for currency in _currencies(ex, params):
+    for currency in currencies:
         if kind in (None, "any", "future"):
             rows.append(_perp_summary(ex, currency))
         if kind in (None, "any", "option"):

@@ -1,0 +1,106 @@
+"""Fixtures for the live agent's Django-side tests: a VRP simulator on loopback, a client.
+
+Imported by the `test_agent_*`, `test_tick_*`, `test_execution_*`, `test_reconcile_*`,
+`test_controls_*` and `test_live_*` modules. The simulated market gets a volatility risk
+premium (realized vol 70% of implied) so the seed's IV/RV >= 1 filter passes and the agent has
+calls to sell; the default synthetic market (realized/implied 1.10 for BTC) has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+
+from trading.deribit.client import DeribitClient, RetryPolicy
+from trading.deribit.limiter import NoLimiter
+from trading.deribit.simulator import ServerThread, SimConfig, SimulatedExchange, create_app
+from trading.domain.market_model import MarketModelParams, default_currency_params
+
+SIM_START = datetime(2025, 12, 10, 9, 0, tzinfo=UTC)
+CLIENT_ID = "optionsdesk-sim"
+CLIENT_SECRET = "optionsdesk-sim-secret"
+FAST_RETRY = RetryPolicy(max_attempts=2, base_delay_s=0.0, max_delay_s=0.0)
+
+
+#: Tighter quotes than the default synthetic market, whose near-ATM weekly spreads (15-60% of
+#: mid) fail the 5% spread guard on every call.
+TIGHT_SPREADS = {
+    "spread_base_vol_pts": 0.3,
+    "spread_near_expiry_vol_pts": 0.5,
+    "spread_wing_per_z": 0.05,
+    "spread_min_frac_of_price": 0.002,
+}
+
+
+def vrp_market(realized_to_implied: float = 0.7) -> MarketModelParams:
+    """The default synthetic market with a VRP (realized vol a fraction of implied) and tight
+    quotes, so the seed's filters leave calls to sell."""
+    currencies = {
+        name: params.model_copy(
+            update={"realized_to_implied": realized_to_implied, **TIGHT_SPREADS}
+        )
+        for name, params in default_currency_params().items()
+    }
+    return MarketModelParams(currencies=currencies)
+
+
+def make_vrp_exchange(**overrides: object) -> SimulatedExchange:
+    """A simulated exchange at SIM_START with a VRP, a manual clock and no server rate limits."""
+    fields: dict[str, object] = {
+        "seed": 7,
+        "start": SIM_START,
+        "rate_limits": None,
+        "market_params": vrp_market(),
+    }
+    fields.update(overrides)
+    return SimulatedExchange(SimConfig.model_validate(fields))
+
+
+def make_agent_client(base_url: str, **overrides: object) -> DeribitClient:
+    """A client of the loopback simulator that never sleeps on retries."""
+    options: dict[str, object] = {"timeout_s": 5.0, "limiter": NoLimiter(), "retry": FAST_RETRY}
+    options.update(overrides)
+    return DeribitClient(base_url, CLIENT_ID, CLIENT_SECRET, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def sim_server() -> Iterator[ServerThread]:
+    """A fresh VRP simulator behind uvicorn on 127.0.0.1 (ephemeral port)."""
+    cache.clear()
+    server = ServerThread(create_app(make_vrp_exchange()), port=0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sim_exchange(sim_server: ServerThread) -> SimulatedExchange:
+    """The simulator behind `sim_server` (to advance its clock or inject faults)."""
+    return sim_server.app.exchange
+
+
+@pytest.fixture
+def sim_client(sim_server: ServerThread) -> Iterator[DeribitClient]:
+    """A client talking to `sim_server` over a real socket."""
+    with make_agent_client(sim_server.base_url) as client:
+        yield client
+
+
+@pytest.fixture
+def agent_settings(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """Sim environment, dry run on, decision files under a temporary VAR_DIR."""
+    settings.DERIBIT_ENV = "sim"
+    settings.DRY_RUN_DEFAULT = True
+    settings.VAR_DIR = tmp_path
+    return settings
+
+
+def short_size(client: DeribitClient, instrument_name: str) -> Decimal:
+    """The exchange's size of one option position (0 when none)."""
+    for position in client.get_positions("any", "option"):
+        if position.instrument_name == instrument_name:
+            return position.size
+    return Decimal(0)

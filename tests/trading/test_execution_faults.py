@@ -1,0 +1,168 @@
+"""Faults on the order path and the tick: lost replies, crashes, rate limits, settlement, stops."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
+    agent_settings,
+    make_agent_client,
+    short_size,
+    sim_client,
+    sim_exchange,
+    sim_server,
+)
+from trading.domain.params import resolve_effective_params
+from trading.models import AgentRun, AgentStatus, Decision, Order, Position
+from trading.services import controls_update, reconcile_run, tick_run
+from trading.services.execution import order_claim, order_execute
+from trading.services.health import guard_save
+from trading.domain.health import GuardState, GuardStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def live_orders(agent_settings):
+    """Orders go to the simulator (dry run off)."""
+    controls_update(changes={"dry_run": False}, user="test")
+
+
+def _first_open(sim_client) -> Order:
+    outcome = tick_run(trigger="test", client=sim_client, seed=1)
+    assert outcome.orders, outcome.summary
+    return outcome.orders[0]
+
+
+def test_accept_then_drop_is_resolved_by_label_with_exactly_one_order(
+    live_orders, sim_server, sim_exchange
+):
+    client = make_agent_client(sim_server.base_url, timeout_s=1.0)
+    client.get_book_summary_by_currency("BTC")  # warm the market so only the sell times out
+    sim_exchange.faults.inject("drop_reply", methods=["private/sell"], hang_s=1.5)
+    order = _first_open(client)
+    assert order.state in (Order.State.FILLED, Order.State.CANCELLED_PARTIAL)
+    assert "unknown_outcome" in order.error or order.resolved_at is not None
+    assert len(client.get_order_state_by_label(order.currency, order.label)) == 1
+    assert short_size(client, order.instrument_name) == -order.filled_amount
+    assert Position.objects.get(instrument_name=order.instrument_name).size == -order.filled_amount
+
+
+def test_a_timeout_with_no_order_ends_rejected_unknown_without_a_resend(
+    live_orders, sim_server, sim_exchange
+):
+    client = make_agent_client(sim_server.base_url, timeout_s=1.0)
+    client.get_book_summary_by_currency("BTC")
+    sim_exchange.faults.inject("timeout", methods=["private/sell"], hang_s=1.5)
+    order = _first_open(client)
+    assert order.state == Order.State.REJECTED_UNKNOWN
+    assert client.get_order_state_by_label(order.currency, order.label) == []
+    assert not Position.objects.filter(paper=False).exists()
+
+
+def test_a_worker_killed_after_sending_is_settled_by_label_on_restart(live_orders, sim_client):
+    """The order was claimed and sent, then the process died before recording the reply."""
+    params = resolve_effective_params(overrides=None)
+    quote_name = sim_client.get_book_summary_by_currency("BTC", "option")[0].instrument_name
+    order = Order.objects.create(
+        label="od-crashed-0001",
+        environment="sim",
+        dry_run=False,
+        instrument_name="BTC-19DEC25-100000-C",
+        currency="BTC",
+        direction="sell",
+        amount=Decimal("0.1"),
+        limit_price=Decimal("0.0001"),
+    )
+    assert order_claim(order)
+    sim_client.sell(order.instrument_name, order.amount, price=order.limit_price, label=order.label)
+    # ... crash. On restart, the reconciliation resolves stuck orders first.
+    run = reconcile_run(client=sim_client, action="report", trigger="test", grace_s=0)
+    order.refresh_from_db()
+    assert order.state != Order.State.SENDING and order.exchange_order_id
+    assert len(sim_client.get_order_state_by_label("BTC", order.label)) == 1
+    assert run.status == "ok" and not run.items.exists(), [str(i) for i in run.items.all()]
+    assert params and quote_name
+
+
+def test_a_redelivered_order_is_not_sent_twice(live_orders, sim_client):
+    order = _first_open(sim_client)
+    again = order_execute(order=Order.objects.get(pk=order.pk), client=sim_client)
+    assert again.state == order.state
+    assert len(sim_client.get_order_state_by_label(order.currency, order.label)) == 1
+
+
+def test_10028_backs_off_and_says_why(agent_settings, sim_client, sim_exchange):
+    sim_exchange.faults.inject(
+        "rate_limit", methods=["public/get_book_summary_by_currency"], count=None
+    )
+    outcome = tick_run(trigger="test", client=sim_client)
+    sim_exchange.faults.clear()
+    assert outcome.run.status == AgentRun.Status.BACKOFF
+    assert "rate limited (10028)" in outcome.run.summary
+    assert AgentStatus.load().backoff_until is not None
+    nxt = tick_run(trigger="test", client=sim_client)
+    assert nxt.run.status == AgentRun.Status.SKIPPED and "10028" in nxt.run.summary
+    assert not Decision.objects.exists()
+
+
+def test_settlement_in_progress_backs_off_and_logs_the_decision(
+    live_orders, sim_client, sim_exchange
+):
+    sim_exchange.faults.inject("settlement", methods=["private/sell"])
+    outcome = tick_run(trigger="test", client=sim_client, seed=1)
+    (order,) = outcome.orders
+    assert order.state == Order.State.REJECTED and order.error_code == 10041
+    assert outcome.run.status == AgentRun.Status.BACKOFF
+    assert "settlement in progress (10041)" in outcome.run.summary
+    assert outcome.decision is not None and '"error_code":10041' in outcome.decision.log_line
+
+
+def _open_paper_call(sim_client) -> Position:
+    tick_run(trigger="test", client=sim_client, seed=1)
+    return Position.objects.filter(status="open", currency="BTC").get()
+
+
+def test_the_kill_switch_refuses_opens_but_a_close_still_goes_through(agent_settings, sim_client):
+    position = _open_paper_call(sim_client)
+    controls_update(changes={"kill_switch": True, "take_profit_frac": 0.01}, user="test")
+    Position.objects.filter(pk=position.pk).update(average_price_coin=Decimal("1"))
+    outcome = tick_run(trigger="test", client=sim_client, seed=2)
+    assert outcome.decision is not None
+    assert outcome.decision.action == "CLOSE_COVERED_CALL", outcome.decision.reason
+    assert outcome.decision.verdict_code == "approved"
+    assert "kill switch" in outcome.decision.reason.lower() or "blocked" in outcome.decision.reason
+    Position.objects.filter(status="open").update(status="closed")
+    refused = tick_run(trigger="test", client=sim_client, seed=3)
+    assert refused.decision is not None and refused.decision.action == "DO_NOTHING"
+    assert "kill switch is ON" in refused.decision.reason
+    assert not refused.orders
+
+
+def test_a_tripped_drawdown_stop_refuses_opens(agent_settings, sim_client):
+    AgentStatus.load()
+    AgentStatus.objects.filter(pk=1).update(
+        drawdown_state={
+            "day": "2025-12-10",
+            "peak_equity_usd": "99999999",
+            "halted": True,
+            "halted_at": "2025-12-10T08:00:00Z",
+            "reason": "test",
+        }
+    )
+    outcome = tick_run(trigger="test", client=sim_client, seed=1)
+    assert outcome.decision is not None and outcome.decision.action == "DO_NOTHING"
+    assert "drawdown" in outcome.decision.reason and not outcome.orders
+
+
+def test_a_paused_health_guard_opens_nothing(agent_settings, sim_client, monkeypatch):
+    from trading.services import tick as tick_module
+
+    paused = GuardState(status=GuardStatus.PAUSED, reason="DEGRADED exchange: maintenance")
+    monkeypatch.setattr(tick_module, "guard_observe", lambda results, now: paused)
+    guard_save(paused)
+    outcome = tick_run(trigger="test", client=sim_client, seed=1)
+    assert outcome.decision is not None and outcome.decision.action == "DO_NOTHING"
+    assert "health guard paused" in outcome.decision.reason and not outcome.orders

@@ -1,0 +1,192 @@
+"""Serializers of the live agent's API (component names prefixed `Agent` to stay unique)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from trading import models
+
+
+class AgentOrderSerializer(serializers.ModelSerializer):
+    """One order leg; Decimals as strings."""
+
+    class Meta:
+        model = models.Order
+        fields = (
+            "id",
+            "label",
+            "decision",
+            "leg_index",
+            "environment",
+            "dry_run",
+            "strategy_id",
+            "instrument_name",
+            "direction",
+            "amount",
+            "limit_price",
+            "state",
+            "exchange_order_id",
+            "filled_amount",
+            "average_price",
+            "created_at",
+            "sent_at",
+            "resolved_at",
+            "error_code",
+            "error",
+        )
+
+
+class AgentDecisionSerializer(serializers.ModelSerializer):
+    """A decision with its orders (the state snapshot only on the detail view)."""
+
+    orders = AgentOrderSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = models.Decision
+        fields = (
+            "id",
+            "decided_at",
+            "market_time",
+            "environment",
+            "mode",
+            "policy_version",
+            "params_hash",
+            "decision_mode",
+            "decision_source",
+            "dry_run",
+            "action",
+            "underlying",
+            "explored",
+            "explore_rank",
+            "reason",
+            "verdict_code",
+            "risk_verdict",
+            "proposal",
+            "shadow_proposal",
+            "chosen_candidate",
+            "executed",
+            "orders",
+        )
+
+
+class AgentDecisionDetailSerializer(AgentDecisionSerializer):
+    """A decision with everything it saw (state snapshot, candidates)."""
+
+    class Meta(AgentDecisionSerializer.Meta):
+        fields = (*AgentDecisionSerializer.Meta.fields, "state_snapshot", "candidates")
+
+
+class AgentPositionSerializer(serializers.ModelSerializer):
+    """A tracked position."""
+
+    status = serializers.CharField(read_only=True, help_text="open or closed")
+
+    class Meta:
+        model = models.Position
+        fields = (
+            "id",
+            "instrument_name",
+            "currency",
+            "strategy_id",
+            "sandbox",
+            "paper",
+            "origin",
+            "size",
+            "average_price_coin",
+            "status",
+            "flagged",
+            "note",
+            "opened_at",
+            "closed_at",
+        )
+
+
+class AgentControlsSerializer(serializers.ModelSerializer):
+    """The runtime controls; PATCH any subset (validated by the parameter resolver, audited)."""
+
+    class Meta:
+        model = models.RuntimeControl
+        fields = (*models.RuntimeControl.EDITABLE_FIELDS, "updated_at", "updated_by")
+        read_only_fields = ("updated_at", "updated_by")
+
+
+class AgentHealthCheckSerializer(serializers.ModelSerializer):
+    """One stored health-check result."""
+
+    class Meta:
+        model = models.HealthCheck
+        fields = ("name", "severity", "detail", "checked_at", "kind")
+
+
+class AgentHealthSerializer(serializers.Serializer):
+    """The guard's state and the latest checks."""
+
+    guard = serializers.DictField()
+    trading_allowed = serializers.BooleanField()
+    checks = AgentHealthCheckSerializer(many=True)
+
+
+class AgentDiscrepancySerializer(serializers.ModelSerializer):
+    """A difference found by reconciliation."""
+
+    kind = serializers.CharField(
+        read_only=True, help_text="missing_on_exchange, unknown_on_exchange or size_mismatch"
+    )
+
+    class Meta:
+        model = models.ReconciliationDiscrepancy
+        fields = ("instrument_name", "kind", "local_size", "exchange_size", "action_taken")
+
+
+class AgentReconciliationSerializer(serializers.ModelSerializer):
+    """A reconciliation run with its discrepancies."""
+
+    items = AgentDiscrepancySerializer(many=True, read_only=True)
+    action = serializers.CharField(read_only=True, help_text="report, adopt, flag or close")
+
+    class Meta:
+        model = models.ReconciliationRun
+        fields = (
+            "id",
+            "started_at",
+            "finished_at",
+            "trigger",
+            "action",
+            "status",
+            "summary",
+            "items",
+        )
+
+
+class AgentReconcileRequestSerializer(serializers.Serializer):
+    """POST body of a reconciliation: the action (default: the runtime control)."""
+
+    action = serializers.CharField(required=False, help_text="report, adopt, flag or close")
+
+    def validate_action(self, value: str) -> str:
+        """Only the four reconciliation actions."""
+        if value not in models.ReconcileAction.values:
+            raise serializers.ValidationError(f"one of {', '.join(models.ReconcileAction.values)}")
+        return value
+
+
+class AgentStatusSerializer(serializers.Serializer):
+    """The live agent's status JSON (the seed's /status, plus guard and controls)."""
+
+    last_tick_at = serializers.DateTimeField(allow_null=True)
+    last = serializers.DictField()
+    guard = serializers.DictField()
+    trading_allowed = serializers.BooleanField()
+    backoff_until = serializers.DateTimeField(allow_null=True)
+    backoff_reason = serializers.CharField()
+    drawdown = serializers.DictField(allow_null=True)
+    kill_switch = serializers.BooleanField()
+    controls = serializers.DictField()
+    last_run = serializers.DictField(allow_null=True)
+    open_positions = serializers.IntegerField()
+
+    def to_representation(self, instance: Any) -> Any:
+        """The snapshot is already plain data."""
+        return super().to_representation(instance)

@@ -1,0 +1,162 @@
+"""Viewsets of the live agent: status, decisions, positions, orders, controls, health, reconcile.
+
+Thin: reads go through `trading.selectors`, writes through `trading.services`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from pydantic import ValidationError as PydanticValidationError
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from trading import models, selectors
+from trading.api import serializers as s
+
+
+class DecisionFilter(django_filters.FilterSet):
+    """Filter decisions by what was done, how and when."""
+
+    since = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="lt")
+
+    class Meta:
+        model = models.Decision
+        fields = (
+            "action",
+            "underlying",
+            "verdict_code",
+            "mode",
+            "policy_version",
+            "decision_source",
+            "explored",
+            "dry_run",
+            "executed",
+        )
+
+
+class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every decision the agent made, newest first (filterable)."""
+
+    filterset_class = DecisionFilter
+
+    def get_queryset(self) -> Any:
+        return selectors.decision_list()
+
+    def get_serializer_class(self) -> Any:
+        if self.action == "retrieve":
+            return s.AgentDecisionDetailSerializer
+        return s.AgentDecisionSerializer
+
+
+class PositionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Tracked positions; `?status=open` or `?status=closed`."""
+
+    serializer_class = s.AgentPositionSerializer
+    filterset_fields = ("status", "currency", "strategy_id", "paper", "sandbox", "flagged")
+
+    def get_queryset(self) -> Any:
+        return selectors.position_list()
+
+
+class OrderViewSet(viewsets.ReadOnlyModelViewSet):
+    """Order legs with labels and states."""
+
+    serializer_class = s.AgentOrderSerializer
+    filterset_fields = ("state", "direction", "dry_run", "instrument_name", "decision")
+
+    def get_queryset(self) -> Any:
+        return selectors.order_list()
+
+
+class StatusViewSet(viewsets.ViewSet):
+    """The live agent's status JSON."""
+
+    @extend_schema(responses=s.AgentStatusSerializer, tags=["agent"])
+    def retrieve(self, request: Request) -> Response:
+        """Last tick (spot, portfolio, action and why, top candidates), guard, controls."""
+        return Response(s.AgentStatusSerializer(selectors.agent_status_snapshot()).data)
+
+
+class ControlsViewSet(viewsets.ViewSet):
+    """Runtime controls: read, or PATCH a subset (validated, audited, read by the next tick)."""
+
+    @extend_schema(responses=s.AgentControlsSerializer, tags=["agent"])
+    def retrieve(self, request: Request) -> Response:
+        """The current controls."""
+        return Response(s.AgentControlsSerializer(models.RuntimeControl.load()).data)
+
+    @extend_schema(
+        request=s.AgentControlsSerializer, responses=s.AgentControlsSerializer, tags=["agent"]
+    )
+    def partial_update(self, request: Request) -> Response:
+        """Change some controls; inconsistent combinations are refused with 400."""
+        from trading.services import controls_update
+
+        serializer = s.AgentControlsSerializer(
+            models.RuntimeControl.load(), data=request.data, partial=True
+        )
+        serializer.is_valid(raise_exception=True)
+        try:
+            control = controls_update(
+                changes=serializer.validated_data, user=str(request.user), source="api"
+            )
+        except PydanticValidationError as exc:
+            raise serializers.ValidationError({"controls": [exc.errors()[0]["msg"]]}) from None
+        return Response(s.AgentControlsSerializer(control).data)
+
+
+class HealthViewSet(viewsets.ViewSet):
+    """The agent's health guard and its latest checks; POST runs the healthcheck now."""
+
+    @extend_schema(responses=s.AgentHealthSerializer, tags=["agent"])
+    def retrieve(self, request: Request) -> Response:
+        """Guard state and latest checks."""
+        snapshot = selectors.agent_status_snapshot()
+        data = {
+            "guard": snapshot["guard"],
+            "trading_allowed": snapshot["trading_allowed"],
+            "checks": selectors.health_latest(),
+        }
+        return Response(s.AgentHealthSerializer(data).data)
+
+    @extend_schema(request=None, responses=s.AgentHealthSerializer, tags=["agent"])
+    def create(self, request: Request) -> Response:
+        """Run the agent healthcheck (config, exchange, auth, data, LLM, risk settings)."""
+        from trading.services import agent_healthcheck
+        from trading.services.exchange import agent_client
+
+        with agent_client() as client:
+            _, guard = agent_healthcheck(client=client, kind="manual")
+        data = {
+            "guard": guard.model_dump(mode="json"),
+            "trading_allowed": guard.trading_allowed,
+            "checks": selectors.health_latest(),
+        }
+        return Response(s.AgentHealthSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
+class ReconciliationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Reconciliation history; POST runs one now (`action` optional)."""
+
+    serializer_class = s.AgentReconciliationSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.reconciliation_list()
+
+    @extend_schema(
+        request=s.AgentReconcileRequestSerializer,
+        responses={201: s.AgentReconciliationSerializer},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Reconcile positions against the exchange now."""
+        from trading.services import reconcile_run
+
+        body = s.AgentReconcileRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = reconcile_run(action=body.validated_data.get("action"), trigger="api")
+        return Response(s.AgentReconciliationSerializer(run).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,57 @@
+"""`manage.py runagent [--once]`: the agent loop in the foreground, one summary line per tick."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from trading.domain.health import StartupAction
+from trading.services import agent_startup, effective_params_load, tick_run
+from trading.services.exchange import agent_client
+from trading.services.reconcile import orders_resolve_pending
+
+
+class Command(BaseCommand):
+    """Runs the same pipeline as the Celery beat tick, with the start-up guard first."""
+
+    help = "Run the live agent in the foreground (Ctrl-C stops it)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """--once, --max-ticks, --interval, --skip-startup-check."""
+        parser.add_argument("--once", action="store_true", help="run one tick and exit")
+        parser.add_argument("--max-ticks", type=int, default=0, help="stop after N ticks")
+        parser.add_argument(
+            "--interval", type=float, default=None, help="seconds between ticks (default: control)"
+        )
+        parser.add_argument("--skip-startup-check", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Start-up guard, crash recovery by label, then tick until stopped."""
+        with agent_client() as client:
+            if not options["skip_startup_check"]:
+                self._startup(client)
+            ticks = 0
+            limit = 1 if options["once"] else options["max_ticks"]
+            while True:
+                outcome = tick_run(trigger="command", client=client)
+                run = outcome.run
+                self.stdout.write(
+                    f"[{run.started_at:%H:%M:%S}] {run.status} {run.duration_ms or 0:.0f}ms "
+                    f"{outcome.requests} req | {run.summary}"
+                )
+                ticks += 1
+                if limit and ticks >= limit:
+                    return
+                interval = options["interval"]
+                time.sleep(
+                    interval if interval is not None else effective_params_load().loop_interval_s
+                )
+
+    def _startup(self, client: Any) -> None:
+        action = agent_startup(client=client)
+        resolved = orders_resolve_pending(client=client, grace_s=0)
+        self.stdout.write(f"start-up guard: {action.value}; {resolved} unresolved order(s) checked")
+        if action is StartupAction.ABORT:
+            raise CommandError("start-up guard: FATAL health on mainnet, refusing to start")

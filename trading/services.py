@@ -1,1 +1,0 @@
-"""Writes and orchestration of the trading app (<entity>_<verb>, keyword-only)."""

@@ -1,0 +1,293 @@
+"""State builder: the market and the portfolio as one tick sees them, from a few bulk requests.
+
+Per tick and underlying: one `get_book_summary_by_currency` (the whole option chain) and one
+`get_account_summary`; one `get_positions(any)` for all; greeks are computed locally (Black-76 on
+the marks, `trading.domain.chain.enrich_chain`), never one ticker per instrument. The market
+context (hourly perpetual closes, 35 days) is cached for an hour, so steady ticks cost
+2 x underlyings + 1 requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from django.core.cache import cache
+
+from trading.deribit.client import DeribitClient
+from trading.deribit.models import AccountSummary, BookSummary
+from trading.deribit.models import Position as ExchangePosition
+from trading.domain.candidates import CandidateChain, CandidateEvaluation, evaluate_candidates
+from trading.domain.chain import enrich_chain, normalize_chain
+from trading.domain.context import MarketContext, market_context
+from trading.domain.instruments import default_spec, parse_instrument
+from trading.domain.params import EffectiveParams
+from trading.domain.risk import OptionPosition, OptionQuote, PortfolioState, RiskInputs
+from trading.models import Position
+from trading.services.execution import EXTERNAL_STRATEGY
+
+CONTEXT_CACHE_S = 3600
+CONTEXT_HISTORY_DAYS = 35
+
+
+@dataclass(frozen=True)
+class TickState:
+    """Everything the policy and the risk engine need, built once per tick."""
+
+    now: datetime
+    inputs: RiskInputs
+    evaluations: dict[str, CandidateEvaluation]
+    contexts: dict[str, MarketContext]
+    index_usd: dict[str, float]
+    exchange_positions: tuple[ExchangePosition, ...]
+    chains: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def spot_summary(self) -> dict[str, float]:
+        """Index price per underlying (the dashboard's spot line)."""
+        return dict(self.index_usd)
+
+
+def _market_time(rows: Sequence[BookSummary]) -> datetime:
+    stamp = max((r.creation_timestamp for r in rows), default=0)
+    if stamp <= 0:
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(stamp / 1000, UTC)
+
+
+@lru_cache(maxsize=16_384)
+def _parsed_option(name: str) -> tuple[str, str, float, str, float] | None:
+    """(underlying, expiry date, expiry timestamp s, C/P, strike) of an option name, cached:
+    a chain repeats the same few hundred names every tick and parsing them dominated."""
+    try:
+        parsed = parse_instrument(name)
+    except ValueError:
+        return None
+    if not parsed.is_option or parsed.expiry is None or parsed.strike is None:
+        return None
+    return (
+        parsed.currency,
+        f"{parsed.expiry:%Y-%m-%d}",
+        parsed.expiry.timestamp(),
+        str(parsed.option_type),
+        float(parsed.strike),
+    )
+
+
+def chain_frame(rows: Sequence[BookSummary], now: datetime) -> pd.DataFrame:
+    """Book summaries of options as the project's chain shape, enriched with Black-76 greeks."""
+    records = [
+        {
+            "harvest_time": now,
+            "instrument_name": r.instrument_name,
+            "underlying": parsed[0],
+            "expiry": parsed[1],
+            "expiry_timestamp": parsed[2],
+            "option_type": parsed[3],
+            "strike": parsed[4],
+            "underlying_price": r.underlying_price,
+            "mark_price": r.mark_price,
+            "best_bid_price": r.bid_price,
+            "best_ask_price": r.ask_price,
+            "mark_iv": r.mark_iv,
+            "open_interest": r.open_interest,
+            "volume": r.volume,
+        }
+        for r in rows
+        if r.underlying_price and (parsed := _parsed_option(r.instrument_name)) is not None
+    ]
+    if not records:
+        return pd.DataFrame()
+    return enrich_chain(normalize_chain(pd.DataFrame.from_records(records)))
+
+
+def candidate_chain(frame: pd.DataFrame, index_usd: float) -> CandidateChain:
+    """The candidate filter's columns: premium is the best bid in USD, spread a fraction of mid."""
+    bid = frame["best_bid_price"].to_numpy(dtype=float)
+    ask = frame["best_ask_price"].to_numpy(dtype=float)
+    mid = (bid + ask) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.where(mid > 0, (ask - bid) / mid, np.nan)
+    return CandidateChain.build(
+        instrument_name=frame["instrument_name"].to_numpy(dtype=object),
+        strike=frame["strike"].to_numpy(dtype=float),
+        underlying_usd=frame["underlying_price"].to_numpy(dtype=float),
+        dte_days=frame["t_years"].to_numpy(dtype=float) * 365.0,
+        delta=frame["delta"].to_numpy(dtype=float),
+        iv=frame["iv"].to_numpy(dtype=float),
+        premium_usd=bid * index_usd,
+        is_call=(frame["option_type"] == "C").to_numpy(),
+        spread_pct=spread,
+        open_interest=frame["open_interest"].to_numpy(dtype=float),
+    )
+
+
+def _dec(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    if not np.isfinite(number) or number <= 0:
+        return None
+    return Decimal(repr(number))
+
+
+def quotes_for(frame: pd.DataFrame, names: Iterable[str], index_usd: float) -> list[OptionQuote]:
+    """OptionQuotes for the named calls of a chain (candidates and the calls we hold)."""
+    wanted = set(names)
+    if frame.empty or not wanted:
+        return []
+    rows = frame[frame["instrument_name"].isin(wanted)]
+    quotes = []
+    for row in rows.itertuples(index=False):
+        delta = float(row.delta)
+        open_interest = float(row.open_interest)
+        quotes.append(
+            OptionQuote(
+                instrument_name=str(row.instrument_name),
+                spec=default_spec(str(row.instrument_name)),
+                index_price_usd=index_usd,
+                best_bid_coin=_dec(row.best_bid_price),
+                best_ask_coin=_dec(row.best_ask_price),
+                mark_price_coin=_dec(row.mark_price),
+                delta=delta if np.isfinite(delta) else None,
+                open_interest=open_interest if np.isfinite(open_interest) else None,
+            )
+        )
+    return quotes
+
+
+def context_load(client: DeribitClient, currency: str, now: datetime) -> MarketContext | None:
+    """Market context from hourly perpetual closes, cached for an hour (None if unavailable)."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    key = f"trading:context:{client.base_url}:{currency}:{hour.isoformat()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return MarketContext.model_validate(cached)
+    end_ms = int(now.timestamp() * 1000)
+    start_ms = int((now - timedelta(days=CONTEXT_HISTORY_DAYS)).timestamp() * 1000)
+    chart = client.get_tradingview_chart_data(f"{currency}-PERPETUAL", start_ms, end_ms, "60")
+    if chart.status != "ok" or len(chart.close) < 3:
+        return None
+    closes = pd.Series(chart.close, index=pd.to_datetime(chart.ticks, unit="ms", utc=True))
+    context = market_context(closes, underlying=currency, as_of=now)
+    cache.set(key, context.model_dump(mode="json"), CONTEXT_CACHE_S)
+    return context
+
+
+def _tracked_books() -> dict[str, Position]:
+    return {
+        p.instrument_name: p
+        for p in Position.objects.filter(status=Position.Status.OPEN, paper=False)
+    }
+
+
+def portfolio_positions(
+    exchange_positions: Iterable[ExchangePosition], *, dry_run: bool
+) -> tuple[OptionPosition, ...]:
+    """Positions the risk engine sees: the exchange's (tagged with our books), plus paper ones.
+
+    An exchange position we never opened keeps strategy "external": it counts against the
+    holdings, but the policy does not manage it.
+    """
+    books = _tracked_books()
+    result: list[OptionPosition] = []
+    for p in exchange_positions:
+        if p.size == 0 or p.kind != "option":
+            continue
+        book = books.get(p.instrument_name)
+        result.append(
+            OptionPosition(
+                instrument_name=p.instrument_name,
+                size=p.size,
+                average_price_coin=p.average_price,
+                strategy_id=book.strategy_id if book else EXTERNAL_STRATEGY,
+                sandbox=book.sandbox if book else False,
+            )
+        )
+    if dry_run:
+        for paper in Position.objects.filter(status=Position.Status.OPEN, paper=True):
+            result.append(
+                OptionPosition(
+                    instrument_name=paper.instrument_name,
+                    size=paper.size,
+                    average_price_coin=paper.average_price_coin,
+                    strategy_id=paper.strategy_id,
+                    sandbox=paper.sandbox,
+                )
+            )
+    return tuple(result)
+
+
+def _portfolio(
+    accounts: dict[str, AccountSummary],
+    index_usd: dict[str, float],
+    positions: tuple[OptionPosition, ...],
+) -> PortfolioState:
+    def usd(ccy: str, coins: Decimal) -> Decimal:
+        return coins * Decimal(repr(index_usd.get(ccy, 0.0)))
+
+    return PortfolioState(
+        equity_usd=sum((usd(c, a.equity) for c, a in accounts.items()), Decimal(0)),
+        initial_margin_usd=sum((usd(c, a.initial_margin) for c, a in accounts.items()), Decimal(0)),
+        maintenance_margin_usd=sum(
+            (usd(c, a.maintenance_margin) for c, a in accounts.items()), Decimal(0)
+        ),
+        holdings_coin={c: a.equity for c, a in accounts.items()},
+        net_delta={c: a.delta_total for c, a in accounts.items()},
+        positions=positions,
+    )
+
+
+def state_build(*, client: DeribitClient, params: EffectiveParams) -> TickState:
+    """Fetch and assemble one tick's state (raises the client's typed errors on failure)."""
+    summaries = {c: client.get_book_summary_by_currency(c, "option") for c in params.underlyings}
+    accounts = {c: client.get_account_summary(c) for c in params.underlyings}
+    exchange_positions = tuple(client.get_positions("any", "option"))
+    now = _market_time([r for rows in summaries.values() for r in rows])
+    index_usd = {
+        c: float(rows[0].estimated_delivery_price or 0.0) for c, rows in summaries.items() if rows
+    }
+    positions = portfolio_positions(exchange_positions, dry_run=params.dry_run)
+    evaluations: dict[str, CandidateEvaluation] = {}
+    contexts: dict[str, MarketContext] = {}
+    quotes: list[OptionQuote] = []
+    chains: dict[str, pd.DataFrame] = {}
+    for currency in params.underlyings:
+        frame = chain_frame(summaries.get(currency, []), now)
+        chains[currency] = frame
+        index = index_usd.get(currency, 0.0)
+        if frame.empty or index <= 0:
+            evaluations[currency] = CandidateEvaluation(ranked=(), rejected=())
+            continue
+        context = context_load(client, currency, now)
+        if context is not None:
+            contexts[currency] = context
+        rv = _rv_for(context)
+        evaluation = evaluate_candidates(candidate_chain(frame, index), params.strategy, rv=rv)
+        evaluations[currency] = evaluation
+        held = {p.instrument_name for p in positions if p.currency == currency}
+        names = {c.instrument_name for c in evaluation.ranked} | held
+        quotes.extend(quotes_for(frame, names, index))
+    inputs = RiskInputs.build(
+        portfolio=_portfolio(accounts, index_usd, positions),
+        quotes=quotes,
+        now=now,
+        environment=params.environment,
+    )
+    return TickState(now, inputs, evaluations, contexts, index_usd, exchange_positions, chains)
+
+
+def _rv_for(context: MarketContext | None) -> float:
+    if context is None:
+        return float("nan")
+    value = context.rv_30d if context.rv_30d is not None else context.rv_7d
+    return float("nan") if value is None else value
+
+
+def instrument_currency(name: str) -> str:
+    """Underlying coin of an instrument name."""
+    return parse_instrument(name).currency

@@ -1,0 +1,487 @@
+"""One agent tick: controls -> health -> state -> policy -> risk -> execution -> decision log.
+
+`tick_run` is the only entry point (Celery beat's `trading.agent_tick`, `manage.py runagent`,
+the benchmark). One tick runs at a time: a lock row with an expiry (`AgentStatus.lock_until`)
+shared by every process, longer than a tick may last, so overlapping ticks skip and a killed
+worker never blocks the agent for good. Exchange errors that call for patience (10028 rate
+limit, 10041 settlement, maintenance) set a back-off that later ticks respect and explain.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from pydantic import ValidationError
+
+from trading.deribit.client import DeribitClient
+from trading.deribit.errors import (
+    DeribitError,
+    MaintenanceError,
+    RateLimitError,
+    SettlementInProgressError,
+)
+from trading.domain.candidates import CandidateEvaluation, RejectReason
+from trading.domain.decision_log import build_decision_record, to_json_value
+from trading.domain.health import GuardState, HealthCheckResult, HealthSeverity, risk_settings_check
+from trading.domain.params import EffectiveParams
+from trading.domain.policy import PolicyInput, decide_rule_based, route_decision
+from trading.domain.proposal import ActionType, Proposal
+from trading.domain.risk import (
+    DrawdownState,
+    RiskInputs,
+    RiskVerdict,
+    drawdown_update,
+    evaluate_risk,
+)
+from trading.models import AgentRun, AgentStatus, Decision, Order
+from trading.services.controls import effective_params_load
+from trading.services.exchange import agent_client
+from trading.services.execution import order_execute, orders_create
+from trading.services.export import decisions_export
+from trading.services.health import error_result, guard_observe
+from trading.services.state import TickState, state_build
+
+logger = logging.getLogger("trading.tick")
+
+BACKOFF_BASE_S = 30
+BACKOFF_MAX_S = 600
+#: Exchange codes after which the agent waits instead of pressing on.
+BACKOFF_CODES = frozenset({10028, 10047, 10066, 10041, 10040, 11051, 13028})
+_FILLED = (Order.State.FILLED, Order.State.SIMULATED)
+
+
+@dataclass
+class TickOutcome:
+    """What one call of `tick_run` did (for commands, tests and the benchmark)."""
+
+    run: AgentRun
+    decision: Decision | None = None
+    orders: list[Order] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def summary(self) -> str:
+        """The run's one-line summary."""
+        return self.run.summary
+
+
+# ------------------------------------------------------------------------------------ lock
+
+
+def lock_ttl_s() -> int:
+    """How long the tick lock lives: longer than the task's hard time limit."""
+    return int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 360)) + 30
+
+
+def tick_lock_acquire(owner: str, *, ttl_s: int | None = None) -> bool:
+    """Take the tick lock unless another live holder has it (atomic across processes)."""
+    AgentStatus.load()
+    now = timezone.now()
+    until = now + timedelta(seconds=ttl_s if ttl_s is not None else lock_ttl_s())
+    free = Q(lock_until__isnull=True) | Q(lock_until__lt=now)
+    return AgentStatus.objects.filter(free, pk=1).update(lock_owner=owner, lock_until=until) == 1
+
+
+def tick_lock_release(owner: str) -> None:
+    """Release the lock if we still hold it."""
+    AgentStatus.objects.filter(pk=1, lock_owner=owner).update(lock_owner="", lock_until=None)
+
+
+def tick_due(*, now: datetime | None = None) -> bool:
+    """Whether the loop interval (a runtime control) has passed since the last tick."""
+    last = AgentStatus.load().last_tick_at
+    if last is None:
+        return True
+    try:
+        interval_s = effective_params_load().loop_interval_s
+    except ValidationError:
+        return True  # let the tick run and report the bad controls
+    return ((now or timezone.now()) - last).total_seconds() >= interval_s - 5
+
+
+# --------------------------------------------------------------------------------- back-off
+
+
+def backoff_set(exc: DeribitError, *, now: datetime | None = None) -> str:
+    """Record a back-off after `exc`; returns the reason logged with it."""
+    status = AgentStatus.load()
+    errors = status.consecutive_errors + 1
+    delay_s = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (errors - 1))
+    kind = _error_kind(exc)
+    until = (now or timezone.now()) + timedelta(seconds=delay_s)
+    reason = f"{kind} ({exc.code}): backing off {delay_s}s until {until:%H:%M:%S} UTC"
+    AgentStatus.objects.filter(pk=1).update(
+        consecutive_errors=errors, backoff_until=until, backoff_reason=reason[:300]
+    )
+    return reason
+
+
+def _error_kind(exc: DeribitError) -> str:
+    if isinstance(exc, RateLimitError):
+        return "rate limited"
+    if isinstance(exc, SettlementInProgressError):
+        return "settlement in progress"
+    if isinstance(exc, MaintenanceError):
+        return "exchange maintenance"
+    return "exchange error"
+
+
+def backoff_clear() -> None:
+    """Forget the back-off after a healthy tick (or an operator's request)."""
+    AgentStatus.objects.filter(pk=1).update(
+        consecutive_errors=0, backoff_until=None, backoff_reason=""
+    )
+
+
+# ------------------------------------------------------------------------------------ tick
+
+
+def tick_run(
+    *, trigger: str = "beat", client: DeribitClient | None = None, seed: int | None = None
+) -> TickOutcome:
+    """Run one tick of the agent (or skip it, saying why); see the module docstring."""
+    started = time.perf_counter()
+    if trigger == "beat" and not tick_due():
+        run = AgentRun(trigger=trigger, status=AgentRun.Status.SKIPPED, summary="not due yet")
+        return TickOutcome(run=run)
+    run = AgentRun.objects.create(trigger=trigger)
+    owner = uuid.uuid4().hex
+    if not tick_lock_acquire(owner):
+        return _finish(run, AgentRun.Status.SKIPPED, "skipped: another tick is running", started)
+    own_client = client is None
+    exchange = client if client is not None else agent_client()
+    before = exchange.request_count
+    try:
+        outcome = _tick(run, exchange, seed=seed, started=started)
+    except Exception as exc:
+        logger.exception("tick %s failed", run.pk)
+        outcome = _finish(run, AgentRun.Status.FAILED, f"failed: {exc}"[:500], started)
+        run.error = f"{type(exc).__name__}: {exc}"[:4000]
+        run.save(update_fields=["error"])
+    finally:
+        tick_lock_release(owner)
+        if own_client:
+            exchange.close()
+    outcome.requests = exchange.request_count - before
+    AgentRun.objects.filter(pk=run.pk).update(requests_count=outcome.requests)
+    run.requests_count = outcome.requests
+    return outcome
+
+
+def _finish(run: AgentRun, status: str, summary: str, started: float) -> TickOutcome:
+    run.status = status
+    run.summary = summary[:2000]
+    run.finished_at = timezone.now()
+    run.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    run.save(update_fields=["status", "summary", "finished_at", "duration_ms"])
+    logger.info("tick %s %s: %s", run.pk, status, summary)
+    return TickOutcome(run=run)
+
+
+def _tick(run: AgentRun, client: DeribitClient, *, seed: int | None, started: float) -> TickOutcome:
+    status = AgentStatus.load()
+    if status.backoff_until and timezone.now() < status.backoff_until:
+        return _finish(run, AgentRun.Status.SKIPPED, f"skipped: {status.backoff_reason}", started)
+    try:
+        params = effective_params_load()
+    except ValidationError as exc:
+        summary = f"failed: runtime controls are inconsistent: {exc.errors()[0]['msg']}"
+        return _finish(run, AgentRun.Status.FAILED, summary, started)
+    try:
+        state = state_build(client=client, params=params)
+    except DeribitError as exc:
+        guard_observe([error_result("exchange", exc)], now=timezone.now())
+        if exc.code in BACKOFF_CODES or isinstance(exc, RateLimitError):
+            return _finish(run, AgentRun.Status.BACKOFF, backoff_set(exc), started)
+        return _finish(run, AgentRun.Status.FAILED, f"failed: exchange error {exc}", started)
+    guard = guard_observe(_tick_health(params), now=timezone.now())
+    drawdown = _drawdown(status, state, params)
+    inputs = state.inputs.model_copy(update={"drawdown": drawdown})
+    return _decide_and_execute(
+        run, client, params, state, inputs, guard, seed=seed, started=started
+    )
+
+
+def _tick_health(params: EffectiveParams) -> list[HealthCheckResult]:
+    return [
+        HealthCheckResult(name="exchange", severity=HealthSeverity.OK, detail="tick state built"),
+        risk_settings_check(params),
+    ]
+
+
+def _drawdown(
+    status: AgentStatus, state: TickState, params: EffectiveParams
+) -> DrawdownState | None:
+    equity = state.inputs.portfolio.equity_usd
+    previous = (
+        DrawdownState.model_validate(status.drawdown_state) if status.drawdown_state else None
+    )
+    if equity is None:
+        return previous
+    current = drawdown_update(
+        previous, equity_usd=equity, now=state.now, limit_pct=params.risk.daily_drawdown_limit_pct
+    )
+    AgentStatus.objects.filter(pk=1).update(drawdown_state=current.model_dump(mode="json"))
+    return current
+
+
+def guard_filter(proposal: Proposal, guard: GuardState, params: EffectiveParams) -> Proposal:
+    """A paused or halted guard opens no new risk: rolls become closes, opens do nothing."""
+    if guard.trading_allowed or not proposal.increases_risk:
+        return proposal
+    why = f"health guard {guard.status.value}: {guard.reason}"
+    close = proposal.close_leg
+    if proposal.action is ActionType.ROLL_COVERED_CALL and close is not None:
+        return proposal.model_copy(
+            update={
+                "action": ActionType.CLOSE_COVERED_CALL,
+                "legs": (close,),
+                "reason": f"{proposal.reason} Roll reduced to a close: {why}.",
+            }
+        )
+    return Proposal.do_nothing(f"No new calls: {why}. Wanted: {proposal.reason}", params=params)
+
+
+def _decide_and_execute(
+    run: AgentRun,
+    client: DeribitClient,
+    params: EffectiveParams,
+    state: TickState,
+    inputs: RiskInputs,
+    guard: GuardState,
+    *,
+    seed: int | None,
+    started: float,
+) -> TickOutcome:
+    rng = np.random.default_rng(seed if seed is not None else run.pk)
+    policy_input = PolicyInput(risk=inputs, evaluations=state.evaluations, contexts=state.contexts)
+    routed = route_decision(
+        params.decision_mode, decide_rule_based(policy_input, params, rng), None
+    )
+    proposal = guard_filter(routed.executed, guard, params)
+    verdict = evaluate_risk(proposal, inputs, params.risk)
+    decision, orders = _decision_create(run, params, state, proposal, routed.shadow, verdict)
+    backoff = _execute(orders, client)
+    _decision_finish(
+        decision, params, state, inputs, proposal, routed.shadow, verdict, orders, guard
+    )
+    _status_publish(decision, params, state, inputs, guard)
+    try:
+        decisions_export()
+    except OSError:
+        logger.exception("decision export failed; the next export picks it up")
+    if backoff:
+        return _outcome(run, AgentRun.Status.BACKOFF, backoff, decision, orders, started)
+    backoff_clear()
+    return _outcome(run, AgentRun.Status.OK, _summary(decision, orders), decision, orders, started)
+
+
+def _outcome(
+    run: AgentRun,
+    status: str,
+    summary: str,
+    decision: Decision,
+    orders: list[Order],
+    started: float,
+) -> TickOutcome:
+    outcome = _finish(run, status, summary, started)
+    outcome.decision = decision
+    outcome.orders = orders
+    return outcome
+
+
+def _summary(decision: Decision, orders: list[Order]) -> str:
+    legs = ", ".join(
+        f"{o.direction} {o.amount} {o.instrument_name} @ {o.limit_price} [{o.state}]"
+        for o in orders
+    )
+    head = f"{decision.action}{' ' + decision.underlying if decision.underlying else ''}"
+    return f"{head} ({decision.verdict_code}){': ' + legs if legs else ''}. {decision.reason}"
+
+
+def _decision_create(
+    run: AgentRun,
+    params: EffectiveParams,
+    state: TickState,
+    proposal: Proposal,
+    shadow: Proposal | None,
+    verdict: RiskVerdict,
+) -> tuple[Decision, list[Order]]:
+    with transaction.atomic():
+        decision = Decision.objects.create(
+            run=run,
+            market_time=state.now,
+            environment=params.environment.value,
+            mode=params.mode.value,
+            policy_version=params.policy_version,
+            params_hash=params.params_hash,
+            decision_mode=params.decision_mode.value,
+            decision_source=proposal.source.value,
+            dry_run=params.dry_run,
+            action=proposal.action.value,
+            underlying=proposal.underlying or "",
+            explored=proposal.explored,
+            explore_rank=proposal.explore_rank,
+            reason=proposal.reason,
+            verdict_code=verdict.code,
+            risk_verdict=verdict.as_record(),
+            proposal=proposal.as_record(),
+            shadow_proposal=None if shadow is None else shadow.as_record(),
+        )
+        orders: list[Order] = []
+        if verdict.approved and proposal.legs:
+            orders = orders_create(decision=decision, proposal=proposal, params=params)
+    return decision, orders
+
+
+def _execute(orders: list[Order], client: DeribitClient) -> str:
+    """Send legs in order (a roll buys back first); stop at a leg that did not fully fill."""
+    backoff = ""
+    for index, order in enumerate(orders):
+        order_execute(order=order, client=client)
+        if order.error_code in BACKOFF_CODES:
+            backoff = backoff_set(DeribitError(order.error, code=order.error_code))
+        if order.state in _FILLED and order.filled_amount == order.amount:
+            continue
+        for rest in orders[index + 1 :]:
+            rest.state = Order.State.SKIPPED
+            rest.error = f"not sent: leg {order.label} ended {order.state}"
+            rest.save(update_fields=["state", "error"])
+        break
+    return backoff
+
+
+def rejection_counts_fast(evaluation: CandidateEvaluation) -> dict[str, int]:
+    """Rows failing each check (same result as `CandidateEvaluation.rejection_counts`)."""
+    flags = np.fromiter((r.flags for r in evaluation.rejected), dtype=np.int64)
+    counts: dict[str, int] = {}
+    for reason in RejectReason:
+        hits = int(np.count_nonzero(flags & int(reason))) if len(flags) else 0
+        if hits and reason.name:
+            counts[reason.name.lower()] = hits
+    return counts
+
+
+def order_record(orders: list[Order]) -> dict[str, Any] | None:
+    """The decision log's `order` member: every leg with label, state and fill."""
+    if not orders:
+        return None
+    return {
+        "legs": [
+            {
+                "label": o.label,
+                "instrument_name": o.instrument_name,
+                "direction": o.direction,
+                "amount": o.amount,
+                "limit_price": o.limit_price,
+                "state": o.state,
+                "exchange_order_id": o.exchange_order_id,
+                "filled_amount": o.filled_amount,
+                "average_price": o.average_price,
+                "error_code": o.error_code,
+            }
+            for o in orders
+        ]
+    }
+
+
+def _decision_finish(
+    decision: Decision,
+    params: EffectiveParams,
+    state: TickState,
+    inputs: RiskInputs,
+    proposal: Proposal,
+    shadow: Proposal | None,
+    verdict: RiskVerdict,
+    orders: list[Order],
+    guard: GuardState,
+) -> None:
+    # The record's own rejection counting walks IntFlag members per row (~0.25 s a tick on two
+    # full chains); count the same bits with numpy and hand it ranked-only evaluations.
+    ranked_only = {
+        c: CandidateEvaluation(ranked=ev.ranked, rejected=()) for c, ev in state.evaluations.items()
+    }
+    record = build_decision_record(
+        decision_id=str(decision.pk),
+        tick_at=state.now,
+        params=params,
+        proposal=proposal,
+        verdict=verdict,
+        inputs=inputs,
+        evaluations=ranked_only,
+        contexts=state.contexts,
+        shadow=shadow,
+        order=order_record(orders),
+        health=guard,
+    )
+    counts = {c: rejection_counts_fast(ev) for c, ev in sorted(state.evaluations.items())}
+    record = record.model_copy(update={"rejection_counts": counts})
+    data = to_json_value(record.model_dump(mode="python"))
+    decision.log_line = record.to_line()
+    decision.state_snapshot = {
+        k: data[k] for k in ("portfolio", "index_price_usd", "context", "health", "params")
+    }
+    decision.candidates = data["candidates"] | {"rejection_counts": data["rejection_counts"]}
+    decision.chosen_candidate = data["chosen_candidate"]
+    decision.executed = any(o.state in _FILLED or o.filled_amount > 0 for o in orders)
+    decision.save(
+        update_fields=[
+            "log_line",
+            "state_snapshot",
+            "candidates",
+            "chosen_candidate",
+            "executed",
+        ]
+    )
+
+
+def _status_publish(
+    decision: Decision,
+    params: EffectiveParams,
+    state: TickState,
+    inputs: RiskInputs,
+    guard: GuardState,
+) -> None:
+    portfolio = inputs.portfolio
+    summary = {
+        "tick_at": state.now,
+        "decision_id": decision.pk,
+        "environment": params.environment.value,
+        "mode": params.mode.value,
+        "policy_version": params.policy_version,
+        "decision_mode": params.decision_mode.value,
+        "dry_run": params.dry_run,
+        "explore_pct": params.exploration_pct,
+        "spot": state.spot_summary(),
+        "portfolio": {
+            "equity_usd": portfolio.equity_usd,
+            "margin_used_pct": portfolio.margin_used_pct,
+            "holdings_coin": portfolio.holdings_coin,
+            "net_delta": portfolio.net_delta,
+        },
+        "top_candidates": {
+            c: [x.as_dict() for x in ev.ranked[:5]] for c, ev in state.evaluations.items()
+        },
+        "context": {c: ctx.summary() for c, ctx in state.contexts.items()},
+        "action": decision.action,
+        "underlying": decision.underlying,
+        "reason": decision.reason,
+        "verdict": decision.verdict_code,
+        "verdict_reasons": (decision.risk_verdict or {}).get("reasons", []),
+        "explored": decision.explored,
+        "guard": guard.model_dump(mode="json"),
+        "drawdown": inputs.drawdown,
+    }
+    AgentStatus.objects.filter(pk=1).update(
+        last_tick_at=timezone.now(), last_summary=to_json_value(summary)
+    )
