@@ -25,8 +25,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trading.deribit.client import _BOOK_SUMMARIES, DeribitClient
+from trading.deribit.client import DeribitClient
 from trading.deribit.limiter import NoLimiter
+from trading.deribit.rpc import _BOOK_SUMMARIES
 from trading.deribit.simulator import (
     ServerThread,
     SimConfig,

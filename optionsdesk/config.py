@@ -19,6 +19,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 MAINNET_CONFIRMATION = "I-ACCEPT-REAL-MONEY-RISK"
+# The simulated exchange's built-in account (trading/deribit/simulator), used when DERIBIT_ENV=sim.
+SIM_CLIENT_ID = "optionsdesk-sim"
+SIM_CLIENT_SECRET = "optionsdesk-sim-secret"
 DERIBIT_URLS = {
     "testnet": "https://test.deribit.com/api/v2",
     "mainnet": "https://www.deribit.com/api/v2",
@@ -131,6 +134,15 @@ class AppSettings(BaseSettings):
         if self.DERIBIT_ENV == "sim":
             return self.DERIBIT_SIM_URL.rstrip("/")
         return DERIBIT_URLS[self.DERIBIT_ENV]
+
+    @property
+    def deribit_credentials(self) -> tuple[str, str]:
+        """Client id and secret; in sim mode the simulator's default account when unset."""
+        client_id = self.DERIBIT_CLIENT_ID
+        secret = self.DERIBIT_CLIENT_SECRET.get_secret_value()
+        if self.DERIBIT_ENV == "sim" and not client_id:
+            return SIM_CLIENT_ID, SIM_CLIENT_SECRET
+        return client_id, secret
 
     @property
     def llm_enabled(self) -> bool:

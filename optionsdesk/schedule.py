@@ -42,8 +42,8 @@ def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
             name="trading.agent_tick",
             task="trading.agent_tick",
             description="Live agent tick; runs when the loop interval (a runtime control) is due.",
-            every_s=60,
-            expires_s=55,
+            every_s=30,
+            expires_s=25,
         ),
         PeriodicSpec(
             name="trading.reconcile_positions",

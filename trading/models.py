@@ -15,9 +15,6 @@ from django.utils import timezone
 
 from trading.domain.params import RuntimeOverrides
 
-AMOUNT = {"max_digits": 24, "decimal_places": 8}
-PRICE = {"max_digits": 24, "decimal_places": 10}
-
 
 class ReconcileAction(models.TextChoices):
     """What reconciliation does with a discrepancy between our books and the exchange."""
@@ -284,14 +281,19 @@ class Order(models.Model):
     instrument_name = models.CharField(max_length=64, db_index=True)
     currency = models.CharField(max_length=8)
     direction = models.CharField(max_length=4, choices=[("buy", "buy"), ("sell", "sell")])
-    amount = models.DecimalField(**AMOUNT)
-    limit_price = models.DecimalField(**PRICE, help_text="coin per contract")
+    amount = models.DecimalField(max_digits=24, decimal_places=8)
+    limit_price = models.DecimalField(
+        max_digits=24, decimal_places=10, help_text="coin per contract"
+    )
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     exchange_order_id = models.CharField(max_length=64, blank=True, default="")
-    filled_amount = models.DecimalField(**AMOUNT, default=Decimal(0))
-    average_price = models.DecimalField(**PRICE, default=Decimal(0))
+    filled_amount = models.DecimalField(max_digits=24, decimal_places=8, default=Decimal(0))
+    average_price = models.DecimalField(max_digits=24, decimal_places=10, default=Decimal(0))
     fills_applied = models.DecimalField(
-        **AMOUNT, default=Decimal(0), help_text="part of the fill already booked to positions"
+        max_digits=24,
+        decimal_places=8,
+        default=Decimal(0),
+        help_text="part of the fill already booked to positions",
     )
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -330,8 +332,8 @@ class Position(models.Model):
     sandbox = models.BooleanField(default=False)
     paper = models.BooleanField(default=False, help_text="dry-run position (not on the exchange)")
     origin = models.CharField(max_length=16, default="agent")
-    size = models.DecimalField(**AMOUNT, default=Decimal(0))
-    average_price_coin = models.DecimalField(**PRICE, default=Decimal(0))
+    size = models.DecimalField(max_digits=24, decimal_places=8, default=Decimal(0))
+    average_price_coin = models.DecimalField(max_digits=24, decimal_places=10, default=Decimal(0))
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     flagged = models.BooleanField(default=False)
     note = models.CharField(max_length=300, blank=True, default="")
@@ -382,8 +384,8 @@ class ReconciliationDiscrepancy(models.Model):
     run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="items")
     instrument_name = models.CharField(max_length=64)
     kind = models.CharField(max_length=24, choices=Kind.choices)
-    local_size = models.DecimalField(**AMOUNT)
-    exchange_size = models.DecimalField(**AMOUNT)
+    local_size = models.DecimalField(max_digits=24, decimal_places=8)
+    exchange_size = models.DecimalField(max_digits=24, decimal_places=8)
     action_taken = models.CharField(max_length=300, blank=True, default="")
 
     def __str__(self) -> str:

@@ -6,9 +6,9 @@ from typing import Any
 
 from celery import shared_task
 
-#: Beat sends `trading.agent_tick` every minute; the tick itself runs only once the operator's
+#: Beat sends `trading.agent_tick` every 30 s; the tick itself runs only once the operator's
 #: loop interval has passed, so the interval is a live control, not a schedule edit.
-AGENT_TICK_EVERY_S = 60
+AGENT_TICK_EVERY_S = 30
 
 
 @shared_task(name="trading.agent_tick", acks_late=True, expires=AGENT_TICK_EVERY_S - 5)

@@ -99,3 +99,21 @@ def test_a_wrong_token_is_refused(client):
     response = client.get("/api/status", HTTP_AUTHORIZATION="Token nope")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_exchange_is_ok_against_a_running_simulator_and_down_without_one(client, settings):
+    from trading.deribit.simulator import ServerThread, SimConfig, SimulatedExchange, create_app
+
+    server = ServerThread(create_app(SimulatedExchange(SimConfig(seed=1))), port=0).start()
+    try:
+        settings.DERIBIT_BASE_URL = server.base_url
+        exchange = client.get("/health").json()["checks"]["exchange"]
+        assert exchange["status"] == "ok", exchange
+        assert "clock skew" in exchange["detail"]
+    finally:
+        server.stop()
+    from django.core.cache import cache
+
+    cache.clear()
+    exchange = client.get("/health").json()["checks"]["exchange"]
+    assert exchange["status"] == "down"

@@ -87,7 +87,7 @@ def test_it_rejects_rows_that_are_not_options() -> None:
     with pytest.raises(ChainSchemaError, match="not option names"):
         normalize_chain(bad)
     with pytest.raises(TypeError):
-        normalize_chain([1, 2, 3])  # type: ignore[arg-type]
+        normalize_chain([1, 2, 3])
 
 
 def test_enrichment_recovers_the_vol_that_priced_the_chain() -> None:

@@ -1,4 +1,5 @@
 """Faults on the order path and the tick: lost replies, crashes, rate limits, settlement, stops."""
+# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -14,12 +15,11 @@ from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
     sim_exchange,
     sim_server,
 )
-from trading.domain.params import resolve_effective_params
+from trading.domain.health import GuardState, GuardStatus
 from trading.models import AgentRun, AgentStatus, Decision, Order, Position
 from trading.services import controls_update, reconcile_run, tick_run
 from trading.services.execution import order_claim, order_execute
 from trading.services.health import guard_save
-from trading.domain.health import GuardState, GuardStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -64,8 +64,6 @@ def test_a_timeout_with_no_order_ends_rejected_unknown_without_a_resend(
 
 def test_a_worker_killed_after_sending_is_settled_by_label_on_restart(live_orders, sim_client):
     """The order was claimed and sent, then the process died before recording the reply."""
-    params = resolve_effective_params(overrides=None)
-    quote_name = sim_client.get_book_summary_by_currency("BTC", "option")[0].instrument_name
     order = Order.objects.create(
         label="od-crashed-0001",
         environment="sim",
@@ -81,10 +79,11 @@ def test_a_worker_killed_after_sending_is_settled_by_label_on_restart(live_order
     # ... crash. On restart, the reconciliation resolves stuck orders first.
     run = reconcile_run(client=sim_client, action="report", trigger="test", grace_s=0)
     order.refresh_from_db()
-    assert order.state != Order.State.SENDING and order.exchange_order_id
+    assert order.state != Order.State.SENDING
+    assert order.exchange_order_id
     assert len(sim_client.get_order_state_by_label("BTC", order.label)) == 1
-    assert run.status == "ok" and not run.items.exists(), [str(i) for i in run.items.all()]
-    assert params and quote_name
+    assert run.status == "ok"
+    assert not run.items.exists(), [str(i) for i in run.items.all()]
 
 
 def test_a_redelivered_order_is_not_sent_twice(live_orders, sim_client):
@@ -104,7 +103,8 @@ def test_10028_backs_off_and_says_why(agent_settings, sim_client, sim_exchange):
     assert "rate limited (10028)" in outcome.run.summary
     assert AgentStatus.load().backoff_until is not None
     nxt = tick_run(trigger="test", client=sim_client)
-    assert nxt.run.status == AgentRun.Status.SKIPPED and "10028" in nxt.run.summary
+    assert nxt.run.status == AgentRun.Status.SKIPPED
+    assert "10028" in nxt.run.summary
     assert not Decision.objects.exists()
 
 
@@ -114,10 +114,12 @@ def test_settlement_in_progress_backs_off_and_logs_the_decision(
     sim_exchange.faults.inject("settlement", methods=["private/sell"])
     outcome = tick_run(trigger="test", client=sim_client, seed=1)
     (order,) = outcome.orders
-    assert order.state == Order.State.REJECTED and order.error_code == 10041
+    assert order.state == Order.State.REJECTED
+    assert order.error_code == 10041
     assert outcome.run.status == AgentRun.Status.BACKOFF
     assert "settlement in progress (10041)" in outcome.run.summary
-    assert outcome.decision is not None and '"error_code":10041' in outcome.decision.log_line
+    assert outcome.decision is not None
+    assert '"error_code":10041' in outcome.decision.log_line
 
 
 def _open_paper_call(sim_client) -> Position:
@@ -136,7 +138,8 @@ def test_the_kill_switch_refuses_opens_but_a_close_still_goes_through(agent_sett
     assert "kill switch" in outcome.decision.reason.lower() or "blocked" in outcome.decision.reason
     Position.objects.filter(status="open").update(status="closed")
     refused = tick_run(trigger="test", client=sim_client, seed=3)
-    assert refused.decision is not None and refused.decision.action == "DO_NOTHING"
+    assert refused.decision is not None
+    assert refused.decision.action == "DO_NOTHING"
     assert "kill switch is ON" in refused.decision.reason
     assert not refused.orders
 
@@ -153,8 +156,10 @@ def test_a_tripped_drawdown_stop_refuses_opens(agent_settings, sim_client):
         }
     )
     outcome = tick_run(trigger="test", client=sim_client, seed=1)
-    assert outcome.decision is not None and outcome.decision.action == "DO_NOTHING"
-    assert "drawdown" in outcome.decision.reason and not outcome.orders
+    assert outcome.decision is not None
+    assert outcome.decision.action == "DO_NOTHING"
+    assert "drawdown" in outcome.decision.reason
+    assert not outcome.orders
 
 
 def test_a_paused_health_guard_opens_nothing(agent_settings, sim_client, monkeypatch):
@@ -164,5 +169,7 @@ def test_a_paused_health_guard_opens_nothing(agent_settings, sim_client, monkeyp
     monkeypatch.setattr(tick_module, "guard_observe", lambda results, now: paused)
     guard_save(paused)
     outcome = tick_run(trigger="test", client=sim_client, seed=1)
-    assert outcome.decision is not None and outcome.decision.action == "DO_NOTHING"
-    assert "health guard paused" in outcome.decision.reason and not outcome.orders
+    assert outcome.decision is not None
+    assert outcome.decision.action == "DO_NOTHING"
+    assert "health guard paused" in outcome.decision.reason
+    assert not outcome.orders

@@ -1,4 +1,5 @@
 """End to end: ticks against the simulated exchange over loopback HTTP (dry run and sim orders)."""
+# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -27,19 +28,25 @@ def test_a_dry_run_tick_opens_a_covered_call_on_paper_and_logs_it(agent_settings
     outcome = tick_run(trigger="test", client=sim_client, seed=1)
     decision = outcome.decision
     assert outcome.run.status == AgentRun.Status.OK
-    assert decision is not None and decision.action == "OPEN_COVERED_CALL"
-    assert decision.verdict_code == "approved" and decision.dry_run and decision.mode == "research"
+    assert decision is not None
+    assert decision.action == "OPEN_COVERED_CALL"
+    assert decision.verdict_code == "approved"
+    assert decision.dry_run
+    assert decision.mode == "research"
     (order,) = outcome.orders
-    assert order.state == Order.State.SIMULATED and order.label.startswith("od-")
+    assert order.state == Order.State.SIMULATED
+    assert order.label.startswith("od-")
     assert short_size(sim_client, order.instrument_name) == 0  # nothing reached the exchange
     position = Position.objects.get(instrument_name=order.instrument_name)
-    assert position.paper and position.size == -order.amount
+    assert position.paper
+    assert position.size == -order.amount
     # The decision, its order and its JSONL line agree.
     lines = export_path(f"{decision.market_time:%Y-%m-%d}").read_text().splitlines()
     record = parse_decision_line(lines[-1])
     assert record["decision_id"] == str(decision.pk)
     assert record["order"]["legs"][0]["label"] == order.label
-    assert record["policy_version"] == "rb_v1_explore" and record["params_hash"]
+    assert record["policy_version"] == "rb_v1_explore"
+    assert record["params_hash"]
     assert outcome.requests <= 10
 
 
@@ -47,7 +54,8 @@ def test_the_next_tick_sees_the_open_call_and_does_not_open_another(agent_settin
     tick_run(trigger="test", client=sim_client, seed=1)
     tick_run(trigger="test", client=sim_client, seed=2)
     third = tick_run(trigger="test", client=sim_client, seed=3)
-    assert third.decision is not None and third.decision.action == "DO_NOTHING"
+    assert third.decision is not None
+    assert third.decision.action == "DO_NOTHING"
     assert "already at 1 open call" in third.decision.reason
     assert Position.objects.filter(status="open").count() == 2  # one BTC, one ETH
 
@@ -60,7 +68,10 @@ def test_a_later_tick_rolls_or_closes_the_call(agent_settings, sim_client, sim_e
     for _ in range(60):
         sim_exchange.clock.advance(6 * 3600)
         outcome = tick_run(trigger="test", client=sim_client, seed=4)
-        if outcome.decision and outcome.decision.action in ("ROLL_COVERED_CALL", "CLOSE_COVERED_CALL"):
+        if outcome.decision and outcome.decision.action in (
+            "ROLL_COVERED_CALL",
+            "CLOSE_COVERED_CALL",
+        ):
             break
     assert outcome.decision is not None, expiry
     assert outcome.decision.action in ("ROLL_COVERED_CALL", "CLOSE_COVERED_CALL")
@@ -79,12 +90,14 @@ def test_on_the_simulator_with_dry_run_off_it_sends_exactly_one_order_per_label(
     (order,) = outcome.orders
     assert order.state in (Order.State.FILLED, Order.State.CANCELLED_PARTIAL)
     on_exchange = sim_client.get_order_state_by_label(order.currency, order.label)
-    assert len(on_exchange) == 1 and on_exchange[0].order_id == order.exchange_order_id
+    assert len(on_exchange) == 1
+    assert on_exchange[0].order_id == order.exchange_order_id
     position = Position.objects.get(instrument_name=order.instrument_name, paper=False)
     assert position.size == short_size(sim_client, order.instrument_name) == -order.filled_amount
     assert order.filled_amount > Decimal(0)
     record = json.loads(Decision.objects.get(pk=outcome.decision.pk).log_line)
-    assert record["dry_run"] is False and record["order"]["legs"][0]["state"] == order.state
+    assert record["dry_run"] is False
+    assert record["order"]["legs"][0]["state"] == order.state
 
 
 def test_a_second_tick_skips_while_the_lock_is_held(agent_settings, sim_client):
@@ -101,5 +114,6 @@ def test_a_second_tick_skips_while_the_lock_is_held(agent_settings, sim_client):
 def test_beat_ticks_wait_for_the_loop_interval(agent_settings, sim_client):
     tick_run(trigger="test", client=sim_client, seed=1)
     outcome = tick_run(trigger="beat", client=sim_client)
-    assert outcome.run.status == AgentRun.Status.SKIPPED and outcome.run.pk is None
+    assert outcome.run.status == AgentRun.Status.SKIPPED
+    assert outcome.run.pk is None
     assert Decision.objects.count() == 1

@@ -45,7 +45,7 @@ class AgentDecisionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = models.Decision
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "decided_at",
             "market_time",

@@ -19,11 +19,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Generic, TypeVar, cast
-from urllib.parse import urlsplit
+from typing import Any, TypeVar, cast
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from trading.deribit.errors import (
     RETRYABLE_READ_ERRORS,
@@ -34,7 +33,7 @@ from trading.deribit.errors import (
     UnknownOutcomeError,
     error_from_response,
 )
-from trading.deribit.limiter import MATCHING_ENGINE_METHODS, CreditLimiter
+from trading.deribit.limiter import CreditLimiter
 from trading.deribit.models import (
     AccountSummary,
     AuthResult,
@@ -55,55 +54,56 @@ from trading.deribit.models import (
     VolatilityIndexData,
     VolatilityPoint,
 )
+from trading.deribit.rpc import (
+    _ACCOUNT,
+    _BOOK_SUMMARIES,
+    _CHART,
+    _DELIVERY,
+    _DVOL,
+    _FUNDING,
+    _INDEX_PRICE,
+    _INSTRUMENTS,
+    _MARGINS,
+    _ORDER,
+    _ORDER_BOOK,
+    _ORDER_RESULT,
+    _ORDERS,
+    _POSITIONS,
+    _TICKER,
+    _TRADES_PAGE,
+    _USER_TRADES,
+    _VOL_POINTS,
+    MAINNET_BASE_URL,
+    MAINNET_HOSTS,
+    ORDER_CHANGING_METHODS,
+    SECRET_PARAM_NAMES,
+    TESTNET_BASE_URL,
+    Reply,
+    RetryPolicy,
+    RpcError,
+    RpcReply,
+    is_mainnet_url,
+    redact_params,
+    to_wire,
+)
 
 logger = logging.getLogger("trading.deribit")
 
 T = TypeVar("T")
 
-MAINNET_HOSTS: frozenset[str] = frozenset({"www.deribit.com", "deribit.com"})
-TESTNET_BASE_URL = "https://test.deribit.com/api/v2"
-MAINNET_BASE_URL = "https://www.deribit.com/api/v2"
-SECRET_PARAM_NAMES: frozenset[str] = frozenset(
-    {"client_secret", "refresh_token", "access_token", "signature"}
-)
-#: Calls that create or change an order: sent once, never retried after the request left.
-ORDER_CHANGING_METHODS: frozenset[str] = MATCHING_ENGINE_METHODS
-
-
-class RetryPolicy(BaseModel):
-    """Back-off for reads: attempt n waits uniform(0, min(cap, base * 2**n)) seconds."""
-
-    model_config = ConfigDict(frozen=True)
-
-    max_attempts: int = Field(default=4, ge=1)
-    base_delay_s: float = Field(default=0.2, ge=0)
-    max_delay_s: float = Field(default=2.0, ge=0)
-
-    def delay_s(self, attempt: int, rng: random.Random) -> float:
-        """Full-jitter delay before retry number `attempt` (0-based)."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * (2**attempt))
-        return rng.uniform(0.0, ceiling)
-
-
-def redact_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Copy of request params safe to log: secrets replaced by '***'."""
-    return {k: ("***" if k in SECRET_PARAM_NAMES else v) for k, v in params.items()}
-
-
-def is_mainnet_url(base_url: str) -> bool:
-    """True when the URL points at Deribit's production (real-money) exchange."""
-    host = (urlsplit(base_url).hostname or "").lower()
-    return host in MAINNET_HOSTS
-
-
-def _to_wire(value: Any) -> Any:
-    # JSON has no Decimal; Deribit prices/amounts have <= 15 significant digits so the float
-    # repr round-trips exactly.
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    return str(value)
+__all__ = [
+    "MAINNET_BASE_URL",
+    "MAINNET_HOSTS",
+    "SECRET_PARAM_NAMES",
+    "TESTNET_BASE_URL",
+    "DeribitClient",
+    "RetryPolicy",
+    "RpcError",
+    "RpcReply",
+    "is_mainnet_url",
+    "new_order_label",
+    "redact_params",
+]
 
 
 class _Token:
@@ -192,7 +192,7 @@ class DeribitClient:
             "jsonrpc": "2.0",
             "id": request_id,
             "method": method,
-            "params": {k: _to_wire(v) for k, v in params.items() if v is not None},
+            "params": {k: to_wire(v) for k, v in params.items() if v is not None},
         }
         headers = {"Content-Type": "application/json"}
         if private:
@@ -343,7 +343,7 @@ class DeribitClient:
         assert last_error is not None
         raise last_error
 
-    def _typed(self, reply: _Reply[T], method: str, params: Mapping[str, Any]) -> T:
+    def _typed(self, reply: Reply[T], method: str, params: Mapping[str, Any]) -> T:
         result = self.call(method, params, reply=reply.adapter)
         if result is None:
             raise DeribitError("reply without a result", code=-4, method=method)
@@ -663,49 +663,3 @@ class DeribitClient:
 def new_order_label(prefix: str = "od") -> str:
     """A unique order label (<= 64 chars) for resolving unknown outcomes."""
     return f"{prefix}-{uuid.uuid4().hex[:20]}"
-
-
-class RpcError(BaseModel):
-    """The `error` member of a JSON-RPC reply."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    code: int
-    message: str = "error"
-    data: Any = None
-
-
-class RpcReply(BaseModel, Generic[T]):
-    """A JSON-RPC reply whose `result` is a T (the envelope's other fields are ignored)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    result: T | None = None
-    error: RpcError | None = None
-
-
-class _Reply(Generic[T]):
-    """A validator of `RpcReply[T]` that remembers T for the type checker."""
-
-    def __init__(self, result_type: Any) -> None:
-        self.adapter: TypeAdapter[Any] = TypeAdapter(RpcReply[result_type])
-
-
-_INSTRUMENTS: _Reply[list[Instrument]] = _Reply(list[Instrument])
-_BOOK_SUMMARIES: _Reply[list[BookSummary]] = _Reply(list[BookSummary])
-_TICKER: _Reply[Ticker] = _Reply(Ticker)
-_ORDER_BOOK: _Reply[OrderBook] = _Reply(OrderBook)
-_INDEX_PRICE: _Reply[IndexPrice] = _Reply(IndexPrice)
-_VOL_POINTS: _Reply[list[VolatilityPoint]] = _Reply(list[VolatilityPoint])
-_DVOL: _Reply[VolatilityIndexData] = _Reply(VolatilityIndexData)
-_CHART: _Reply[TradingViewChartData] = _Reply(TradingViewChartData)
-_TRADES_PAGE: _Reply[TradesPage] = _Reply(TradesPage)
-_DELIVERY: _Reply[DeliveryPrices] = _Reply(DeliveryPrices)
-_FUNDING: _Reply[list[FundingRate]] = _Reply(list[FundingRate])
-_ACCOUNT: _Reply[AccountSummary] = _Reply(AccountSummary)
-_POSITIONS: _Reply[list[Position]] = _Reply(list[Position])
-_ORDERS: _Reply[list[Order]] = _Reply(list[Order])
-_ORDER: _Reply[Order] = _Reply(Order)
-_ORDER_RESULT: _Reply[OrderResult] = _Reply(OrderResult)
-_USER_TRADES: _Reply[UserTradesPage] = _Reply(UserTradesPage)
-_MARGINS: _Reply[Margins] = _Reply(Margins)

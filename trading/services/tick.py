@@ -29,6 +29,7 @@ from trading.deribit.errors import (
     MaintenanceError,
     RateLimitError,
     SettlementInProgressError,
+    error_from_response,
 )
 from trading.domain.candidates import CandidateEvaluation, RejectReason
 from trading.domain.decision_log import build_decision_record, to_json_value
@@ -350,7 +351,8 @@ def _execute(orders: list[Order], client: DeribitClient) -> str:
     for index, order in enumerate(orders):
         order_execute(order=order, client=client)
         if order.error_code in BACKOFF_CODES:
-            backoff = backoff_set(DeribitError(order.error, code=order.error_code))
+            error = {"code": order.error_code, "message": order.error[:200]}
+            backoff = backoff_set(error_from_response(error))
         if order.state in _FILLED and order.filled_amount == order.amount:
             continue
         for rest in orders[index + 1 :]:

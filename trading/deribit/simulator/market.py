@@ -21,14 +21,12 @@ from trading.domain.chain import read_snapshot
 from trading.domain.instruments import parse_instrument
 from trading.domain.market_model import (
     MS_PER_YEAR,
-    CurrencyModelParams,
     FloatArray,
     MarketModel,
     MarketModelParams,
     OptionListing,
     OptionQuotes,
     default_currency_params,
-    hashed_uniform,
     quote_bid_ask,
     quote_sizes,
     rounded,
@@ -246,7 +244,7 @@ class ReplayMarket:
         self._now_ms = self._start_ms
         self._cache: dict[str, tuple[Path, OptionQuotes]] = {}
         self._history: dict[str, list[tuple[int, float, float]]] = {c: [] for c in self._files}
-        self._seen: dict[str, int] = dict.fromkeys(self._files, -1)
+        self._row_counts: dict[Path, int] = {}
 
     @property
     def currencies(self) -> list[str]:
@@ -293,7 +291,10 @@ class ReplayMarket:
     def _row_count(self, path: Path) -> int:
         import pyarrow.parquet as pq
 
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        count = self._row_counts.get(path)
+        if count is None:
+            count = self._row_counts[path] = int(pq.ParquetFile(path).metadata.num_rows)
+        return count
 
     def quotes(self, currency: str) -> OptionQuotes:
         """Quotes of the visible snapshot, with greeks, sizes and (if absent) bid/ask added."""
@@ -427,11 +428,9 @@ def _atm_iv(quotes: OptionQuotes) -> float:
 
 
 __all__ = [
-    "CurrencyModelParams",
     "MarketView",
     "PerpetualQuote",
     "ReplayMarket",
     "SyntheticMarket",
-    "hashed_uniform",
     "parse_option_name",
 ]

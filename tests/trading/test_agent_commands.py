@@ -1,0 +1,50 @@
+"""The agent's management commands against the loopback simulator."""
+# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from tests.trading.agent_helpers import agent_settings, sim_server  # noqa: F401 - fixtures
+from trading.models import AgentRun, Decision, HealthCheck, ReconciliationRun
+from trading.tasks import agent_tick
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sim_settings(agent_settings, sim_server):
+    agent_settings.DERIBIT_BASE_URL = sim_server.base_url
+    agent_settings.DERIBIT_CLIENT_ID = ""
+    return agent_settings
+
+
+def test_runagent_once_runs_the_startup_guard_and_one_tick(sim_settings, capsys):
+    call_command("runagent", "--once")
+    out = capsys.readouterr().out
+    assert "start-up guard: start" in out
+    assert "ok" in out
+    assert AgentRun.objects.filter(trigger="command", status="ok").count() == 1
+    assert HealthCheck.objects.filter(kind="startup").exists()
+
+
+def test_export_healthcheck_and_reconcile_commands(sim_settings, capsys):
+    call_command("runagent", "--once", "--skip-startup-check")
+    call_command("export_decisions")
+    call_command("agent_healthcheck")
+    call_command("reconcile_positions", "--action", "report")
+    out = capsys.readouterr().out
+    assert "exported 0 line(s)" in out  # the tick already exported its line
+    assert "OK        exchange" in out
+    assert "guard: running" in out
+    assert ReconciliationRun.objects.get().status == "ok"
+    assert Decision.objects.get().exported_at is not None
+    files = list((sim_settings.VAR_DIR / "decisions").glob("decisions-*.jsonl"))
+    assert len(files) == 1
+    assert len(files[0].read_text().splitlines()) == 1
+
+
+def test_the_beat_task_runs_a_tick_through_the_service(sim_settings):
+    summary = agent_tick.apply(kwargs={"trigger": "task"}).get()
+    assert "OPEN_COVERED_CALL" in summary or "DO_NOTHING" in summary

@@ -1,0 +1,41 @@
+"""The Live Agent tab: page, htmx fragment, and what a tick puts on it."""
+# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
+    agent_settings,
+    sim_client,
+    sim_exchange,
+    sim_server,
+)
+from trading.services import tick_run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_empty_tab_says_nothing_happened_yet(logged_in_client):
+    page = logged_in_client.get(reverse("trading:live")).content.decode()
+    assert "<h2>Live Agent</h2>" in page
+    assert 'data-testid="empty"' in page
+
+
+def test_after_a_tick_it_shows_spot_mode_action_candidates_and_timeline(
+    agent_settings, sim_client, logged_in_client
+):
+    outcome = tick_run(trigger="test", client=sim_client, seed=1)
+    page = logged_in_client.get(reverse("trading:live")).content.decode()
+    assert "RESEARCH · exploring 25%" in page
+    assert "OPEN_COVERED_CALL" in page
+    assert outcome.orders[0].instrument_name in page
+    for testid in ("spot", "positions", "candidates", "timeline", "last-action"):
+        assert f'data-testid="{testid}"' in page
+
+
+def test_htmx_polls_get_only_the_fragment(logged_in_client):
+    html = logged_in_client.get(reverse("trading:live"), HTTP_HX_REQUEST="true").content.decode()
+    assert html.lstrip().startswith('<div id="live"')
+    assert "<h2>" not in html
