@@ -369,12 +369,14 @@ def grid_run_create(
 def grid_run_dispatch(*, run_id: int, queue: str | None = None) -> None:
     """Send every unfinished cell as one chord: the cells, then `finalize_grid`.
 
-    `queue` routes the whole chord (default: the default queue).
+    The chord's group id is the grid's `task_id`, so a lost cell can later be re-sent as a
+    member of the same chord. `queue` routes the whole chord (default: the default queue).
     """
-    from celery import chord
+    from celery import chord, group
 
     from backtests.tasks import finalize_grid, run_grid_cell
 
+    grid_id = BacktestRun.objects.values_list("task_id", flat=True).get(pk=run_id)
     cells = list(
         BacktestRun.objects.filter(parent_id=run_id)
         .exclude(status__in=BacktestRun.TERMINAL)
@@ -385,26 +387,35 @@ def grid_run_dispatch(*, run_id: int, queue: str | None = None) -> None:
         grid_run_refresh(run_id=run_id)
         return
     route = {"queue": queue} if queue else {}
-    header = [run_grid_cell.si(pk).set(task_id=task_id, **route) for pk, task_id in cells]
+    header = group(run_grid_cell.si(pk).set(task_id=task_id, **route) for pk, task_id in cells).set(
+        task_id=grid_id
+    )
     chord(header)(finalize_grid.si(run_id).set(**route))
 
 
-def grid_run_resume(*, run: BacktestRun, queue: str | None = None) -> int:
-    """Re-send the cells that have not finished (lost with a dead worker); returns how many.
+def grid_run_resume(
+    *, run: BacktestRun, queue: str | None = None, include_queued: bool = False
+) -> int:
+    """Re-send the cells lost with a dead worker (RUNNING ones); returns how many.
 
-    Cells keep their task ids, so the chord's bookkeeping sees them complete; a late duplicate
-    of a cell that already succeeded is a no-op.
+    With late acknowledgement a worker holds one message at a time, so what a dead worker
+    loses is the cell it was running; queued cells still wait in the broker and are left
+    alone unless `include_queued` (the broker itself lost messages). Re-sent cells keep their
+    task ids and join the grid's chord again, so its callback still fires once; a late
+    duplicate of a cell that already succeeded is a no-op. Call it once the worker is gone.
     """
-    from backtests.tasks import run_grid_cell
+    from backtests.tasks import finalize_grid, run_grid_cell
 
-    pending = list(
-        run.children.exclude(status__in=BacktestRun.TERMINAL).values_list("pk", "task_id")
-    )
-    BacktestRun.objects.filter(pk__in=[pk for pk, _ in pending]).update(status=Status.QUEUED)
+    statuses = [Status.RUNNING, Status.QUEUED] if include_queued else [Status.RUNNING]
+    lost = list(run.children.filter(status__in=statuses).values_list("pk", "task_id"))
+    BacktestRun.objects.filter(pk__in=[pk for pk, _ in lost]).update(status=Status.QUEUED)
     route = {"queue": queue} if queue else {}
-    for pk, task_id in pending:
-        run_grid_cell.apply_async((pk,), task_id=task_id, **route)
-    return len(pending)
+    callback = finalize_grid.si(run.pk).set(**route)
+    for pk, task_id in lost:
+        run_grid_cell.apply_async(
+            (pk,), task_id=task_id, group_id=run.task_id, chord=callback, **route
+        )
+    return len(lost)
 
 
 def grid_rows(run: BacktestRun) -> list[DomainGridRow]:

@@ -43,19 +43,24 @@ class SyncReport:
 
 def _schedule_for(spec: PeriodicSpec) -> dict[str, object]:
     if spec.every_s is not None:
-        interval, _ = IntervalSchedule.objects.get_or_create(
+        # filter().first(): operators may have created duplicate schedule rows in the admin.
+        interval = IntervalSchedule.objects.filter(
+            every=spec.every_s, period=IntervalSchedule.SECONDS
+        ).first() or IntervalSchedule.objects.create(
             every=spec.every_s, period=IntervalSchedule.SECONDS
         )
         return {"interval": interval, "crontab": None}
     minute, hour, day_of_month, month_of_year, day_of_week = str(spec.crontab).split()
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute,
-        hour=hour,
-        day_of_month=day_of_month,
-        month_of_year=month_of_year,
-        day_of_week=day_of_week,
-        timezone="UTC",
-    )
+    fields = {
+        "minute": minute,
+        "hour": hour,
+        "day_of_month": day_of_month,
+        "month_of_year": month_of_year,
+        "day_of_week": day_of_week,
+        "timezone": "UTC",
+    }
+    crontab = CrontabSchedule.objects.filter(**fields).first()
+    crontab = crontab or CrontabSchedule.objects.create(**fields)
     return {"interval": None, "crontab": crontab}
 
 
