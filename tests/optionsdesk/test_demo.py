@@ -76,6 +76,8 @@ def test_demo_serves_login_reports_health_and_stops_every_process(tmp_path: Path
         assert health["checks"]["database"]["status"] == "ok", health
         assert health["checks"]["broker"]["status"] == "ok", health
         assert health["checks"]["worker"]["status"] == "ok", (health, output)
+        assert health["checks"]["exchange"]["status"] == "ok", (health, output)
+        assert "started sim" in output
         status, body = get(f"http://127.0.0.1:{port}/login/")
         assert status == 200
         assert b"Log in" in body
