@@ -369,14 +369,13 @@ def grid_run_create(
 def grid_run_dispatch(*, run_id: int, queue: str | None = None) -> None:
     """Send every unfinished cell as one chord: the cells, then `finalize_grid`.
 
-    The chord's group id is the grid's `task_id`, so a lost cell can later be re-sent as a
-    member of the same chord. `queue` routes the whole chord (default: the default queue).
+    The chord's group id is stored as the grid's `task_id`, so a lost cell can later be
+    re-sent as a member of the same chord. `queue` routes the whole chord.
     """
     from celery import chord, group
 
     from backtests.tasks import finalize_grid, run_grid_cell
 
-    grid_id = BacktestRun.objects.values_list("task_id", flat=True).get(pk=run_id)
     cells = list(
         BacktestRun.objects.filter(parent_id=run_id)
         .exclude(status__in=BacktestRun.TERMINAL)
@@ -387,10 +386,10 @@ def grid_run_dispatch(*, run_id: int, queue: str | None = None) -> None:
         grid_run_refresh(run_id=run_id)
         return
     route = {"queue": queue} if queue else {}
-    header = group(run_grid_cell.si(pk).set(task_id=task_id, **route) for pk, task_id in cells).set(
-        task_id=grid_id
-    )
-    chord(header)(finalize_grid.si(run_id).set(**route))
+    header = group(run_grid_cell.si(pk).set(task_id=task_id, **route) for pk, task_id in cells)
+    body = chord(header)(finalize_grid.si(run_id).set(**route))
+    if body.parent is not None:  # the header's group: its id keys the chord's counter
+        BacktestRun.objects.filter(pk=run_id).update(task_id=body.parent.id)
 
 
 def grid_run_resume(
@@ -406,6 +405,7 @@ def grid_run_resume(
     """
     from backtests.tasks import finalize_grid, run_grid_cell
 
+    run.refresh_from_db(fields=["task_id"])
     statuses = [Status.RUNNING, Status.QUEUED] if include_queued else [Status.RUNNING]
     lost = list(run.children.filter(status__in=statuses).values_list("pk", "task_id"))
     BacktestRun.objects.filter(pk__in=[pk for pk, _ in lost]).update(status=Status.QUEUED)

@@ -125,6 +125,16 @@ class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
         return {"name": attrs.get("name", ""), "source": source, "config": config, "grid": grid}
 
 
+class ResumeSerializer(serializers.Serializer[dict[str, Any]]):
+    """Options of resuming a grid."""
+
+    include_queued = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="also re-send queued cells (only when the broker itself lost messages)",
+    )
+
+
 class SimulatedTradeSerializer(serializers.ModelSerializer[SimulatedTrade]):
     """One simulated short call."""
 

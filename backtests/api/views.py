@@ -26,6 +26,7 @@ from backtests.api.serializers import (
     BacktestRunListSerializer,
     CompareSerializer,
     DiffSerializer,
+    ResumeSerializer,
     SimulatedTradeSerializer,
 )
 from backtests.models import BacktestRun, SimulatedTrade
@@ -113,14 +114,18 @@ class BacktestRunViewSet(
         run = services.backtest_run_stop(run=self.get_object())
         return Response(BacktestRunDetailSerializer(run).data)
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=ResumeSerializer, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
-        """Re-send a grid's unfinished cells (after a worker was lost)."""
+        """Re-send a grid's cells lost with a dead worker (and queued ones if asked)."""
         run = self.get_object()
         if run.kind != BacktestRun.Kind.GRID:
             raise ValidationError({"run": ["only grid runs can be resumed"]})
-        return Response({"resent": services.grid_run_resume(run=run)})
+        form = ResumeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        include_queued = bool(form.validated_data.get("include_queued", False))
+        resent = services.grid_run_resume(run=run, include_queued=include_queued)
+        return Response({"resent": resent})
 
     @extend_schema(responses=SimulatedTradeSerializer(many=True))
     @action(detail=True, methods=["get"])

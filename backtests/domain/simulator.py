@@ -114,21 +114,6 @@ class SimulationResult:
         }
 
 
-@dataclass(slots=True)
-class _Book:
-    """Cash flows and open-position marks accumulated while the policy runs."""
-
-    n_times: int
-    cash_coin: FloatArray = field(init=False)
-    liability_coin: FloatArray = field(init=False)
-    in_position: BoolArray = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.cash_coin = np.zeros(self.n_times + 1)
-        self.liability_coin = np.zeros(self.n_times)
-        self.in_position = np.zeros(self.n_times, dtype=bool)
-
-
 @dataclass(frozen=True, slots=True)
 class _Exit:
     reason: ExitReason
@@ -137,6 +122,16 @@ class _Exit:
     time_index: int
     spot_usd: float
     path_end: int  # number of path rows (from entry) the position was open for
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """A sale and how it ends, before fees are charged (fees are computed per batch)."""
+
+    row: int
+    entry_price: float
+    exit: _Exit
+    path: IntArray
 
 
 class CoveredCallSimulator:
@@ -219,36 +214,40 @@ class CoveredCallSimulator:
     def _find_exit(
         self, row: int, path: IntArray, entry_price: float, exit_policy: ExitPolicy, buy: FloatArray
     ) -> _Exit:
-        panel = self.panel
+        """The first armed trigger along the path (in time order), else settlement."""
         later = path[1:]
         later_buy = buy[later]
-        trigger = np.zeros(len(later), dtype=bool)
-        reasons: list[tuple[BoolArray, ExitReason]] = []
+        take_profit = stop_loss = roll_due = None
         if exit_policy.take_profit_active:
-            hit = later_buy <= entry_price * (1.0 - exit_policy.take_profit_pct)
-            reasons.append((hit, ExitReason.TAKE_PROFIT))
+            take_profit = later_buy <= entry_price * (1.0 - exit_policy.take_profit_pct)
         stop = exit_policy.effective_stop_loss_pct
         if stop is not None:
-            reasons.append((later_buy >= entry_price * (1.0 + stop), ExitReason.STOP_LOSS))
+            stop_loss = later_buy >= entry_price * (1.0 + stop)
         if exit_policy.roll_dte_active:
-            due = (panel.dte_days[later] <= exit_policy.roll_dte_days) & np.isfinite(later_buy)
-            reasons.append((due, ExitReason.ROLL_AT_DTE))
-        for mask, _ in reasons:
-            trigger |= mask
-        if trigger.any():
-            k = int(np.argmax(trigger))
-            reason = next(r for mask, r in reasons if mask[k])
-            exit_row = int(later[k])
-            t_index = int(panel.row_time[exit_row])
-            return _Exit(
-                reason=reason,
-                price_coin=float(later_buy[k]),
-                ts=float(panel.times[t_index]),
-                time_index=t_index,
-                spot_usd=float(panel.spot_usd[t_index]),
-                path_end=k + 1,
-            )
-        return self._settle_or_close(row, path, buy)
+            roll_due = self.panel.dte_days[later] <= exit_policy.roll_dte_days
+            roll_due &= np.isfinite(later_buy)
+        armed = [m for m in (take_profit, stop_loss, roll_due) if m is not None]
+        if not armed:
+            return self._settle_or_close(row, path, buy)
+        trigger = armed[0] if len(armed) == 1 else np.logical_or.reduce(armed)
+        k = int(np.argmax(trigger))
+        if not trigger[k]:
+            return self._settle_or_close(row, path, buy)
+        if take_profit is not None and take_profit[k]:
+            reason = ExitReason.TAKE_PROFIT
+        elif stop_loss is not None and stop_loss[k]:
+            reason = ExitReason.STOP_LOSS
+        else:
+            reason = ExitReason.ROLL_AT_DTE
+        t_index = int(self.panel.row_time[later[k]])
+        return _Exit(
+            reason=reason,
+            price_coin=float(later_buy[k]),
+            ts=float(self.panel.times[t_index]),
+            time_index=t_index,
+            spot_usd=float(self.panel.spot_usd[t_index]),
+            path_end=k + 1,
+        )
 
     def _settle_or_close(self, row: int, path: IntArray, buy: FloatArray) -> _Exit:
         panel = self.panel
@@ -279,66 +278,84 @@ class CoveredCallSimulator:
             path_end=len(path),
         )
 
-    def _fees(self, entry_price: float, exit_: _Exit, quantity: float) -> tuple[float, float]:
-        """(entry fee, exit fee) in coin for one trade."""
-        entry_fee = self.fee_model.trade_fee_coin(entry_price, quantity)
-        if exit_.reason is ExitReason.EXPIRED_OTM:
-            exit_fee = 0.0
-        elif exit_.reason is ExitReason.EXPIRED_ITM:
-            exit_fee = self.fee_model.delivery_fee_coin(exit_.price_coin, quantity)
-        else:
-            exit_fee = self.fee_model.trade_fee_coin(exit_.price_coin, quantity)
-        return entry_fee, exit_fee
-
-    def _trade_from_row(
-        self,
-        row: int,
-        config: BacktestConfig,
-        *,
-        score: float = math.nan,
-        rank: int = 0,
-        with_path: bool = False,
-        book: _Book | None = None,
-    ) -> tuple[SimulatedTrade, _Exit]:
-        panel = self.panel
-        fills = self.fills(config.fill)
+    def _exit_for_row(self, row: int, config: BacktestConfig, fills: FillPrices) -> _Opened:
+        """Sell the call of `row` and find when and how the position ends."""
         entry_price = float(fills.sell_coin[row])
         if not math.isfinite(entry_price):
-            raise ValueError(f"{panel.instrument_name[panel.row_instrument[row]]} has no bid")
+            name = self.panel.instrument_name[self.panel.row_instrument[row]]
+            raise ValueError(f"{name} has no bid")
         path = self._path(row)
         exit_ = self._find_exit(row, path, entry_price, config.exit, fills.buy_coin)
+        return _Opened(row=row, entry_price=entry_price, exit=exit_, path=path)
+
+    def _fees(self, opened: list[_Opened], config: BacktestConfig) -> tuple[FloatArray, FloatArray]:
+        """(entry fees, exit fees) in coin for a batch of trades, in one vectorised pass."""
+        n = len(opened)
+        if not config.include_fees or n == 0:
+            return np.zeros(n), np.zeros(n)
         qty = config.quantity_coin
-        entry_fee, exit_fee = self._fees(entry_price, exit_, qty) if config.include_fees else (0, 0)
-        t_entry = int(panel.row_time[row])
-        spot_entry = float(panel.spot_usd[t_entry])
-        instrument = int(panel.row_instrument[row])
-        open_rows = path[: exit_.path_end]
-        if book is not None:
-            self._book_trade(book, open_rows, t_entry, exit_, entry_price, entry_fee, exit_fee, qty)
-        trade = SimulatedTrade(
-            instrument_name=str(panel.instrument_name[instrument]),
-            strike=float(panel.strike[instrument]),
-            expiry_ts=float(panel.expiry_ts[instrument]),
-            entry_ts=float(panel.times[t_entry]),
-            exit_ts=exit_.ts,
-            exit_reason=exit_.reason,
-            quantity_coin=qty,
-            entry_price_coin=entry_price,
-            exit_price_coin=exit_.price_coin,
-            entry_mark_coin=float(panel.mark_coin[row]),
-            spot_entry_usd=spot_entry,
-            spot_exit_usd=exit_.spot_usd,
-            fees_coin=entry_fee + exit_fee,
-            fees_usd=entry_fee * spot_entry + exit_fee * exit_.spot_usd,
-            delta_entry=float(panel.delta[row]),
-            iv_entry=float(panel.iv[row]),
-            dte_entry_days=float(panel.dte_days[row]),
-            score=score,
-            rank=rank,
-            explored=rank > 0,
-            path=self._trade_path(path, entry_price, fills.buy_coin, qty) if with_path else None,
+        entry_fee = self.fee_model.trade_fee_coin(np.array([o.entry_price for o in opened]), qty)
+        exit_price = np.array([o.exit.price_coin for o in opened])
+        reasons = [o.exit.reason for o in opened]
+        settled_itm = np.array([r is ExitReason.EXPIRED_ITM for r in reasons])
+        settled_otm = np.array([r is ExitReason.EXPIRED_OTM for r in reasons])
+        exit_fee = np.where(
+            settled_itm | settled_otm, 0.0, self.fee_model.trade_fee_coin(exit_price, qty)
         )
-        return trade, exit_
+        if settled_itm.any():
+            exit_fee[settled_itm] = self.fee_model.delivery_fee_coin(exit_price[settled_itm], qty)
+        return np.asarray(entry_fee, dtype=np.float64), exit_fee
+
+    def _trades(
+        self,
+        opened: list[_Opened],
+        config: BacktestConfig,
+        *,
+        scores: list[float] | None = None,
+        ranks: list[int] | None = None,
+        with_path: bool = False,
+    ) -> tuple[list[SimulatedTrade], FloatArray, FloatArray]:
+        """SimulatedTrade records of a batch, with their entry and exit fees (coin)."""
+        panel = self.panel
+        entry_fees, exit_fees = self._fees(opened, config)
+        qty = config.quantity_coin
+        buy = self.fills(config.fill).buy_coin if with_path else None
+        trades = []
+        for k, item in enumerate(opened):
+            row, exit_ = item.row, item.exit
+            t_entry = int(panel.row_time[row])
+            spot_entry = float(panel.spot_usd[t_entry])
+            instrument = int(panel.row_instrument[row])
+            rank = ranks[k] if ranks is not None else 0
+            entry_fee, exit_fee = float(entry_fees[k]), float(exit_fees[k])
+            trades.append(
+                SimulatedTrade(
+                    instrument_name=str(panel.instrument_name[instrument]),
+                    strike=float(panel.strike[instrument]),
+                    expiry_ts=float(panel.expiry_ts[instrument]),
+                    entry_ts=float(panel.times[t_entry]),
+                    exit_ts=exit_.ts,
+                    exit_reason=exit_.reason,
+                    quantity_coin=qty,
+                    entry_price_coin=item.entry_price,
+                    exit_price_coin=exit_.price_coin,
+                    entry_mark_coin=float(panel.mark_coin[row]),
+                    spot_entry_usd=spot_entry,
+                    spot_exit_usd=exit_.spot_usd,
+                    fees_coin=entry_fee + exit_fee,
+                    fees_usd=entry_fee * spot_entry + exit_fee * exit_.spot_usd,
+                    delta_entry=float(panel.delta[row]),
+                    iv_entry=float(panel.iv[row]),
+                    dte_entry_days=float(panel.dte_days[row]),
+                    score=scores[k] if scores is not None else math.nan,
+                    rank=rank,
+                    explored=rank > 0,
+                    path=None
+                    if buy is None
+                    else self._trade_path(item.path, item.entry_price, buy, qty),
+                )
+            )
+        return trades, entry_fees, exit_fees
 
     def _trade_path(
         self, path: IntArray, entry_price: float, buy: FloatArray, quantity: float
@@ -353,43 +370,68 @@ class CoveredCallSimulator:
             pnl_coin=(entry_price - panel.mark_coin[path]) * quantity,
         )
 
-    def _book_trade(
+    def _curve(
         self,
-        book: _Book,
-        open_rows: IntArray,
-        t_entry: int,
-        exit_: _Exit,
-        entry_price: float,
-        entry_fee: float,
-        exit_fee: float,
-        quantity: float,
-    ) -> None:
-        """Add one trade's cash flows and its mark-to-market liability to the book."""
+        opened: list[_Opened],
+        config: BacktestConfig,
+        entry_fees: FloatArray,
+        exit_fees: FloatArray,
+    ) -> EquityCurve:
+        """Coin equity over time: coins + cash flows - the open call's mark (vectorised)."""
         panel = self.panel
-        book.cash_coin[t_entry] += entry_price * quantity - entry_fee
-        exit_index = exit_.time_index
-        if exit_.reason is ExitReason.END_OF_DATA:
-            exit_index = len(panel.times) - 1
-        book.cash_coin[exit_index] -= exit_.price_coin * quantity + exit_fee
-        span = exit_index - t_entry
-        if span <= 0:
-            return
-        marks = np.full(span, np.nan)
-        offsets = panel.row_time[open_rows] - t_entry
-        inside = offsets < span
-        marks[offsets[inside]] = panel.mark_coin[open_rows[inside]]
-        # Carry the last known mark over snapshots where the option is missing.
-        known = np.where(np.isfinite(marks), np.arange(span), 0)
-        marks = marks[np.maximum.accumulate(known)]
-        book.liability_coin[t_entry:exit_index] = np.nan_to_num(marks) * quantity
-        book.in_position[t_entry:exit_index] = True
+        n_times, qty = len(panel.times), config.quantity_coin
+        cash = np.zeros(n_times + 1)
+        liability = np.zeros(n_times)
+        in_position = np.zeros(n_times, dtype=bool)
+        if opened:
+            entry_t = np.array([int(panel.row_time[o.row]) for o in opened])
+            exit_t = np.array(
+                [
+                    n_times - 1 if o.exit.reason is ExitReason.END_OF_DATA else o.exit.time_index
+                    for o in opened
+                ]
+            )
+            premium = np.array([o.entry_price for o in opened]) * qty
+            exit_cost = np.array([o.exit.price_coin for o in opened]) * qty
+            np.add.at(cash, entry_t, premium - entry_fees)
+            np.add.at(cash, exit_t, -(exit_cost + exit_fees))
+            steps = np.zeros(n_times + 1, dtype=np.int64)
+            np.add.at(steps, entry_t, 1)
+            np.add.at(steps, exit_t, -1)
+            in_position = np.cumsum(steps[:-1]) > 0
+            liability = self._open_marks(opened, exit_t, in_position) * qty
+        return EquityCurve(
+            times=panel.times,
+            spot_usd=panel.spot_usd,
+            equity_coin=config.initial_coin + np.cumsum(cash[:-1]) - liability,
+            in_position=in_position,
+        )
+
+    def _open_marks(
+        self, opened: list[_Opened], exit_t: IntArray, in_position: BoolArray
+    ) -> FloatArray:
+        """Mark of the open call at every time (0 when flat; carried over missing quotes)."""
+        panel = self.panel
+        rows = np.concatenate([o.path[: o.exit.path_end] for o in opened])
+        lengths = np.array([o.exit.path_end for o in opened])
+        times = panel.row_time[rows]
+        keep = times < np.repeat(exit_t, lengths)
+        marks = np.full(len(panel.times), np.nan)
+        marks[times[keep]] = panel.mark_coin[rows[keep]]
+        known = np.where(np.isfinite(marks), np.arange(len(marks)), 0)
+        filled = marks[np.maximum.accumulate(known)]
+        result: FloatArray = np.where(in_position & np.isfinite(filled), filled, 0.0)
+        return result
 
     # ------------------------------------------------------------------ public API
 
-    def trade_at_row(self, row: int, config: BacktestConfig) -> SimulatedTrade:
+    def trade_at_row(
+        self, row: int, config: BacktestConfig, *, with_path: bool = False
+    ) -> SimulatedTrade:
         """What selling the call of panel row `row` would have earned under `config`'s exits."""
-        trade, _ = self._trade_from_row(row, config)
-        return trade
+        opened = self._exit_for_row(row, config, self.fills(config.fill))
+        trades, _, _ = self._trades([opened], config, with_path=with_path)
+        return trades[0]
 
     def simulate_single_call(
         self,
@@ -415,8 +457,7 @@ class CoveredCallSimulator:
             raise ValueError(
                 f"{instrument_name} has no quote at or after {entry_time:%Y-%m-%d %H:%M}"
             )
-        trade, _ = self._trade_from_row(int(later[0]), config, with_path=True)
-        return trade
+        return self.trade_at_row(int(later[0]), config, with_path=True)
 
     def simulate_policy(
         self,
@@ -429,13 +470,15 @@ class CoveredCallSimulator:
         """Run the covered-call policy over every decision time of the panel."""
         panel = self.panel
         table = self.selection(config.strategy, config.fill)
+        fills = self.fills(config.fill)
         decisions_at = self.decision_mask(config.decision_interval_hours) & table.eligible_at_time
         candidate_times = np.flatnonzero(decisions_at)
         rng = np.random.default_rng(config.seed)
-        book = _Book(len(panel.times))
-        trades: list[SimulatedTrade] = []
+        opened: list[_Opened] = []
+        scores: list[float] = []
+        ranks: list[int] = []
         records: list[DecisionRecord] = []
-        n_times = len(panel.times)
+        last_time = max(len(panel.times) - 1, 1)
         next_time: int | None = int(candidate_times[0]) if len(candidate_times) else None
         while next_time is not None:
             if should_stop is not None and should_stop():
@@ -443,16 +486,17 @@ class CoveredCallSimulator:
             ranked = self.ranked_rows(next_time, table)
             rank = explore_pick(len(ranked), config.strategy, rng)
             row = int(ranked[rank])
-            trade, exit_ = self._trade_from_row(
-                row, config, score=float(table.scores[row]), rank=rank, book=book
-            )
+            item = self._exit_for_row(row, config, fills)
             if record_decisions:
-                records.append(DecisionRecord(next_time, ranked, rank, len(trades)))
-            trades.append(trade)
+                records.append(DecisionRecord(next_time, ranked, rank, len(opened)))
+            opened.append(item)
+            scores.append(float(table.scores[row]))
+            ranks.append(rank)
             if progress is not None:
-                progress(min(exit_.time_index / max(n_times - 1, 1), 1.0))
-            next_time = self._next_decision(trade, exit_, config.exit, table, candidate_times)
-        curve = self._curve(book, config.initial_coin)
+                progress(min(item.exit.time_index / last_time, 1.0))
+            next_time = self._next_decision(row, item.exit, config.exit, table, candidate_times)
+        trades, entry_fees, exit_fees = self._trades(opened, config, scores=scores, ranks=ranks)
+        curve = self._curve(opened, config, entry_fees, exit_fees)
         metrics = compute_metrics(curve, trades, initial_coin=config.initial_coin)
         if progress is not None:
             progress(1.0)
@@ -468,7 +512,7 @@ class CoveredCallSimulator:
 
     def _next_decision(
         self,
-        trade: SimulatedTrade,
+        row: int,
         exit_: _Exit,
         exit_policy: ExitPolicy,
         table: SelectionTable,
@@ -478,27 +522,19 @@ class CoveredCallSimulator:
         if exit_.reason is ExitReason.END_OF_DATA:
             return None
         at = exit_.time_index
-        if trade.settled:
+        if exit_.reason in (ExitReason.EXPIRED_OTM, ExitReason.EXPIRED_ITM):
             start = at  # a new call can be sold at the expiry hour itself
         elif exit_policy.reenters_immediately:
             if table.eligible_at_time[at]:
                 return at
             start = at + 1
         elif exit_policy.waits_for_expiry:
-            start = self.panel.time_index_at_or_after(trade.expiry_ts)
+            expiry = float(self.panel.expiry_ts[self.panel.row_instrument[row]])
+            start = self.panel.time_index_at_or_after(expiry)
         else:
             start = at + 1
         k = int(np.searchsorted(candidate_times, start, side="left"))
         return int(candidate_times[k]) if k < len(candidate_times) else None
-
-    def _curve(self, book: _Book, initial_coin: float) -> EquityCurve:
-        cash = np.cumsum(book.cash_coin[:-1])
-        return EquityCurve(
-            times=self.panel.times,
-            spot_usd=self.panel.spot_usd,
-            equity_coin=initial_coin + cash - book.liability_coin,
-            in_position=book.in_position,
-        )
 
     def assumptions(self, config: BacktestConfig) -> dict[str, str]:
         """The fee, fill and data assumptions a report must state."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 
 from backtests.domain.panel import ChainPanel, build_panel
 from backtests.domain.types import DataProvenance
@@ -44,11 +45,15 @@ class HandFees:
     Delivery: 0.015% (0.00015 coin) capped at 12.5% of the option's value.
     """
 
-    def trade_fee_coin(self, price_coin: float, amount_coin: float) -> float:
-        return min(0.0003, 0.125 * price_coin) * amount_coin
+    def trade_fee_coin(
+        self, price_coin: npt.ArrayLike, amount_coin: float
+    ) -> npt.NDArray[np.float64]:
+        return np.minimum(0.0003, 0.125 * np.asarray(price_coin, dtype=float)) * amount_coin
 
-    def delivery_fee_coin(self, value_coin: float, amount_coin: float) -> float:
-        return min(0.00015, 0.125 * value_coin) * amount_coin
+    def delivery_fee_coin(
+        self, value_coin: npt.ArrayLike, amount_coin: float
+    ) -> npt.NDArray[np.float64]:
+        return np.minimum(0.00015, 0.125 * np.asarray(value_coin, dtype=float)) * amount_coin
 
     def describe(self) -> str:
         return "hand fees"

@@ -142,8 +142,10 @@ def test_it_resumes_a_grids_unfinished_cells(api: APIClient, eager_celery: None)
         enqueue=False,
     )
 
-    response = api.post(f"{URL}/{grid.pk}/resume")
+    nothing_lost = api.post(f"{URL}/{grid.pk}/resume")
+    response = api.post(f"{URL}/{grid.pk}/resume", {"include_queued": True}, format="json")
 
+    assert nothing_lost.json() == {"resent": 0}
     assert response.json() == {"resent": 2}
     grid.refresh_from_db()
     assert grid.status == BacktestRun.Status.SUCCEEDED

@@ -102,18 +102,23 @@ def test_a_killed_worker_loses_no_grid_cell(
     first = start()
     services.grid_run_dispatch(run_id=grid.pk, queue=queue)
 
-    # Kill the first worker with SIGKILL once it has finished some cells but not all.
-    caught = _wait(lambda: _counts(grid)[Status.SUCCEEDED] >= 3, timeout_s=120, poll_s=0.02)
+    # Kill the first worker with SIGKILL in the middle of a cell, after it finished a few.
+    def mid_cell() -> bool:
+        counts = _counts(grid)
+        return counts[Status.SUCCEEDED] >= 3 and counts[Status.RUNNING] == 1
+
+    caught = _wait(mid_cell, timeout_s=120, poll_s=0.01)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=20)
     at_kill = _counts(grid)
-    assert caught, "the first worker never finished a cell"
-    assert at_kill[Status.SUCCEEDED] < spec.size, "the grid finished before the kill: retune"
+    assert caught, "the first worker was never caught in the middle of a cell"
+    assert at_kill[Status.RUNNING] == 1  # the cell that dies with the worker
+    assert at_kill[Status.SUCCEEDED] < spec.size
 
     # A second worker picks up what is queued; the cell that died with its worker is re-sent.
     start()
     resent = services.grid_run_resume(run=grid, queue=queue)
-    assert resent == at_kill[Status.RUNNING]
+    assert resent == 1
     task_ids = list(grid.children.values_list("task_id", flat=True))
 
     def all_stored() -> bool:

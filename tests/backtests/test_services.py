@@ -144,9 +144,14 @@ def test_it_resends_only_unfinished_cells(eager_celery: None) -> None:
     services.backtest_run_execute(run_id=cells[0].pk)
     BacktestRun.objects.filter(pk=cells[1].pk).update(status=Status.RUNNING)  # its worker died
 
-    resent = services.grid_run_resume(run=grid)
+    lost = services.grid_run_resume(run=grid)
+    grid.refresh_from_db()
+    assert lost == 1  # the cell whose worker died; queued ones still wait in the broker
+    assert grid.status != Status.SUCCEEDED
 
-    assert resent == 3
+    resent = services.grid_run_resume(run=grid, include_queued=True)
+
+    assert resent == 2
     grid.refresh_from_db()
     assert grid.status == Status.SUCCEEDED
     assert grid.children.filter(status=Status.SUCCEEDED).count() == 4

@@ -288,11 +288,12 @@ def test_it_charges_deribits_published_fees_by_default() -> None:
     hand = HandFees()
     payoff = 4_000 / 104_000
     assert trade.fees_coin == pytest.approx(
-        hand.trade_fee_coin(0.0100, 1.0) + hand.delivery_fee_coin(payoff, 1.0)
+        float(hand.trade_fee_coin(0.0100, 1.0) + hand.delivery_fee_coin(payoff, 1.0))
     )
-    assert CoveredCallSimulator(panel).fee_model.trade_fee_coin(0.0395, 0.3) == pytest.approx(
-        0.00009
-    )  # the reference's worked example: selling 0.3 BTC at 0.0395
-    assert CoveredCallSimulator(panel).fee_model.trade_fee_coin(0.0010, 1.0) == pytest.approx(
-        0.000125
-    )  # capped at 12.5% of a cheap option's price
+    deribit = CoveredCallSimulator(panel).fee_model
+    # The reference's worked example: selling 0.3 BTC at 0.0395 costs 0.00009 BTC; a cheap
+    # option's fee is capped at 12.5% of its price; nothing is delivered out of the money.
+    assert float(deribit.trade_fee_coin(0.0395, 0.3)) == pytest.approx(0.00009)
+    assert float(deribit.trade_fee_coin(0.0010, 1.0)) == pytest.approx(0.000125)
+    delivered = deribit.delivery_fee_coin([0.0, 0.0008, 0.5], 1.0)
+    np.testing.assert_allclose(delivered, [0, 1e-4, 1.5e-4])

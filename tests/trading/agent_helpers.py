@@ -1,9 +1,10 @@
 """Fixtures for the live agent's Django-side tests: a VRP simulator on loopback, a client.
 
 Imported by the `test_agent_*`, `test_tick_*`, `test_execution_*`, `test_reconcile_*`,
-`test_controls_*` and `test_live_*` modules. The simulated market gets a volatility risk
-premium (realized vol 70% of implied) so the seed's IV/RV >= 1 filter passes and the agent has
-calls to sell; the default synthetic market (realized/implied 1.10 for BTC) has none.
+`test_controls_*` and `test_live_*` modules. The simulated market gets a stronger volatility
+risk premium than the default (realized vol 70% of implied, default 80%) and tight quotes, so
+the tests' ticks have several candidates and stable choices. The agent on the *default* market
+is tested in `test_default_market.py` and `test_agent_celery_e2e.py`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ CLIENT_SECRET = "optionsdesk-sim-secret"
 FAST_RETRY = RetryPolicy(max_attempts=2, base_delay_s=0.0, max_delay_s=0.0)
 
 
-#: Tighter quotes than the default synthetic market, whose near-ATM weekly spreads (15-60% of
-#: mid) fail the 5% spread guard on every call.
+#: Tighter quotes than the default synthetic market (whose near-expiry spreads are wider than
+#: the 15% spread guard on many calls), so every test tick has candidates.
 TIGHT_SPREADS = {
     "spread_base_vol_pts": 0.3,
     "spread_near_expiry_vol_pts": 0.5,

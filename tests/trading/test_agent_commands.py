@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from tests.trading.agent_helpers import agent_settings, sim_server  # noqa: F401 - fixtures
+from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
+    CLIENT_ID,
+    CLIENT_SECRET,
+    agent_settings,
+    sim_server,
+)
 from trading.models import AgentRun, Decision, HealthCheck, ReconciliationRun
 from trading.tasks import agent_tick
 
@@ -16,7 +21,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def sim_settings(agent_settings, sim_server):
     agent_settings.DERIBIT_BASE_URL = sim_server.base_url
-    agent_settings.DERIBIT_CLIENT_ID = ""
+    agent_settings.DERIBIT_CLIENT_ID = CLIENT_ID
+    agent_settings.DERIBIT_CLIENT_SECRET = CLIENT_SECRET
     return agent_settings
 
 

@@ -16,6 +16,7 @@ from trading.domain.candidates import (
     choose_candidate,
     evaluate_candidates,
     explore_pick,
+    reason_counts,
     reason_names,
     rejection_flags,
     score_candidates,
@@ -261,3 +262,15 @@ def test_it_only_ever_selects_eligible_candidates(
         assert choice.candidate.rank < params.explore_top_k
     scores = [c.score for c in evaluation.ranked]
     assert scores == sorted(scores, reverse=True)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=(1 << 12) - 1), max_size=60))
+def test_reason_counts_count_each_reason_of_each_row(flags: list[int]) -> None:
+    expected: dict[str, int] = {}
+    for value in flags:
+        for reason in RejectReason:
+            if reason.name and value & reason:
+                expected[reason.name.lower()] = expected.get(reason.name.lower(), 0) + 1
+    assert reason_counts(flags) == expected
+    assert all(set(reason_names(value)) <= set(expected) for value in flags)

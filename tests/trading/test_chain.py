@@ -64,6 +64,28 @@ def test_it_parses_strike_expiry_and_type_from_names_in_the_old_schema() -> None
     assert str(chain["harvest_time"].dtype) == "datetime64[us, UTC]"
 
 
+def test_parsed_names_agree_with_parse_instrument_on_a_whole_synthetic_chain() -> None:
+    from datetime import UTC, datetime
+
+    from trading.domain.instruments import parse_instrument
+    from trading.domain.market_model import MarketModel
+
+    model = MarketModel(seed=3, start=datetime(2025, 12, 10, 9, tzinfo=UTC))
+    names = [*model.chain("ETH")["instrument_name"], "BTC_USDC-5DEC25-2d5-P"]
+    frame = pd.DataFrame({"harvest_time": HARVEST, "instrument_name": names})
+    frame = frame.assign(mark_price=0.01, underlying_price=3_000.0)
+    chain = normalize_chain(frame)
+    for row in chain.itertuples():
+        parsed = parse_instrument(row.instrument_name)
+        assert parsed.expiry is not None
+        assert parsed.strike is not None
+        assert row.underlying == parsed.currency
+        assert row.expiry == f"{parsed.expiry:%Y-%m-%d}"
+        assert row.expiry_timestamp == parsed.expiry.timestamp()
+        assert row.option_type == parsed.option_type
+        assert row.strike == float(parsed.strike)
+
+
 def test_it_keeps_new_schema_columns_and_optionally_the_extras() -> None:
     old = normalize_chain(old_schema_chain())
     new = old.assign(greek_delta=np.nan, bid_iv=np.nan)

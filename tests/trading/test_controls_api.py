@@ -9,6 +9,8 @@ from pydantic import ValidationError
 from rest_framework.test import APIClient
 
 from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
+    CLIENT_ID,
+    CLIENT_SECRET,
     agent_settings,
     sim_client,
     sim_exchange,
@@ -77,7 +79,8 @@ def test_the_api_shows_status_decisions_and_positions(agent_settings, sim_client
 
 def test_the_api_runs_health_and_reconciliation(agent_settings, sim_server, api, settings):
     settings.DERIBIT_BASE_URL = sim_server.base_url
-    settings.DERIBIT_CLIENT_ID = ""
+    settings.DERIBIT_CLIENT_ID = CLIENT_ID
+    settings.DERIBIT_CLIENT_SECRET = CLIENT_SECRET
     health = api.post("/api/agent/health")
     assert health.status_code == 201
     names = {c["name"] for c in health.json()["checks"]}

@@ -20,6 +20,7 @@ from trading.models import AgentRun, AgentStatus, Decision, Order, Position
 from trading.services import controls_update, reconcile_run, tick_run
 from trading.services.execution import order_claim, order_execute
 from trading.services.health import guard_save
+from trading.services.reconcile import orders_resolve_pending
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +174,74 @@ def test_a_paused_health_guard_opens_nothing(agent_settings, sim_client, monkeyp
     assert outcome.decision.action == "DO_NOTHING"
     assert "health guard paused" in outcome.decision.reason
     assert not outcome.orders
+
+
+class _WorkerKilled(BaseException):
+    """Stands for SIGKILL: not an Exception, so nothing in the tick catches it."""
+
+
+def test_a_tick_killed_between_send_and_reply_leaves_one_order_and_matching_positions(
+    live_orders, sim_client, monkeypatch
+):
+    """A real tick sends its sell, the exchange fills it, the worker dies before recording it."""
+    real_place_order = sim_client.place_order
+
+    def place_then_die(*args: object, **kwargs: object) -> object:
+        real_place_order(*args, **kwargs)
+        raise _WorkerKilled
+
+    monkeypatch.setattr(sim_client, "place_order", place_then_die)
+    with pytest.raises(_WorkerKilled):
+        tick_run(trigger="test", client=sim_client, seed=1)
+    monkeypatch.undo()
+    (order,) = Order.objects.all()
+    assert order.state == Order.State.SENDING  # sent, outcome never recorded
+    assert not Position.objects.filter(paper=False).exists()
+
+    # Restart: what `runagent` and the reconciliation schedule do first.
+    assert orders_resolve_pending(client=sim_client, grace_s=0) == 1
+    run = reconcile_run(client=sim_client, action="report", trigger="test", grace_s=0)
+    order.refresh_from_db()
+    assert order.state in (Order.State.FILLED, Order.State.CANCELLED_PARTIAL)
+    assert order.filled_amount > 0
+    assert len(sim_client.get_order_state_by_label(order.currency, order.label)) == 1
+    position = Position.objects.get(instrument_name=order.instrument_name, paper=False)
+    assert position.size == short_size(sim_client, order.instrument_name) == -order.filled_amount
+    assert run.status == "ok"
+    assert not run.items.exists(), [str(i) for i in run.items.all()]
+
+    # The dead worker's lock expires; the next tick sees the call and sends no second BTC order.
+    AgentStatus.objects.filter(pk=1).update(lock_owner="", lock_until=None)
+    tick_run(trigger="test", client=sim_client, seed=2)
+    assert Order.objects.filter(currency="BTC").count() == 1
+    assert short_size(sim_client, order.instrument_name) == -order.filled_amount
+
+
+def test_a_tripped_drawdown_stop_still_lets_a_close_through(agent_settings, sim_client):
+    position = _open_paper_call(sim_client)
+    AgentStatus.objects.filter(pk=1).update(
+        drawdown_state={
+            "day": "2025-12-10",
+            "peak_equity_usd": "99999999",
+            "halted": True,
+            "halted_at": "2025-12-10T08:00:00Z",
+            "reason": "test",
+        }
+    )
+    controls_update(changes={"take_profit_frac": 0.01}, user="test")
+    Position.objects.filter(pk=position.pk).update(average_price_coin=Decimal("1"))
+    outcome = tick_run(trigger="test", client=sim_client, seed=2)
+    assert outcome.decision is not None
+    assert outcome.decision.action == "CLOSE_COVERED_CALL", outcome.decision.reason
+    assert outcome.decision.verdict_code == "approved"
+    (order,) = outcome.orders
+    assert order.direction == "buy"
+    assert order.instrument_name == position.instrument_name
+    position.refresh_from_db()
+    assert position.status == "closed"
+    # ... and nothing new is sold while the stop is on.
+    again = tick_run(trigger="test", client=sim_client, seed=3)
+    assert again.decision is not None
+    assert again.decision.action == "DO_NOTHING"
+    assert "drawdown" in again.decision.reason
+    assert not again.orders

@@ -51,7 +51,7 @@ def test_it_carries_the_seed_risk_defaults() -> None:
     assert risk.max_margin_used_pct == 80.0
     assert risk.max_net_delta_abs == 5.0
     assert risk.premium_min_usd == 50.0
-    assert risk.liquidity_max_spread_pct == 5.0
+    assert risk.liquidity_max_spread_pct == 15.0
     assert risk.liquidity_min_open_interest == 50.0
     assert risk.kill_switch is False
 

@@ -326,7 +326,7 @@ def test_it_refuses_a_premium_below_the_minimum() -> None:
 @pytest.mark.parametrize(
     ("overrides", "check"),
     [
-        ({"best_ask_coin": Decimal("0.0110")}, "liquidity_spread"),
+        ({"best_ask_coin": Decimal("0.0120")}, "liquidity_spread"),  # 18% > 15%
         ({"open_interest": 10.0}, "liquidity_open_interest"),
         ({"best_bid_amount": Decimal("0.05")}, "liquidity_book_depth"),
     ],

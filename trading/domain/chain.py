@@ -10,10 +10,12 @@ versions (the older one lacks strike, expiry and type, which are parsed from the
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any, Final
@@ -74,8 +76,9 @@ MIN_MARK_PRICE_COIN: Final[float] = 0.001
 
 _OPTION_NAME_PATTERN = (
     r"^(?P<underlying>[A-Z][A-Z0-9]*)(?P<linear>_[A-Z][A-Z0-9]*)?-"
-    r"(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})-(?P<strike>\d+(?:d\d+)?)-(?P<cp>[CP])$"
+    r"(?P<code>(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2}))-(?P<strike>\d+(?:d\d+)?)-(?P<cp>[CP])$"
 )
+_OPTION_NAME_RE = re.compile(_OPTION_NAME_PATTERN)
 _MONTH_INDEX = {code: index + 1 for index, code in enumerate(MONTH_CODES)}
 _NUMERIC = ("expiry_timestamp", "strike", "underlying_price", "mark_price")
 
@@ -151,32 +154,56 @@ def _utc_timestamps(values: pd.Series) -> pd.Series:
 
 
 def _parse_option_names(names: pd.Series) -> dict[str, pd.Series]:
-    parts = names.str.extract(_OPTION_NAME_PATTERN)
-    bad = parts["cp"].isna()
-    if bool(bad.any()):
-        examples = ", ".join(map(repr, names[bad].unique()[:5]))
-        raise ChainSchemaError([], f"{int(bad.sum())} rows are not option names, e.g. {examples}")
-    months = parts["mon"].map(_MONTH_INDEX)
-    if bool(months.isna().any()):
+    """Underlying, expiry, expiry timestamp, type and strike from option names.
+
+    A plain compiled-regex loop (pandas' `str.extract` was ~5x slower) that computes the expiry
+    fields once per distinct expiry code: a chain has ~15 expiries for ~600 names. This runs on
+    every agent tick, on both full chains.
+    """
+    expiry_of: dict[str, tuple[str, float]] = {}
+    underlying: list[str] = []
+    expiry: list[str] = []
+    stamp: list[float] = []
+    option_type: list[str] = []
+    strike: list[float] = []
+    bad: list[str] = []
+    for name in names.tolist():
+        match = _OPTION_NAME_RE.match(name)
+        if match is None:
+            bad.append(name)
+            continue
+        code = match["code"]
+        if code not in expiry_of:
+            moment = _expiry_of_code(match["day"], match["mon"], match["yy"])
+            expiry_of[code] = (f"{moment:%Y-%m-%d}", moment.timestamp())
+        text, seconds = expiry_of[code]
+        underlying.append(match["underlying"])
+        expiry.append(text)
+        stamp.append(seconds)
+        option_type.append(match["cp"])
+        strike.append(float(match["strike"].replace("d", ".")))
+    if bad:
+        examples = ", ".join(map(repr, list(dict.fromkeys(bad))[:5]))
+        raise ChainSchemaError([], f"{len(bad)} rows are not option names, e.g. {examples}")
+    index = names.index
+    return {
+        "underlying": pd.Series(underlying, index=index, dtype=object),
+        "expiry": pd.Series(expiry, index=index, dtype=object),
+        "expiry_timestamp": pd.Series(stamp, index=index, dtype="float64"),
+        "option_type": pd.Series(option_type, index=index, dtype=object),
+        "strike": pd.Series(strike, index=index, dtype="float64"),
+    }
+
+
+def _expiry_of_code(day: str, month_code: str, yy: str) -> datetime:
+    """08:00 UTC of the expiry written as day, month code and two-digit year ("5", "DEC", "25")."""
+    month = _MONTH_INDEX.get(month_code)
+    if month is None:
         raise ChainSchemaError([], "unknown month code in instrument_name")
     try:
-        expiry_dates = pd.to_datetime(
-            {
-                "year": 2000 + parts["yy"].astype(int),
-                "month": months,
-                "day": parts["day"].astype(int),
-            }
-        )
+        return datetime(2000 + int(yy), month, int(day), 8, tzinfo=UTC)
     except ValueError as exc:
         raise ChainSchemaError([], f"invalid expiry date in instrument_name: {exc}") from None
-    expiry_at_8 = (expiry_dates + pd.Timedelta(hours=8)).dt.tz_localize("UTC").dt.as_unit("us")
-    return {
-        "underlying": parts["underlying"],
-        "expiry": expiry_dates.dt.strftime("%Y-%m-%d"),
-        "expiry_timestamp": expiry_at_8.astype("int64") / 1e6,
-        "option_type": parts["cp"],
-        "strike": parts["strike"].str.replace("d", ".", regex=False).astype("float64"),
-    }
 
 
 def _coerce_dtypes(chain: pd.DataFrame) -> pd.DataFrame:

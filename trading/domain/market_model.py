@@ -28,16 +28,21 @@ Dynamics per currency (t in years of 365 days, `x` the 30-day ATM implied vol, d
 Default parameters were fitted on `../shared/data/deribit/` (December 2025): the AR(1) on the
 hourly 30-day IV history, skew/curvature/term exponent by least squares on the option snapshots,
 spreads from the snapshots' bid/ask in vol points by DTE and |z| bucket, the forward basis from
-`underlying_price` across expiries, the realized/implied ratio from `rv_30d / iv_30d`. Jumps,
-correlations and funding are priors (the sample is too short to fit them); see
-docs/decisions/0006 and `fit_iv_ar1` for the refit.
+`underlying_price` across expiries. The realized/implied ratio is the exception: its December
+2025 fit (`rv_30d / iv_30d`, `DEC_2025_REALIZED_TO_IMPLIED`, BTC 1.10, ETH 1.05) describes an
+unusual week with no volatility risk premium, so the default is a long-run typical 0.8
+(`LONG_RUN_REALIZED_TO_IMPLIED`; docs/decisions/0010). Jumps, correlations and funding are
+priors (the sample is too short to fit them); see docs/decisions/0006 and `fit_iv_ar1` for the
+refit.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -118,15 +123,33 @@ class CurrencyModelParams(BaseModel):
         return self
 
 
-def default_currency_params() -> dict[str, CurrencyModelParams]:
-    """BTC and ETH parameters fitted on ../shared/data/deribit (December 2025)."""
+#: Realized / implied vol fitted on the December 2025 sample (../shared/data/deribit): an unusual
+#: week where the 30-day IV sat at or below the realized vol (IV/RV >= 1 in ~2% of hours over the
+#: six months of volatility history). A market built with it has no volatility risk premium.
+DEC_2025_REALIZED_TO_IMPLIED: Mapping[str, float] = MappingProxyType({"BTC": 1.10, "ETH": 1.05})
+
+#: Realized / implied vol over the long run: crypto options usually price a volatility risk
+#: premium (implied above realized by 10-30%), so realized is about 0.8 x implied. The default.
+LONG_RUN_REALIZED_TO_IMPLIED: Mapping[str, float] = MappingProxyType({"BTC": 0.8, "ETH": 0.8})
+
+
+def default_currency_params(
+    realized_to_implied: Mapping[str, float] | None = None,
+) -> dict[str, CurrencyModelParams]:
+    """BTC and ETH parameters fitted on ../shared/data/deribit (December 2025).
+
+    Realized vol is a long-run typical fraction of implied (`LONG_RUN_REALIZED_TO_IMPLIED`, a
+    volatility risk premium) unless `realized_to_implied` says otherwise; pass
+    `DEC_2025_REALIZED_TO_IMPLIED` for the December 2025 sample's own fit (IV at or below RV).
+    """
+    ratios = {**LONG_RUN_REALIZED_TO_IMPLIED, **(realized_to_implied or {})}
     return {
         "BTC": CurrencyModelParams(
             spot_usd=92_000.0,
             atm_iv_mean=0.412,
             atm_iv_phi_hourly=0.99534,
             atm_iv_vol_hourly=0.00524,
-            realized_to_implied=1.10,
+            realized_to_implied=ratios["BTC"],
             basis_per_year=0.044,
             skew=-0.066,
             smile_curvature=0.049,
@@ -140,7 +163,7 @@ def default_currency_params() -> dict[str, CurrencyModelParams]:
             atm_iv_mean=0.687,
             atm_iv_phi_hourly=0.99405,
             atm_iv_vol_hourly=0.00460,
-            realized_to_implied=1.05,
+            realized_to_implied=ratios["ETH"],
             jump_std_log=0.04,
             basis_per_year=0.032,
             skew=-0.052,

@@ -125,7 +125,12 @@ class RiskLimits(BaseModel):
     max_expiry_exposure_frac: float = Field(default=0.3, gt=0.0, le=1.0)
     premium_min_usd: float = Field(default=50.0, ge=0.0, description="per contract (one coin)")
     liquidity_max_spread_pct: float = Field(
-        default=5.0, gt=0.0, description="(ask - bid) / mid, percent; 5.0 means 5%"
+        default=15.0,
+        gt=0.0,
+        description=(
+            "(ask - bid) / mid, percent; 15.0 means 15%. Real Deribit 0.1-0.4-delta 1-21-DTE BTC"
+            " calls quote 5.5-10% of mid (median ~9%, Dec 2025), so 5% would block nearly all"
+        ),
     )
     liquidity_min_open_interest: float = Field(default=50.0, ge=0.0, description="contracts")
     liquidity_min_depth_multiple: float = Field(

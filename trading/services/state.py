@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -59,36 +58,16 @@ def _market_time(rows: Sequence[BookSummary]) -> datetime:
     return datetime.fromtimestamp(stamp / 1000, UTC)
 
 
-@lru_cache(maxsize=16_384)
-def _parsed_option(name: str) -> tuple[str, str, float, str, float] | None:
-    """(underlying, expiry date, expiry timestamp s, C/P, strike) of an option name, cached:
-    a chain repeats the same few hundred names every tick and parsing them dominated."""
-    try:
-        parsed = parse_instrument(name)
-    except ValueError:
-        return None
-    if not parsed.is_option or parsed.expiry is None or parsed.strike is None:
-        return None
-    return (
-        parsed.currency,
-        f"{parsed.expiry:%Y-%m-%d}",
-        parsed.expiry.timestamp(),
-        str(parsed.option_type),
-        float(parsed.strike),
-    )
-
-
 def chain_frame(rows: Sequence[BookSummary], now: datetime) -> pd.DataFrame:
-    """Book summaries of options as the project's chain shape, enriched with Black-76 greeks."""
+    """Book summaries of options as the project's chain shape, enriched with Black-76 greeks.
+
+    `normalize_chain` parses strike, expiry and type from the names (rows that are not options,
+    or have no underlying price yet, are left out).
+    """
     records = [
         {
             "harvest_time": now,
             "instrument_name": r.instrument_name,
-            "underlying": parsed[0],
-            "expiry": parsed[1],
-            "expiry_timestamp": parsed[2],
-            "option_type": parsed[3],
-            "strike": parsed[4],
             "underlying_price": r.underlying_price,
             "mark_price": r.mark_price,
             "best_bid_price": r.bid_price,
@@ -98,7 +77,7 @@ def chain_frame(rows: Sequence[BookSummary], now: datetime) -> pd.DataFrame:
             "volume": r.volume,
         }
         for r in rows
-        if r.underlying_price and (parsed := _parsed_option(r.instrument_name)) is not None
+        if r.underlying_price and r.instrument_name.endswith(("-C", "-P"))
     ]
     if not records:
         return pd.DataFrame()

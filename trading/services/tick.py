@@ -31,7 +31,6 @@ from trading.deribit.errors import (
     SettlementInProgressError,
     error_from_response,
 )
-from trading.domain.candidates import CandidateEvaluation, RejectReason
 from trading.domain.decision_log import build_decision_record, to_json_value
 from trading.domain.health import GuardState, HealthCheckResult, HealthSeverity, risk_settings_check
 from trading.domain.params import EffectiveParams
@@ -363,17 +362,6 @@ def _execute(orders: list[Order], client: DeribitClient) -> str:
     return backoff
 
 
-def rejection_counts_fast(evaluation: CandidateEvaluation) -> dict[str, int]:
-    """Rows failing each check (same result as `CandidateEvaluation.rejection_counts`)."""
-    flags = np.fromiter((r.flags for r in evaluation.rejected), dtype=np.int64)
-    counts: dict[str, int] = {}
-    for reason in RejectReason:
-        hits = int(np.count_nonzero(flags & int(reason))) if len(flags) else 0
-        if hits and reason.name:
-            counts[reason.name.lower()] = hits
-    return counts
-
-
 def order_record(orders: list[Order]) -> dict[str, Any] | None:
     """The decision log's `order` member: every leg with label, state and fill."""
     if not orders:
@@ -408,11 +396,6 @@ def _decision_finish(
     orders: list[Order],
     guard: GuardState,
 ) -> None:
-    # The record's own rejection counting walks IntFlag members per row (~0.25 s a tick on two
-    # full chains); count the same bits with numpy and hand it ranked-only evaluations.
-    ranked_only = {
-        c: CandidateEvaluation(ranked=ev.ranked, rejected=()) for c, ev in state.evaluations.items()
-    }
     record = build_decision_record(
         decision_id=str(decision.pk),
         tick_at=state.now,
@@ -420,14 +403,12 @@ def _decision_finish(
         proposal=proposal,
         verdict=verdict,
         inputs=inputs,
-        evaluations=ranked_only,
+        evaluations=state.evaluations,
         contexts=state.contexts,
         shadow=shadow,
         order=order_record(orders),
         health=guard,
     )
-    counts = {c: rejection_counts_fast(ev) for c, ev in sorted(state.evaluations.items())}
-    record = record.model_copy(update={"rejection_counts": counts})
     data = to_json_value(record.model_dump(mode="python"))
     decision.log_line = record.to_line()
     decision.state_snapshot = {

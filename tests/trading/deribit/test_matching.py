@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.trading.deribit.conftest import make_client, make_exchange
 from trading.deribit.client import DeribitClient
 from trading.deribit.errors import (
     InsufficientFundsError,
@@ -16,6 +17,11 @@ from trading.deribit.errors import (
 )
 from trading.deribit.models import Instrument, Ticker
 from trading.deribit.simulator import SimulatedExchange
+from trading.domain.market_model import (
+    DEC_2025_REALIZED_TO_IMPLIED,
+    MarketModelParams,
+    default_currency_params,
+)
 
 
 def dec(value: float | None) -> Decimal:
@@ -125,9 +131,19 @@ def test_edit_changes_price_and_amount_and_cancel_closes_once(sim_client: Deribi
         sim_client.edit(order.order_id, Decimal("0.3"), low)
 
 
-def test_a_resting_order_fills_as_maker_when_the_quote_crosses_it(
-    exchange: SimulatedExchange, sim_client: DeribitClient
-) -> None:
+def test_a_resting_order_fills_as_maker_when_the_quote_crosses_it() -> None:
+    # The December 2025 market (realized above implied): with seed 42 its spot rallies within
+    # days, which lifts the bid through the resting offer.
+    exchange = make_exchange(
+        market_params=MarketModelParams(
+            currencies=default_currency_params(DEC_2025_REALIZED_TO_IMPLIED)
+        )
+    )
+    with make_client(exchange) as sim_client:
+        _rest_then_cross(exchange, sim_client)
+
+
+def _rest_then_cross(exchange: SimulatedExchange, sim_client: DeribitClient) -> None:
     call, ticker = liquid_call(sim_client)
     price = dec(ticker.best_bid_price) + dec(ticker.best_bid_price) / 10  # above today's bid
     price = (price / Decimal("0.0005")).to_integral_value() * Decimal("0.0005")

@@ -1,0 +1,74 @@
+"""A real browser (Debian chromium via Playwright) on the Live Agent and System Health tabs."""
+# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
+    agent_settings,
+    sim_client,
+    sim_exchange,
+    sim_server,
+)
+from trading.models import RuntimeControl, RuntimeControlChange
+from trading.services import tick_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+USERNAME, PASSWORD = "trader", "s3cret-passphrase"
+
+
+@pytest.fixture
+def signed_in(live_server, page, django_user_model):  # type: ignore[no-untyped-def]
+    """A browser page logged in as a superuser of the live server."""
+    django_user_model.objects.create_superuser(USERNAME, "", PASSWORD)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", USERNAME)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("nav.tabs")
+    return page
+
+
+def test_the_live_agent_tab_shows_the_position_and_decision_of_a_tick(
+    agent_settings, sim_client, live_server, signed_in
+):
+    outcome = tick_run(trigger="test", client=sim_client, seed=1)
+    (order,) = outcome.orders
+    page = signed_in
+    page.goto(f"{live_server.url}{reverse('trading:live')}")
+    page.wait_for_selector("[data-testid=live]")
+    assert "OPEN_COVERED_CALL" in page.locator("[data-testid=last-action]").inner_text()
+    assert "RESEARCH" in page.locator("[data-testid=mode-badge]").inner_text()
+    positions = page.locator("[data-testid=positions]").inner_text()
+    assert order.instrument_name in positions
+    assert "paper" in positions
+    timeline = page.locator("[data-testid=timeline]").inner_text()
+    assert "OPEN_COVERED_CALL" in timeline
+    assert order.instrument_name in timeline
+    assert page.locator("[data-testid=candidates] tbody tr").count() >= 1
+
+
+def test_the_kill_switch_toggles_from_system_health_and_is_audited(live_server, signed_in):
+    page = signed_in
+    page.goto(f"{live_server.url}{reverse('system:health')}")
+    switch = page.locator("[data-testid=kill-switch]")
+    assert switch.inner_text() == "off"
+    page.click("[data-testid=kill-button]")
+    page.wait_for_selector("[data-testid=kill-switch]:text-is('ON')")
+    assert RuntimeControl.load().kill_switch is True
+    change = RuntimeControlChange.objects.latest("changed_at")
+    assert change.changed_by == USERNAME
+    assert change.source == "dashboard"
+    assert "kill_switch" in str(change.changes)
+    # The audit trail is on the page, and a reload still shows the switch on.
+    page.click("#agent-controls summary")
+    assert "kill_switch" in page.locator("#agent-controls details").inner_text()
+    page.reload()
+    assert page.locator("[data-testid=kill-switch]").inner_text() == "ON"
+    page.click("button[value=unkill]")
+    page.wait_for_selector("[data-testid=kill-switch]:text-is('off')")
+    assert RuntimeControl.load().kill_switch is False
+    assert RuntimeControlChange.objects.count() == 2
