@@ -385,11 +385,12 @@ def grid_run_dispatch(*, run_id: int, queue: str | None = None) -> None:
     if not cells:
         grid_run_refresh(run_id=run_id)
         return
-    route = {"queue": queue} if queue else {}
+    route: dict[str, Any] = {"queue": queue} if queue else {}
     header = group(run_grid_cell.si(pk).set(task_id=task_id, **route) for pk, task_id in cells)
     body = chord(header)(finalize_grid.si(run_id).set(**route))
-    if body.parent is not None:  # the header's group: its id keys the chord's counter
-        BacktestRun.objects.filter(pk=run_id).update(task_id=body.parent.id)
+    group_id = getattr(body.parent, "id", None)  # the header's group: keys the chord's counter
+    if group_id:
+        BacktestRun.objects.filter(pk=run_id).update(task_id=group_id)
 
 
 def grid_run_resume(
@@ -409,12 +410,12 @@ def grid_run_resume(
     statuses = [Status.RUNNING, Status.QUEUED] if include_queued else [Status.RUNNING]
     lost = list(run.children.filter(status__in=statuses).values_list("pk", "task_id"))
     BacktestRun.objects.filter(pk__in=[pk for pk, _ in lost]).update(status=Status.QUEUED)
-    route = {"queue": queue} if queue else {}
+    route: dict[str, Any] = {"queue": queue} if queue else {}
     callback = finalize_grid.si(run.pk).set(**route)
+    # Celery's own chord options: the cell rejoins the grid's group and carries the callback.
+    membership: dict[str, Any] = {"group_id": run.task_id, "chord": callback, **route}
     for pk, task_id in lost:
-        run_grid_cell.apply_async(
-            (pk,), task_id=task_id, group_id=run.task_id, chord=callback, **route
-        )
+        run_grid_cell.apply_async((pk,), task_id=task_id, **membership)
     return len(lost)
 
 

@@ -227,7 +227,7 @@ class CoveredCallSimulator:
             roll_due = self.panel.dte_days[later] <= exit_policy.roll_dte_days
             roll_due &= np.isfinite(later_buy)
         armed = [m for m in (take_profit, stop_loss, roll_due) if m is not None]
-        if not armed:
+        if not armed or len(later) == 0:
             return self._settle_or_close(row, path, buy)
         trigger = armed[0] if len(armed) == 1 else np.logical_or.reduce(armed)
         k = int(np.argmax(trigger))

@@ -135,6 +135,7 @@ def test_a_killed_worker_loses_no_grid_cell(
     assert finished, _counts(grid)
     # Every combination is stored once, ranked, with its task result under its own id,
     # and the chord's callback ran once every cell (including the re-sent one) reported.
-    assert _counts(grid)[Status.SUCCEEDED] == spec.size
+    errors = list(grid.children.exclude(error="").values_list("combo_index", "error"))
+    assert _counts(grid)[Status.SUCCEEDED] == spec.size, (_counts(grid), errors)
     assert sorted(row["index"] for row in grid.results) == list(range(spec.size))
     assert all(row["metrics"]["num_trades"] is not None for row in grid.results)

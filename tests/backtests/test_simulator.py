@@ -148,6 +148,18 @@ def test_it_rolls_when_one_day_is_left() -> None:
     assert trade.exit_ts == START.timestamp() + 8 * 3600
 
 
+@pytest.mark.parametrize("style", list(ExitStyle))
+def test_it_settles_a_call_sold_at_its_last_quote_whatever_the_exit_style(
+    style: ExitStyle,
+) -> None:
+    trade = _sim(98_000).simulate_single_call(
+        instrument_name=CALL.name, entry_time=START + timedelta(hours=31), config=_config(style)
+    )
+
+    assert trade.exit_reason is ExitReason.EXPIRED_OTM
+    assert trade.exit_ts == EXPIRY.timestamp()
+
+
 def test_it_fills_at_mid_with_a_haircut_and_falls_back_to_the_mark() -> None:
     quotes = _quotes(lambda h: 0.0110)
     quotes[1] = Quote(1, 0, bid=float("nan"), ask=0.0110, mark=0.0104)
