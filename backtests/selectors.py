@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from backtests.domain.metrics import format_metric
 from backtests.models import BacktestRun, SimulatedTrade
 
 #: Metrics shown side by side when comparing runs, in report order.
@@ -65,7 +66,11 @@ def grid_cell_list(*, run: BacktestRun) -> QuerySet[BacktestRun]:
 def backtest_run_compare(*, runs: list[BacktestRun]) -> list[dict[str, Any]]:
     """One row per metric with each run's value (for a side-by-side table)."""
     return [
-        {"metric": name, "values": [run.metrics.get(name) for run in runs]}
+        {
+            "metric": name,
+            "values": [run.metrics.get(name) for run in runs],
+            "display": [format_metric(name, run.metrics.get(name)) for run in runs],
+        }
         for name in COMPARE_METRICS
     ]
 

@@ -302,3 +302,22 @@ def too_good_flags(metrics: Metrics) -> list[Flag]:
     if metrics.years < 30 / DAYS_PER_YEAR:
         flags.append(Flag("short_sample", f"{metrics.years * 365:.1f} days of data"))
     return flags
+
+
+_FRACTION_NAMES = ("win_rate", "assignment_rate")
+
+
+def format_metric(name: str, value: float | int | str | None) -> str:
+    """Render one metric for people: `_pct` and rate fields (stored as fractions) as percentages,
+    `_usd` fields as dollars, counts as integers, ratios to four significant digits."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "\u2013"
+    if isinstance(value, str):
+        return value
+    if "_pct" in name or name in _FRACTION_NAMES:
+        return f"{value * 100:,.2f}%"
+    if name.endswith("_usd"):
+        return f"${value:,.0f}"
+    if isinstance(value, int) or name.startswith("num_"):
+        return f"{int(value):,}"
+    return f"{value:,.4g}"

@@ -31,13 +31,13 @@ def eager_celery() -> Iterator[None]:
 
 
 @pytest.fixture
-def desk_user(django_user_model):  # type: ignore[no-untyped-def]
+def desk_user(django_user_model):
     """A superuser without a password hash (hashing costs seconds per test)."""
     return django_user_model.objects.create(username="desk", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
-def desk_client(client, desk_user):  # type: ignore[no-untyped-def]
+def desk_client(client, desk_user):
     """A Django test client logged in as `desk_user`."""
     client.force_login(desk_user)
     return client

@@ -19,7 +19,7 @@ URL = "/api/backtests"
 
 
 @pytest.fixture
-def api(desk_user) -> APIClient:  # type: ignore[no-untyped-def]
+def api(desk_user) -> APIClient:
     client = APIClient()
     client.force_authenticate(desk_user)
     return client
@@ -43,7 +43,7 @@ def test_it_requires_authentication() -> None:
     assert APIClient().get(URL).status_code == 401
 
 
-def test_it_creates_and_runs_a_backtest(  # type: ignore[no-untyped-def]
+def test_it_creates_and_runs_a_backtest(
     api: APIClient, eager_celery: None, django_capture_on_commit_callbacks
 ) -> None:
     body = {

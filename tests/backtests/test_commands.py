@@ -45,7 +45,7 @@ def test_it_runs_a_grid_in_process_and_ranks_it(tmp_path: Path) -> None:
     assert "rank" in output
 
 
-def test_it_queues_instead_when_asked(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_it_queues_instead_when_asked(django_capture_on_commit_callbacks) -> None:
     with (
         mock.patch("backtests.tasks.run_backtest.apply_async") as send,
         django_capture_on_commit_callbacks(execute=True),

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -32,7 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(t
 Status = BacktestRun.Status
 # Three years of hourly chains: each cell takes long enough to be caught mid-grid.
 LONG_SOURCE = SourceSpec(kind="synthetic", start=datetime(2023, 1, 1, tzinfo=UTC), days=1095)
-AXES = {
+AXES: dict[str, list[Any]] = {
     "delta_range": [[0.05, 0.15], [0.1, 0.2], [0.15, 0.25], [0.2, 0.3], [0.25, 0.35]],
     "exit_style": ["hold_to_expiry", "take_profit_and_roll", "stop_loss", "roll_at_dte"],
     "ivrv_min": [0.0, 0.8],

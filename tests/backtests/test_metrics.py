@@ -48,7 +48,7 @@ def _trade(pnl_coin: float, *, reason: ExitReason = ExitReason.EXPIRED_OTM) -> S
 def _curve(equity_usd: list[float], spot: float = 100.0) -> EquityCurve:
     n = len(equity_usd)
     return EquityCurve(
-        times=np.arange(n) * DAY,
+        times=np.arange(n, dtype=np.float64) * DAY,
         spot_usd=np.full(n, spot),
         equity_coin=np.asarray(equity_usd) / spot,
         in_position=np.array([i % 2 == 0 for i in range(n)]),
@@ -56,7 +56,7 @@ def _curve(equity_usd: list[float], spot: float = 100.0) -> EquityCurve:
 
 
 def test_it_measures_drawdown_its_duration_and_the_best_run_up() -> None:
-    times = np.arange(6) * DAY
+    times = np.arange(6, dtype=np.float64) * DAY
     equity = np.array([100.0, 120.0, 90.0, 100.0, 130.0, 117.0])
 
     worst, worst_usd, days = max_drawdown(times, equity)
@@ -86,7 +86,7 @@ def test_it_takes_the_last_value_of_each_utc_day() -> None:
 
 
 def test_it_finds_the_worst_week() -> None:
-    times = np.arange(15) * DAY
+    times = np.arange(15, dtype=np.float64) * DAY
     equity = np.array([100.0] * 5 + [80.0] * 5 + [100.0] * 5)
 
     assert worst_window_return(times, equity) == pytest.approx(-0.2)
@@ -146,3 +146,16 @@ def test_it_flags_thin_samples() -> None:
     assert {"too_few_trades", "short_sample"} <= codes
     with pytest.raises(ValueError, match="at least one point"):
         compute_metrics(_curve([]), [], initial_coin=1.0)
+
+
+def test_format_metric_shows_fractions_as_percent_and_money_as_dollars():
+    from backtests.domain.metrics import format_metric
+
+    assert format_metric("total_return_pct", -0.3668) == "-36.68%"
+    assert format_metric("win_rate", 0.8843) == "88.43%"
+    assert format_metric("fees_pct_of_premium", 0.094) == "9.40%"
+    assert format_metric("net_profit_usd", 7120.4) == "$7,120"
+    assert format_metric("num_trades", 121) == "121"
+    assert format_metric("sharpe", 1.2184) == "1.218"
+    assert format_metric("sharpe", float("nan")) == "–"
+    assert format_metric("sharpe", None) == "–"

@@ -83,7 +83,7 @@ def fair_panels() -> list[ChainPanel]:
     return [_panel(1.0, seed) for seed in (1, 2)]
 
 
-def test_it_finds_no_edge_at_the_mark_without_a_risk_premium(fair_panels) -> None:  # type: ignore[no-untyped-def]
+def test_it_finds_no_edge_at_the_mark_without_a_risk_premium(fair_panels) -> None:
     edges, premiums = zip(*(_mark_edges_usd(p) for p in fair_panels), strict=True)
     edge, premium = np.concatenate(edges), np.concatenate(premiums)
 
@@ -96,7 +96,7 @@ def test_it_finds_no_edge_at_the_mark_without_a_risk_premium(fair_panels) -> Non
     assert abs(relative) < max(3 * standard_error, 0.02), (relative, standard_error)
 
 
-def test_it_loses_about_the_costs_after_spread_and_fees(fair_panels) -> None:  # type: ignore[no-untyped-def]
+def test_it_loses_about_the_costs_after_spread_and_fees(fair_panels) -> None:
     config = BacktestConfig(
         strategy=DAILY_CALLS,
         exit=ExitPolicy(),

@@ -206,7 +206,7 @@ def test_it_exports_training_files_for_a_run(tmp_path: Path) -> None:
         services.training_export_create(run=run, kind="pictures", fmt="csv", out_dir=tmp_path)
 
 
-def test_it_queues_on_commit(django_capture_on_commit_callbacks, eager_celery: None) -> None:  # type: ignore[no-untyped-def]
+def test_it_queues_on_commit(django_capture_on_commit_callbacks, eager_celery: None) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         run = services.backtest_run_create(config=TRADING_CONFIG, source=SHORT_SOURCE)
 

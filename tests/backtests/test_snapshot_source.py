@@ -26,7 +26,7 @@ def source(shared_dir: Path) -> ParquetSnapshotSource:
 
 
 @pytest.fixture(scope="module")
-def btc(source: ParquetSnapshotSource):  # type: ignore[no-untyped-def]
+def btc(source: ParquetSnapshotSource):
     return source.load_panel(underlying="BTC")
 
 
@@ -34,7 +34,7 @@ def test_it_is_a_market_data_source(source: ParquetSnapshotSource) -> None:
     assert isinstance(source, MarketDataSource)
 
 
-def test_it_reads_both_schema_versions_and_skips_partial_harvests(btc) -> None:  # type: ignore[no-untyped-def]
+def test_it_reads_both_schema_versions_and_skips_partial_harvests(btc) -> None:
     details = btc.provenance.details
 
     assert details["skipped_partial_files"] == [
@@ -51,7 +51,7 @@ def test_it_reads_both_schema_versions_and_skips_partial_harvests(btc) -> None: 
     assert np.isfinite(btc.expiry_ts).all()
 
 
-def test_it_uses_real_quotes_and_a_plausible_index(btc) -> None:  # type: ignore[no-untyped-def]
+def test_it_uses_real_quotes_and_a_plausible_index(btc) -> None:
     assert 80_000 < btc.spot_usd.min() < btc.spot_usd.max() < 100_000
     quoted = np.isfinite(btc.bid_coin) & np.isfinite(btc.ask_coin)
     assert quoted.mean() > 0.5
@@ -62,7 +62,7 @@ def test_it_uses_real_quotes_and_a_plausible_index(btc) -> None:  # type: ignore
     assert (btc.delta[calls & np.isfinite(btc.delta)] >= 0).all()
 
 
-def test_it_says_where_settlements_were_interpolated(btc) -> None:  # type: ignore[no-untyped-def]
+def test_it_says_where_settlements_were_interpolated(btc) -> None:
     gaps = btc.provenance.details["settlement_gaps_hours"]
 
     assert gaps["2025-12-08"] > 24  # no harvest on 2025-12-09: both expiries interpolated
@@ -82,7 +82,7 @@ def test_it_filters_files_by_period(shared_dir: Path) -> None:
     assert list_snapshot_files(root, "SOL") == []
 
 
-def test_a_policy_run_over_the_real_snapshots_completes_with_a_sane_report(btc) -> None:  # type: ignore[no-untyped-def]
+def test_a_policy_run_over_the_real_snapshots_completes_with_a_sane_report(btc) -> None:
     result = CoveredCallSimulator(btc).simulate_policy(BacktestConfig(underlying="BTC"))
 
     metrics = result.metrics
@@ -100,7 +100,7 @@ def test_a_policy_run_over_the_real_snapshots_completes_with_a_sane_report(btc) 
     assert "harvested Deribit" in result.assumptions["data"]
 
 
-def test_it_yields_snapshots_in_the_chain_shape(btc) -> None:  # type: ignore[no-untyped-def]
+def test_it_yields_snapshots_in_the_chain_shape(btc) -> None:
     snapshot = next(iter_snapshots(btc, interval_hours=6))
 
     assert snapshot.chain["harvest_time"].nunique() == 1

@@ -17,7 +17,7 @@ START = datetime(2025, 3, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def panel():  # type: ignore[no-untyped-def]
+def panel():
     return SyntheticSource(seed=11, start=START, days=20).load_panel(underlying="BTC")
 
 
@@ -25,7 +25,7 @@ def test_it_is_a_market_data_source() -> None:
     assert isinstance(SyntheticSource(), MarketDataSource)
 
 
-def test_it_gives_identical_data_for_the_same_seed_and_different_data_otherwise(panel) -> None:  # type: ignore[no-untyped-def]
+def test_it_gives_identical_data_for_the_same_seed_and_different_data_otherwise(panel) -> None:
     again = SyntheticSource(seed=11, start=START, days=20).load_panel(underlying="BTC")
     other = SyntheticSource(seed=12, start=START, days=20).load_panel(underlying="BTC")
 
@@ -35,7 +35,7 @@ def test_it_gives_identical_data_for_the_same_seed_and_different_data_otherwise(
     assert not np.allclose(panel.spot_usd, other.spot_usd)
 
 
-def test_it_follows_the_market_models_own_spot_path(panel) -> None:  # type: ignore[no-untyped-def]
+def test_it_follows_the_market_models_own_spot_path(panel) -> None:
     params = MarketModelParams()
     params = params.model_copy(
         update={"currencies": {"BTC": params.currencies["BTC"]}, "step_seconds": 3600}
@@ -48,7 +48,7 @@ def test_it_follows_the_market_models_own_spot_path(panel) -> None:  # type: ign
     assert np.all(np.diff(panel.times) == 3600)
 
 
-def test_it_prices_marks_with_black76_on_the_forward(panel) -> None:  # type: ignore[no-untyped-def]
+def test_it_prices_marks_with_black76_on_the_forward(panel) -> None:
     rows = np.arange(0, panel.n_rows, 97)
     j = panel.row_instrument[rows]
     t_years = panel.dte_days[rows] / 365
@@ -62,7 +62,7 @@ def test_it_prices_marks_with_black76_on_the_forward(panel) -> None:  # type: ig
     assert np.all((panel.delta >= 0) & (panel.delta <= 1))
 
 
-def test_it_keeps_every_listed_call_until_expiry(panel) -> None:  # type: ignore[no-untyped-def]
+def test_it_keeps_every_listed_call_until_expiry(panel) -> None:
     for instrument in range(0, len(panel.instrument_name), 7):
         rows = panel.path_order[panel.path_start[instrument] : panel.path_start[instrument + 1]]
         if len(rows) == 0:
@@ -74,7 +74,7 @@ def test_it_keeps_every_listed_call_until_expiry(panel) -> None:  # type: ignore
             assert hours[-1] == expiry_index - 1
 
 
-def test_it_settles_at_the_index_at_eight_utc(panel) -> None:  # type: ignore[no-untyped-def]
+def test_it_settles_at_the_index_at_eight_utc(panel) -> None:
     settled = np.flatnonzero(np.isfinite(panel.settlement_usd))
     assert len(settled) > 0
     for instrument in settled[:20]:
@@ -83,7 +83,7 @@ def test_it_settles_at_the_index_at_eight_utc(panel) -> None:  # type: ignore[no
         assert datetime.fromtimestamp(panel.expiry_ts[instrument], tz=UTC).hour == 8
 
 
-def test_it_yields_chain_snapshots_at_decision_times(panel) -> None:  # type: ignore[no-untyped-def]
+def test_it_yields_chain_snapshots_at_decision_times(panel) -> None:
     snapshots = list(iter_snapshots(panel, interval_hours=24))
 
     assert len(snapshots) == 21
@@ -96,7 +96,7 @@ def test_it_yields_chain_snapshots_at_decision_times(panel) -> None:  # type: ig
     assert first.chain["dte_days"].max() <= 35
 
 
-def test_it_yields_chains_the_project_normaliser_accepts(panel) -> None:  # type: ignore[no-untyped-def]
+def test_it_yields_chains_the_project_normaliser_accepts(panel) -> None:
     chain = next(iter_snapshots(panel)).chain
 
     normalized = normalize_chain(chain)
@@ -105,7 +105,7 @@ def test_it_yields_chains_the_project_normaliser_accepts(panel) -> None:  # type
     np.testing.assert_allclose(normalized["strike"], chain["strike"])
 
 
-def test_it_uses_names_the_market_model_would_give(panel) -> None:  # type: ignore[no-untyped-def]
+def test_it_uses_names_the_market_model_would_give(panel) -> None:
     name = str(panel.instrument_name[0])
     assert name.startswith("BTC-")
     assert name.endswith("-C")

@@ -29,7 +29,7 @@ def test_the_tasks_take_ids_and_tolerate_deleted_runs() -> None:
     assert tasks.resume_grid.run(999_999) == 0
 
 
-def test_a_grid_fans_out_as_a_chord_whose_callback_ranks_it(  # type: ignore[no-untyped-def]
+def test_a_grid_fans_out_as_a_chord_whose_callback_ranks_it(
     eager_celery: None, django_capture_on_commit_callbacks
 ) -> None:
     spec = GridSpec(base=TRADING_CONFIG, axes={"exit_style": ["hold_to_expiry", "stop_loss"]})

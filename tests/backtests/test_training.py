@@ -20,13 +20,13 @@ from tests.backtests.test_simulator import ANY_CALL, _two_call_sim
 
 
 @pytest.fixture
-def run():  # type: ignore[no-untyped-def]
+def run():
     sim = _two_call_sim()
     result = sim.simulate_policy(BacktestConfig(strategy=ANY_CALL), record_decisions=True)
     return sim, result
 
 
-def test_it_emits_one_decision_row_per_flat_decision_time(run) -> None:  # type: ignore[no-untyped-def]
+def test_it_emits_one_decision_row_per_flat_decision_time(run) -> None:
     sim, result = run
     frame = decision_examples(sim, result)
 
@@ -43,7 +43,7 @@ def test_it_emits_one_decision_row_per_flat_decision_time(run) -> None:  # type:
     )
 
 
-def test_it_ranks_every_candidate_with_its_own_reward(run) -> None:  # type: ignore[no-untyped-def]
+def test_it_ranks_every_candidate_with_its_own_reward(run) -> None:
     sim, result = run
     frame = candidate_examples(sim, result)
 
@@ -54,7 +54,7 @@ def test_it_ranks_every_candidate_with_its_own_reward(run) -> None:  # type: ign
     assert sorted(frame["reward_rank"]) == [0, 1]
 
 
-def test_it_exports_csv_jsonl_and_parquet_that_read_back(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_it_exports_csv_jsonl_and_parquet_that_read_back(run, tmp_path: Path) -> None:
     sim, result = run
     frame = candidate_examples(sim, result)
 
@@ -69,7 +69,7 @@ def test_it_exports_csv_jsonl_and_parquet_that_read_back(run, tmp_path: Path) ->
         export_frame(frame, tmp_path / "c.xls", "xls")  # type: ignore[arg-type]
 
 
-def test_it_builds_a_chat_fine_tuning_corpus(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_it_builds_a_chat_fine_tuning_corpus(run, tmp_path: Path) -> None:
     sim, result = run
     records = chat_examples(candidate_examples(sim, result))
     path = export_chat_jsonl(records, tmp_path / "chat.jsonl")

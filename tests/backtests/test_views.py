@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -11,7 +13,7 @@ from backtests.models import BacktestRun
 from tests.backtests.conftest import SHORT_SOURCE, TRADING_CONFIG
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def test_it_shows_the_lab_and_an_empty_runs_table(desk_client: Client) -> None:
     assert 'data-testid="empty"' in html
 
 
-def test_it_launches_a_run_from_the_lab_form(  # type: ignore[no-untyped-def]
+def test_it_launches_a_run_from_the_lab_form(
     desk_client: Client, eager_celery: None, django_capture_on_commit_callbacks
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):

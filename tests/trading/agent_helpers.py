@@ -91,7 +91,7 @@ def sim_client(sim_server: ServerThread) -> Iterator[DeribitClient]:
 
 
 @pytest.fixture
-def agent_settings(settings, tmp_path):  # type: ignore[no-untyped-def]
+def agent_settings(settings, tmp_path):
     """Sim environment, dry run on, decision files under a temporary VAR_DIR."""
     settings.DERIBIT_ENV = "sim"
     settings.DRY_RUN_DEFAULT = True

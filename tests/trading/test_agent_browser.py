@@ -21,7 +21,7 @@ USERNAME, PASSWORD = "trader", "s3cret-passphrase"
 
 
 @pytest.fixture
-def signed_in(live_server, page, django_user_model):  # type: ignore[no-untyped-def]
+def signed_in(live_server, page, django_user_model):
     """A browser page logged in as a superuser of the live server."""
     django_user_model.objects.create_superuser(USERNAME, "", PASSWORD)
     page.goto(f"{live_server.url}/login/")

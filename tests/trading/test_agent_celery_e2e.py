@@ -142,6 +142,7 @@ def _assert_api_and_page_show(decision: Decision, order: Order, admin_user, logg
 
 def test_beat_and_a_worker_open_a_covered_call_in_dry_run(stack, admin_user, logged_in_client):
     decision = _wait_for_open(stack, orders=1)
+    assert decision.run is not None
     assert decision.run.trigger == "beat"
     assert decision.dry_run
     assert decision.verdict_code == "approved"

@@ -41,6 +41,7 @@ def test_realized_vol_recovers_the_volatility_of_a_random_walk() -> None:
     assert context.rv_30d == pytest.approx(0.50, abs=0.05)
     assert context.rv_7d == pytest.approx(0.50, abs=0.10)
     assert context.sample_hours == pytest.approx(1.0)
+    assert context.rv_30d is not None
     assert context.rv_30d_pct == pytest.approx(100 * context.rv_30d)
 
 

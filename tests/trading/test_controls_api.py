@@ -49,7 +49,9 @@ def test_a_tick_reads_the_controls_fresh(agent_settings, sim_client):
     assert outcome.decision is not None
     assert "kill switch is ON" in outcome.decision.reason
     controls_update(changes={"kill_switch": False}, user="ops")
-    assert tick_run(trigger="test", client=sim_client, seed=1).decision.action != "DO_NOTHING"
+    decision = tick_run(trigger="test", client=sim_client, seed=1).decision
+    assert decision is not None
+    assert decision.action != "DO_NOTHING"
 
 
 def test_the_api_reads_and_patches_controls_with_an_audit(api):

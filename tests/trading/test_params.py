@@ -139,7 +139,7 @@ def test_default_order_amounts_are_decimals_per_currency() -> None:
 def test_params_are_frozen() -> None:
     params = resolve_effective_params()
     with pytest.raises(ValidationError):
-        params.dry_run = False  # type: ignore[misc]
+        params.dry_run = False
 
 
 def test_take_profit_override_reaches_the_roll_rules() -> None:

@@ -81,11 +81,12 @@ def evaluation_for(
         strike=[float(q.strike_usd or 0) for q in quotes],
         underlying_usd=[q.index_price_usd for q in quotes],
         dte_days=[dte_days(q.expiry, NOW) for q in quotes if q.expiry is not None],
-        delta=[q.delta for q in quotes],
+        # None (unknown) becomes NaN under dtype=float64; ArrayLike does not model that.
+        delta=[q.delta for q in quotes],  # type: ignore[arg-type]
         iv=iv,
         premium_usd=[float(q.usd(q.best_bid_coin or Decimal(0))) for q in quotes],
         spread_pct=[(q.spread_pct or 0) / 100 for q in quotes],
-        open_interest=[q.open_interest for q in quotes],
+        open_interest=[q.open_interest for q in quotes],  # type: ignore[arg-type]
     )
     return evaluate_candidates(chain, params.strategy, rv=rv)
 

@@ -95,6 +95,7 @@ def test_on_the_simulator_with_dry_run_off_it_sends_exactly_one_order_per_label(
     position = Position.objects.get(instrument_name=order.instrument_name, paper=False)
     assert position.size == short_size(sim_client, order.instrument_name) == -order.filled_amount
     assert order.filled_amount > Decimal(0)
+    assert outcome.decision is not None
     record = json.loads(Decision.objects.get(pk=outcome.decision.pk).log_line)
     assert record["dry_run"] is False
     assert record["order"]["legs"][0]["state"] == order.state

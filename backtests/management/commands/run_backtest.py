@@ -19,6 +19,7 @@ from rich.table import Table
 
 from backtests import services
 from backtests.domain.grid import GridSpec
+from backtests.domain.metrics import format_metric
 from backtests.management.commands._options import (
     add_run_options,
     config_from_options,
@@ -98,25 +99,17 @@ class Command(BaseCommand):
                     str(cell["index"]),
                     str(cell["params"]),
                     str(cell["num_trades"]),
-                    _fmt(m.get("net_profit_usd")),
-                    _fmt(m.get("sharpe")),
-                    _fmt(m.get("max_drawdown_pct")),
+                    format_metric("net_profit_usd", m.get("net_profit_usd")),
+                    format_metric("sharpe", m.get("sharpe")),
+                    format_metric("max_drawdown_pct", m.get("max_drawdown_pct")),
                 )
             console.print(table)
             return
         table = Table("metric", "value")
         for name in COMPARE_METRICS:
-            table.add_row(name, _fmt(run.metrics.get(name)))
+            table.add_row(name, format_metric(name, run.metrics.get(name)))
         console.print(table)
         for flag in run.flags:
             console.print(f"[yellow]flag[/yellow] {flag['code']}: {flag['message']}")
         for key, value in run.assumptions.items():
             console.print(f"{key}: {value}")
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    return str(value)
