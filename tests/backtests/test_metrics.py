@@ -157,5 +157,5 @@ def test_format_metric_shows_fractions_as_percent_and_money_as_dollars():
     assert format_metric("net_profit_usd", 7120.4) == "$7,120"
     assert format_metric("num_trades", 121) == "121"
     assert format_metric("sharpe", 1.2184) == "1.218"
-    assert format_metric("sharpe", float("nan")) == "–"
-    assert format_metric("sharpe", None) == "–"
+    assert format_metric("sharpe", float("nan")) == "\u2013"
+    assert format_metric("sharpe", None) == "\u2013"
