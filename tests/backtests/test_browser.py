@@ -1,0 +1,39 @@
+"""A trader launches a backtest from the Backtesting tab in a real browser and reads its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_trader_launches_a_run_and_sees_its_pictures_and_report(
+    live_server, page, django_user_model, settings, tmp_path: Path
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the live server runs the task inline
+    django_user_model.objects.create_superuser("trader", "", "s3cret-passphrase")
+    page.goto(f"{live_server.url}/login/?next=/backtests/")
+    page.fill("input[name=username]", "trader")
+    page.fill("input[name=password]", "s3cret-passphrase")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=lab-form]")
+    assert page.locator("[data-testid=empty]").is_visible()
+
+    form = page.locator("[data-testid=lab-form]")
+    form.locator("input[name=name]").fill("browser 45d")
+    form.locator("input[name=days]").fill("45")
+    form.locator("[data-testid=launch]").click()
+
+    page.wait_for_selector("[data-testid=equity-chart] svg", timeout=60_000)
+    assert page.locator("[data-testid=drawdown-chart] svg").count() == 1
+    report = page.locator("[data-testid=metrics]").inner_text()
+    assert "total_return_pct" in report
+    assert "%" in report
+    page.screenshot(path=str(tmp_path / "backtest-run.png"), full_page=True)
+
+    page.click("nav.tabs >> text=Backtesting")
+    runs = page.locator("[data-testid=runs-table]").inner_text()
+    assert "browser 45d" in runs
+    assert "succeeded" in runs
