@@ -203,6 +203,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = APP.CELERY_TASK_ALWAYS_EAGER
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Record last_run_at and run counts after every sent task, so System Health stays current.
+CELERY_BEAT_SYNC_EVERY = 1
 HEARTBEAT_INTERVAL_S = APP.HEARTBEAT_INTERVAL_S
 
 # --- Exchange, LLM, Telegram ---

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -84,6 +85,12 @@ def test_demo_serves_login_reports_health_and_stops_every_process(tmp_path: Path
         status, _ = get(f"http://127.0.0.1:{port}/static/vendor/pico/pico.min.css")
         assert status == 200
         assert "demo-password-123" not in output
+        with sqlite3.connect(tmp_path / "optionsdesk.sqlite3") as db:
+            (runs,) = db.execute(
+                "SELECT total_run_count FROM django_celery_beat_periodictask"
+                " WHERE name = 'system.heartbeat'"
+            ).fetchone()
+        assert runs >= 1
     finally:
         children = [int(word) for word in log.read_text().split("(pid ")[1:] for word in
                     [word.split(")")[0]]]  # fmt: skip

@@ -109,7 +109,7 @@ def test_exchange_is_ok_against_a_running_simulator_and_down_without_one(client,
         settings.DERIBIT_BASE_URL = server.base_url
         exchange = client.get("/health").json()["checks"]["exchange"]
         assert exchange["status"] == "ok", exchange
-        assert "clock skew" in exchange["detail"]
+        assert "simulated clock" in exchange["detail"]
     finally:
         server.stop()
     from django.core.cache import cache
