@@ -18,11 +18,23 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """The shared reference folder (real Deribit data and specs); tests skip when it is absent."""
-    path = Path(os.environ.get("OPTIONSDESK_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
-    if not (path / "data" / "deribit").is_dir():
-        pytest.skip(f"shared reference data not found at {path} (set OPTIONSDESK_SHARED_DIR)")
-    return path
+    """The shared reference folder (real Deribit data and specs); tests skip when it is absent.
+
+    Looked up from OPTIONSDESK_SHARED_DIR, then beside the checkout (`../shared`), then at the
+    build machine's fixed location (a CI clone may live elsewhere, e.g. under /tmp).
+    """
+    candidates = [
+        os.environ.get("OPTIONSDESK_SHARED_DIR", ""),
+        str(REPO_ROOT.parent / "shared"),
+        "/work/shared",
+    ]
+    for candidate in filter(None, candidates):
+        path = Path(candidate).resolve()
+        if (path / "data" / "deribit").is_dir():
+            return path
+    pytest.skip(
+        f"shared reference data not found (looked in {candidates}; set OPTIONSDESK_SHARED_DIR)"
+    )
 
 
 @pytest.fixture(autouse=True)

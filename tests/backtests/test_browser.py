@@ -9,10 +9,21 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture
+def tasks_inline():
+    """Run Celery tasks inside the live server's thread (the page under test needs no worker)."""
+    from optionsdesk.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.mark.usefixtures("tasks_inline")
 def test_a_trader_launches_a_run_and_sees_its_pictures_and_report(
-    live_server, page, django_user_model, settings, tmp_path: Path
+    live_server, page, django_user_model, tmp_path: Path
 ):
-    settings.CELERY_TASK_ALWAYS_EAGER = True  # the live server runs the task inline
     django_user_model.objects.create_superuser("trader", "", "s3cret-passphrase")
     page.goto(f"{live_server.url}/login/?next=/backtests/")
     page.fill("input[name=username]", "trader")
