@@ -1,0 +1,342 @@
+"""The project's LLM client: any OpenAI-compatible server through the `openai` package.
+
+Why our own thin layer: every caller needs the same guarantees, so they live in one place. A
+model fallback chain (`OPENAI_MODEL`, then `OPENAI_FALLBACK_MODELS`), bounded retries (the
+`openai` client's own retries are off), token and latency accounting on every result, and
+redaction: message contents go through `optionsdesk.redaction.redact` BEFORE they are sent, so
+what the server saw, what we store and what we log are the same secret-free text. Without a
+base URL and a key the client is unavailable and says so instead of calling anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, cast, runtime_checkable
+
+import openai
+from openai import OpenAI
+
+from optionsdesk.redaction import redact
+
+logger = logging.getLogger(__name__)
+
+ErrorKind = Literal["unavailable", "timeout", "connection", "rate_limited", "server", "request"]
+_TRANSIENT: frozenset[str] = frozenset({"timeout", "connection", "rate_limited", "server"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One chat message (`role` system/user/assistant) as sent to the server."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The wire/record form."""
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True, slots=True)
+class LLMAttempt:
+    """One HTTP call: which model, whether it answered, why not, and how long it took (ms)."""
+
+    model: str
+    ok: bool
+    latency_ms: float
+    error_kind: ErrorKind | None = None
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready record."""
+        return {
+            "model": self.model,
+            "ok": self.ok,
+            "latency_ms": round(self.latency_ms, 1),
+            "error_kind": self.error_kind,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LLMResult:
+    """A completed call: the (redacted) reply, why it stopped, tokens and latency.
+
+    `finish_reason` is the server's ("stop", "length" = truncated, "content_filter", ...);
+    `refusal` is the model's refusal text when it declined. `prompt` is the redacted messages as
+    sent; `latency_ms` covers every attempt, including failed ones before the fallback answered.
+    """
+
+    text: str
+    model: str
+    finish_reason: str
+    refusal: str | None
+    prompt: tuple[ChatMessage, ...]
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+    attempts: tuple[LLMAttempt, ...]
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def truncated(self) -> bool:
+        """True when the server stopped because of the token limit."""
+        return self.finish_reason == "length"
+
+    @property
+    def refused(self) -> bool:
+        """True when the model declined (refusal text or a content filter stop)."""
+        return bool(self.refusal) or self.finish_reason == "content_filter"
+
+    def as_record(self) -> dict[str, Any]:
+        """JSON-ready record for storage (already redacted)."""
+        return {
+            "model": self.model,
+            "finish_reason": self.finish_reason,
+            "refusal": self.refusal,
+            "reply": self.text,
+            "prompt": [m.as_dict() for m in self.prompt],
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "latency_ms": round(self.latency_ms, 1),
+            "attempts": [a.as_dict() for a in self.attempts],
+        }
+
+
+class LLMError(Exception):
+    """No model answered: `kind` of the last failure and every attempt made."""
+
+    def __init__(self, kind: ErrorKind, message: str, attempts: Sequence[LLMAttempt] = ()) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.attempts: tuple[LLMAttempt, ...] = tuple(attempts)
+
+
+@runtime_checkable
+class LLMClient(Protocol):
+    """What the project's LLM users need: availability and one chat completion."""
+
+    @property
+    def available(self) -> bool:
+        """True when calls can be made (a server and key are configured)."""
+        ...
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        json_schema: Mapping[str, Any] | None = None,
+        max_tokens: int = 800,
+    ) -> LLMResult:
+        """One chat completion; raises `LLMError` when no model answered."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LLMConfig:
+    """Where and how to call: server, key, model chain, per-call timeout, retries per model."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    model: str
+    fallback_models: tuple[str, ...] = ()
+    timeout_s: float = 30.0
+    retries_per_model: int = 1
+
+    @property
+    def configured(self) -> bool:
+        """Both a base URL and a key are set."""
+        return bool(self.base_url and self.api_key)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The fallback chain, primary first, without duplicates or blanks."""
+        chain = [self.model, *self.fallback_models]
+        return tuple(dict.fromkeys(m for m in chain if m))
+
+    @classmethod
+    def from_settings(cls) -> LLMConfig:
+        """Read `settings.APP.OPENAI_*` (the fallback list is comma-separated)."""
+        from django.conf import settings
+
+        app = settings.APP
+        fallbacks = tuple(m.strip() for m in app.OPENAI_FALLBACK_MODELS.split(",") if m.strip())
+        return cls(
+            base_url=app.OPENAI_BASE_URL,
+            api_key=app.OPENAI_API_KEY.get_secret_value(),
+            model=app.OPENAI_MODEL,
+            fallback_models=fallbacks,
+            timeout_s=float(app.OPENAI_TIMEOUT_S),
+        )
+
+
+def _classify(exc: Exception) -> ErrorKind:
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    if isinstance(exc, openai.RateLimitError):
+        return "rate_limited"
+    if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+        return "server"
+    return "request"
+
+
+class UnavailableLLMClient:
+    """The client used when no LLM is configured: never calls anything."""
+
+    def __init__(self, reason: str = "no OPENAI_BASE_URL or OPENAI_API_KEY configured") -> None:
+        self.reason = reason
+
+    @property
+    def available(self) -> bool:
+        """Always False."""
+        return False
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        json_schema: Mapping[str, Any] | None = None,
+        max_tokens: int = 800,
+    ) -> LLMResult:
+        """Always raises `LLMError("unavailable")`."""
+        raise LLMError("unavailable", self.reason)
+
+
+class OpenAICompatibleClient:
+    """`LLMClient` over the `openai` package with a model fallback chain and bounded retries.
+
+    Per model: 1 + `retries_per_model` attempts, retried only on transient failures (timeout,
+    connection, 429, 5xx); a request error (4xx, e.g. unknown model) moves to the next model at
+    once. So a call makes at most `len(models) * (1 + retries_per_model)` HTTP requests.
+    """
+
+    def __init__(self, config: LLMConfig, *, http_client: Any = None) -> None:
+        self.config = config
+        self._client: OpenAI | None = None
+        if config.configured:
+            self._client = OpenAI(
+                base_url=config.base_url,
+                api_key=config.api_key,
+                max_retries=0,
+                timeout=config.timeout_s,
+                http_client=http_client,
+            )
+
+    @property
+    def available(self) -> bool:
+        """True when a base URL and key are configured."""
+        return self._client is not None
+
+    def redact(self, text: str) -> str:
+        """`optionsdesk.redaction.redact`, also knowing this client's own key."""
+        return redact(text, extra_secrets=[self.config.api_key])
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        json_schema: Mapping[str, Any] | None = None,
+        max_tokens: int = 800,
+    ) -> LLMResult:
+        """Ask each model of the chain in turn until one answers (redacted in and out)."""
+        if self._client is None:
+            raise LLMError("unavailable", "no OPENAI_BASE_URL or OPENAI_API_KEY configured")
+        prompt = tuple(ChatMessage(m.role, self.redact(m.content)) for m in messages)
+        attempts: list[LLMAttempt] = []
+        started = time.monotonic()
+        for model in self.config.models:
+            for _ in range(1 + max(0, self.config.retries_per_model)):
+                result = self._attempt(self._client, model, prompt, json_schema, max_tokens)
+                attempts.append(result if isinstance(result, LLMAttempt) else result.attempts[0])
+                if isinstance(result, LLMResult):
+                    latency_ms = (time.monotonic() - started) * 1000
+                    done = replace(result, attempts=tuple(attempts), latency_ms=latency_ms)
+                    _log_result(done)
+                    return done
+                if result.error_kind not in _TRANSIENT:
+                    break
+        last = attempts[-1]
+        logger.warning("llm: no model answered after %d attempts: %s", len(attempts), last.error)
+        raise LLMError(last.error_kind or "request", last.error, attempts)
+
+    def _attempt(
+        self,
+        client: OpenAI,
+        model: str,
+        prompt: tuple[ChatMessage, ...],
+        json_schema: Mapping[str, Any] | None,
+        max_tokens: int,
+    ) -> LLMResult | LLMAttempt:
+        kwargs: dict[str, Any] = {}
+        if json_schema is not None:
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": dict(json_schema)}
+        t0 = time.monotonic()
+        try:
+            reply = client.chat.completions.create(
+                model=model,
+                messages=cast(Any, [m.as_dict() for m in prompt]),
+                max_tokens=max_tokens,
+                temperature=0,
+                **kwargs,
+            )
+        except openai.OpenAIError as exc:
+            latency_ms = (time.monotonic() - t0) * 1000
+            kind = _classify(exc)
+            message = self.redact(f"{type(exc).__name__}: {exc}")[:500]
+            logger.info("llm: model %s failed (%s) %s", model, kind, message)
+            return LLMAttempt(model, False, latency_ms, kind, message)
+        latency_ms = (time.monotonic() - t0) * 1000
+        return _result(reply, model, prompt, latency_ms, self.redact)
+
+
+def _result(
+    reply: Any, model: str, prompt: tuple[ChatMessage, ...], latency_ms: float, clean: Any
+) -> LLMResult | LLMAttempt:
+    choices = getattr(reply, "choices", None) or []
+    if not choices:
+        return LLMAttempt(model, False, latency_ms, "server", "reply without choices")
+    message = choices[0].message
+    usage = getattr(reply, "usage", None)
+    refusal = getattr(message, "refusal", None)
+    return LLMResult(
+        text=clean(message.content or ""),
+        model=str(getattr(reply, "model", None) or model),
+        finish_reason=str(choices[0].finish_reason or ""),
+        refusal=clean(refusal) if refusal else None,
+        prompt=prompt,
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        latency_ms=latency_ms,
+        attempts=(LLMAttempt(model, True, latency_ms),),
+    )
+
+
+def _log_result(result: LLMResult) -> None:
+    logger.info(
+        "llm: %s answered (%s) in %.0f ms, %d+%d tokens, %d attempt(s): %s",
+        result.model,
+        result.finish_reason,
+        result.latency_ms,
+        result.prompt_tokens,
+        result.completion_tokens,
+        len(result.attempts),
+        result.text[:200],
+    )
+
+
+def build_llm_client() -> LLMClient:
+    """The configured client from settings, or an unavailable one (`settings.LLM_ENABLED`)."""
+    from django.conf import settings
+
+    if not getattr(settings, "LLM_ENABLED", False):
+        return UnavailableLLMClient()
+    return OpenAICompatibleClient(LLMConfig.from_settings())

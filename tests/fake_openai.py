@@ -1,0 +1,142 @@
+"""A fake OpenAI-compatible server on loopback with scripted replies, for tests.
+
+It serves `POST /v1/chat/completions` (Starlette behind a real uvicorn in a daemon thread) so the
+real `openai` client is exercised over HTTP. Each request takes the next `Scripted` reply in
+order (an exhausted script answers 500) and is recorded with its body and Authorization header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+@dataclass(frozen=True, slots=True)
+class Scripted:
+    """One scripted answer: a message (content or refusal), or an HTTP error, after a delay."""
+
+    content: str | None = None
+    refusal: str | None = None
+    finish_reason: str = "stop"
+    status: int = 200
+    delay_s: float = 0.0
+    prompt_tokens: int = 120
+    completion_tokens: int = 30
+
+
+def decision(action: str, **fields: Any) -> Scripted:
+    """A scripted well-formed decision JSON (`fields` e.g. symbol=..., size=...)."""
+    body = {"action": action, "reasoning": fields.pop("reasoning", "scripted"), **fields}
+    return Scripted(content=json.dumps(body))
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A request the fake server got: the JSON body and the Authorization header."""
+
+    body: dict[str, Any]
+    authorization: str
+
+    @property
+    def model(self) -> str:
+        """The model asked for."""
+        return str(self.body.get("model", ""))
+
+    @property
+    def text(self) -> str:
+        """The raw body as text (to search for leaked secrets)."""
+        return json.dumps(self.body)
+
+
+class FakeOpenAI:
+    """The scripted server state and its Starlette app."""
+
+    def __init__(self) -> None:
+        self.script: deque[Scripted] = deque()
+        self.received: list[Received] = []
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
+
+    def queue(self, *replies: Scripted) -> None:
+        """Append replies to the script."""
+        self.script.extend(replies)
+
+    async def _chat(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        self.received.append(Received(body, request.headers.get("authorization", "")))
+        if not self.script:
+            return JSONResponse({"error": {"message": "script exhausted"}}, status_code=500)
+        reply = self.script.popleft()
+        if reply.delay_s:
+            await asyncio.sleep(reply.delay_s)
+        if reply.status != 200:
+            error = {"message": f"scripted {reply.status}", "type": "scripted", "code": None}
+            return JSONResponse({"error": error}, status_code=reply.status)
+        return JSONResponse(_completion(body, reply))
+
+
+def _completion(body: dict[str, Any], reply: Scripted) -> dict[str, Any]:
+    message = {"role": "assistant", "content": reply.content, "refusal": reply.refusal}
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
+        "usage": {
+            "prompt_tokens": reply.prompt_tokens,
+            "completion_tokens": reply.completion_tokens,
+            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+        },
+    }
+
+
+class FakeOpenAIServer:
+    """`FakeOpenAI` behind uvicorn on 127.0.0.1 (free port) in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.fake = FakeOpenAI()
+        config = uvicorn.Config(
+            self.fake.app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="fake-openai", daemon=True)
+        self.port = 0
+
+    def start(self, timeout_s: float = 10.0) -> FakeOpenAIServer:
+        """Start serving and wait until the socket is bound."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("fake OpenAI server failed to start")
+            time.sleep(0.01)
+        servers: list[Any] = list(getattr(self._server, "servers", []))
+        self.port = int(servers[0].sockets[0].getsockname()[1])
+        return self
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL of this server (ends in /v1)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit and wait for the thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
