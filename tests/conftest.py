@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,6 +15,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # once a browser test starts, which makes Django refuse ORM calls from any later test
 # (microsoft/playwright-pytest#29). Tests only: production code never sets this.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# CI runs property tests on a fixed example sequence so a red build reproduces exactly;
+# local runs keep exploring new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -183,9 +183,12 @@ def test_greeks_match_finite_differences(
     def px(ff: float = f, tt: float = t, vv: float = vol, rr: float = r) -> float:
         return float(black76.price(ff, k, tt, vv, call, rate=rr))
 
-    h_f, h_v, h_t, h_r = 1e-4 * f, 1e-5, 1e-6, 1e-6
+    # Forward steps scale with the distribution's width (sigma * sqrt(t)): a fixed step is too
+    # coarse a day from expiry, where delta curves sharply within a fraction of a percent of F.
+    width = f * min(vol * math.sqrt(t), 0.01)
+    h_f, h_g, h_v, h_t, h_r = 1e-3 * width, 1e-2 * width, 1e-5, 1e-6, 1e-6
     delta_fd = (px(ff=f + h_f) - px(ff=f - h_f)) / (2 * h_f)
-    gamma_fd = (px(ff=f + h_f) - 2 * px() + px(ff=f - h_f)) / h_f**2
+    gamma_fd = (px(ff=f + h_g) - 2 * px() + px(ff=f - h_g)) / h_g**2
     vega_fd = 0.01 * (px(vv=vol + h_v) - px(vv=vol - h_v)) / (2 * h_v)
     theta_fd = -(px(tt=t + h_t) - px(tt=t - h_t)) / (2 * h_t) / 365.0
     rho_fd = 0.01 * (px(rr=r + h_r) - px(rr=r - h_r)) / (2 * h_r)
