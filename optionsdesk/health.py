@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Literal
 
+import httpx
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -88,10 +89,25 @@ def _exchange() -> tuple[Status, str]:
     return status, f"{where}, clock skew {skew_ms} ms"
 
 
+LLM_PROBE_TIMEOUT_S = 3.0
+
+
 def _llm() -> tuple[Status, str]:
+    """Configured, and the server answers `GET <base>/models` (no completion, no tokens spent)."""
     if not settings.LLM_ENABLED:
         return "degraded", "not configured (OPENAI_BASE_URL/OPENAI_API_KEY unset): rule-only"
-    return "ok", f"configured: {settings.APP.OPENAI_MODEL}"
+    app = settings.APP
+    url = f"{app.OPENAI_BASE_URL.rstrip('/')}/models"
+    headers = {"Authorization": f"Bearer {app.OPENAI_API_KEY.get_secret_value()}"}
+    try:
+        response = httpx.get(url, headers=headers, timeout=LLM_PROBE_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        return "degraded", f"configured ({app.OPENAI_MODEL}) but unreachable: {type(exc).__name__}"
+    if response.status_code in (401, 403):
+        return "degraded", f"configured ({app.OPENAI_MODEL}) but the key is refused"
+    if response.status_code >= 500:
+        return "degraded", f"configured ({app.OPENAI_MODEL}), server error {response.status_code}"
+    return "ok", f"configured and reachable: {app.OPENAI_MODEL}"
 
 
 def _cached(name: str, probe: Callable[[], tuple[Status, str]]) -> Check:
@@ -111,7 +127,7 @@ def health_checks() -> list[Check]:
         _cached("broker", _broker),
         _timed("worker", _worker),
         _cached("exchange", _exchange),
-        _timed("llm", _llm),
+        _cached("llm", _llm),
     ]
 
 

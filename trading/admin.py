@@ -78,10 +78,20 @@ class DecisionAdmin(admin.ModelAdmin):
         "verdict_code",
         "explored",
         "mode",
+        "decision_mode",
+        "decision_source",
         "policy_version",
         "dry_run",
     )
-    list_filter = ("action", "verdict_code", "mode", "decision_source", "explored", "dry_run")
+    list_filter = (
+        "action",
+        "verdict_code",
+        "mode",
+        "decision_mode",
+        "decision_source",
+        "explored",
+        "dry_run",
+    )
     search_fields = ("reason",)
     inlines = (OrderInline,)
 

@@ -226,6 +226,12 @@ class Decision(models.Model):
     risk_verdict = models.JSONField(null=True, blank=True)
     proposal = models.JSONField(default=dict)
     shadow_proposal = models.JSONField(null=True, blank=True)
+    llm_record = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="the LLM policy's outcome this tick (status, issues, redacted calls); "
+        "null when the decision mode did not ask the LLM",
+    )
     state_snapshot = models.JSONField(default=dict)
     candidates = models.JSONField(default=dict)
     chosen_candidate = models.JSONField(null=True, blank=True)

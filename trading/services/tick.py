@@ -5,6 +5,12 @@ the benchmark). One tick runs at a time: a lock row with an expiry (`AgentStatus
 shared by every process, longer than a tick may last, so overlapping ticks skip and a killed
 worker never blocks the agent for good. Exchange errors that call for patience (10028 rate
 limit, 10041 settlement, maintenance) set a back-off that later ticks respect and explain.
+
+Decision modes: `rule_only` never calls the LLM. `llm_only` and `hybrid_shadow` ask
+`trading.llm_policy.LLMPolicy`; `route_decision` picks what acts and what is logged as the
+shadow, and the risk engine judges whatever acts. An LLM that answered badly (invalid,
+hallucinated, refused, timed out) yields its DO_NOTHING; an LLM that is not configured (or
+broke unexpectedly) means the rules decide, and the decision says why.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 from pydantic import ValidationError
 
+from optionsdesk.llm import LLMClient, build_llm_client
 from trading.deribit.client import DeribitClient
 from trading.deribit.errors import (
     DeribitError,
@@ -33,9 +40,9 @@ from trading.deribit.errors import (
 )
 from trading.domain.decision_log import build_decision_record, to_json_value
 from trading.domain.health import GuardState, HealthCheckResult, HealthSeverity, risk_settings_check
-from trading.domain.params import EffectiveParams
+from trading.domain.params import DecisionMode, EffectiveParams
 from trading.domain.policy import PolicyInput, decide_rule_based, route_decision
-from trading.domain.proposal import ActionType, Proposal
+from trading.domain.proposal import ActionType, ExternalProposalOutcome, Proposal
 from trading.domain.risk import (
     DrawdownState,
     RiskInputs,
@@ -43,6 +50,7 @@ from trading.domain.risk import (
     drawdown_update,
     evaluate_risk,
 )
+from trading.llm_policy import LLMPolicy
 from trading.models import AgentRun, AgentStatus, Decision, Order
 from trading.services.controls import effective_params_load
 from trading.services.exchange import agent_client
@@ -147,9 +155,17 @@ def backoff_clear() -> None:
 
 
 def tick_run(
-    *, trigger: str = "beat", client: DeribitClient | None = None, seed: int | None = None
+    *,
+    trigger: str = "beat",
+    client: DeribitClient | None = None,
+    seed: int | None = None,
+    llm: LLMClient | None = None,
 ) -> TickOutcome:
-    """Run one tick of the agent (or skip it, saying why); see the module docstring."""
+    """Run one tick of the agent (or skip it, saying why); see the module docstring.
+
+    `llm` replaces the configured LLM client (`build_llm_client()`, built only when the decision
+    mode needs it).
+    """
     started = time.perf_counter()
     if trigger == "beat" and not tick_due():
         run = AgentRun(trigger=trigger, status=AgentRun.Status.SKIPPED, summary="not due yet")
@@ -162,7 +178,7 @@ def tick_run(
     exchange = client if client is not None else agent_client()
     before = exchange.request_count
     try:
-        outcome = _tick(run, exchange, seed=seed, started=started)
+        outcome = _tick(run, exchange, seed=seed, started=started, llm=llm)
     except Exception as exc:
         logger.exception("tick %s failed", run.pk)
         outcome = _finish(run, AgentRun.Status.FAILED, f"failed: {exc}"[:500], started)
@@ -188,7 +204,14 @@ def _finish(run: AgentRun, status: str, summary: str, started: float) -> TickOut
     return TickOutcome(run=run)
 
 
-def _tick(run: AgentRun, client: DeribitClient, *, seed: int | None, started: float) -> TickOutcome:
+def _tick(
+    run: AgentRun,
+    client: DeribitClient,
+    *,
+    seed: int | None,
+    started: float,
+    llm: LLMClient | None = None,
+) -> TickOutcome:
     status = AgentStatus.load()
     if status.backoff_until and timezone.now() < status.backoff_until:
         return _finish(run, AgentRun.Status.SKIPPED, f"skipped: {status.backoff_reason}", started)
@@ -208,7 +231,7 @@ def _tick(run: AgentRun, client: DeribitClient, *, seed: int | None, started: fl
     drawdown = _drawdown(status, state, params)
     inputs = state.inputs.model_copy(update={"drawdown": drawdown})
     return _decide_and_execute(
-        run, client, params, state, inputs, guard, seed=seed, started=started
+        run, client, params, state, inputs, guard, seed=seed, started=started, llm=llm
     )
 
 
@@ -262,15 +285,26 @@ def _decide_and_execute(
     *,
     seed: int | None,
     started: float,
+    llm: LLMClient | None = None,
 ) -> TickOutcome:
     rng = np.random.default_rng(seed if seed is not None else run.pk)
     policy_input = PolicyInput(risk=inputs, evaluations=state.evaluations, contexts=state.contexts)
-    routed = route_decision(
-        params.decision_mode, decide_rule_based(policy_input, params, rng), None
-    )
-    proposal = guard_filter(routed.executed, guard, params)
+    rule = decide_rule_based(policy_input, params, rng)
+    llm_outcome, llm_record = llm_consult(params, state, inputs, llm)
+    routed = route_decision(params.decision_mode, rule, llm_outcome)
+    executed = routed.executed
+    if llm_record is not None:
+        llm_record["route"] = routed.note
+        if llm_outcome is None:
+            why = f"LLM {llm_record['status']}: {llm_record['error']}; rules decided"
+            executed = executed.model_copy(
+                update={"reason": f"{executed.reason} [{params.decision_mode.value}: {why}]"}
+            )
+    proposal = guard_filter(executed, guard, params)
     verdict = evaluate_risk(proposal, inputs, params.risk)
-    decision, orders = _decision_create(run, params, state, proposal, routed.shadow, verdict)
+    decision, orders = _decision_create(
+        run, params, state, proposal, routed.shadow, verdict, llm_record
+    )
     backoff = _execute(orders, client)
     _decision_finish(
         decision, params, state, inputs, proposal, routed.shadow, verdict, orders, guard
@@ -284,6 +318,42 @@ def _decide_and_execute(
         return _outcome(run, AgentRun.Status.BACKOFF, backoff, decision, orders, started)
     backoff_clear()
     return _outcome(run, AgentRun.Status.OK, _summary(decision, orders), decision, orders, started)
+
+
+def llm_consult(
+    params: EffectiveParams,
+    state: TickState,
+    inputs: RiskInputs,
+    llm: LLMClient | None = None,
+) -> tuple[ExternalProposalOutcome | None, dict[str, Any] | None]:
+    """Ask the LLM policy when the decision mode wants it: (outcome for routing, record).
+
+    `rule_only` makes no call: (None, None). An unavailable LLM, or one that broke unexpectedly,
+    gives (None, record with the reason), so `route_decision` falls back to the rules. Otherwise
+    the LLM policy's final proposal (its DO_NOTHING when the reply was refused, invalid or late)
+    is what the LLM proposes, and the record holds its status, issues and redacted calls.
+    """
+    if params.decision_mode is DecisionMode.RULE_ONLY:
+        return None, None
+    client = llm if llm is not None else build_llm_client()
+    if not client.available:
+        why = str(getattr(client, "reason", "") or "no LLM configured")
+        return None, {"status": "unavailable", "error": why, "fallback": "rule_only"}
+    try:
+        decision = LLMPolicy(client).propose(
+            candidates=state.evaluations, inputs=inputs, params=params
+        )
+    except Exception as exc:  # the LLM must never break a tick
+        logger.exception("LLM policy failed; the rules decide this tick")
+        why = f"{type(exc).__name__}: {exc}"[:500]
+        return None, {"status": "error", "error": why, "fallback": "rule_only"}
+    outcome = ExternalProposalOutcome(
+        proposal=decision.proposal,
+        valid=True,  # the policy's own answer; a bad reply already became its DO_NOTHING
+        issues=decision.issues if decision.status != "ok" else (),
+        clamped=bool(decision.outcome and decision.outcome.clamped),
+    )
+    return outcome, decision.as_record()
 
 
 def _outcome(
@@ -316,6 +386,7 @@ def _decision_create(
     proposal: Proposal,
     shadow: Proposal | None,
     verdict: RiskVerdict,
+    llm_record: dict[str, Any] | None = None,
 ) -> tuple[Decision, list[Order]]:
     with transaction.atomic():
         decision = Decision.objects.create(
@@ -337,6 +408,7 @@ def _decision_create(
             risk_verdict=verdict.as_record(),
             proposal=proposal.as_record(),
             shadow_proposal=None if shadow is None else shadow.as_record(),
+            llm_record=None if llm_record is None else to_json_value(llm_record),
         )
         orders: list[Order] = []
         if verdict.approved and proposal.legs:
