@@ -10,7 +10,8 @@ invalid reply) becomes DO_NOTHING with the reason. A reply that is not a decisio
 (unparseable, truncated, unknown action, missing instrument) gets at most one repair request;
 a well-formed but disallowed trade (hallucinated instrument, bad size) is final.
 
-Django-free: the client is any `optionsdesk.llm.LLMClient`. `trading.services.tick.llm_consult` calls it in `llm_only` and `hybrid_shadow` modes.
+Django-free: the client is any `optionsdesk.llm.LLMClient`.
+`trading.services.tick.llm_consult` calls it in `llm_only` and `hybrid_shadow` modes.
 """
 
 from __future__ import annotations
