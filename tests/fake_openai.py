@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from trading.deribit.simulator.server import LoopbackServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,42 +101,14 @@ def _completion(body: dict[str, Any], reply: Scripted) -> dict[str, Any]:
     }
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LoopbackServer):
     """`FakeOpenAI` behind uvicorn on 127.0.0.1 (free port) in a daemon thread."""
 
     def __init__(self) -> None:
         self.fake = FakeOpenAI()
-        config = uvicorn.Config(
-            self.fake.app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fake-openai", daemon=True)
-        self.port = 0
-
-    def start(self, timeout_s: float = 10.0) -> FakeOpenAIServer:
-        """Start serving and wait until the socket is bound."""
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("fake OpenAI server failed to start")
-            time.sleep(0.01)
-        servers: list[Any] = list(getattr(self._server, "servers", []))
-        self.port = int(servers[0].sockets[0].getsockname()[1])
-        return self
+        super().__init__(self.fake.app, name="fake-openai")
 
     @property
     def base_url(self) -> str:
         """The OpenAI base URL of this server (ends in /v1)."""
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def stop(self) -> None:
-        """Ask uvicorn to exit and wait for the thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        return f"{self.origin}/v1"
