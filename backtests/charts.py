@@ -1,42 +1,26 @@
-"""Inline SVG pictures of a run (equity, drawdown, trade P&L), drawn with matplotlib's OO API.
-
-Why the OO API (`Figure`, never `pyplot`): no global state, safe in threads and workers, and
-the SVG goes straight into the page without files or a JavaScript charting library.
-"""
+"""Inline SVG pictures of a run (equity, drawdown, trade P&L), drawn with matplotlib's OO API
+(`optionsdesk.charts`)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 
+from optionsdesk.charts import WIDTH_IN, date_axis, svg_of
+
 FloatArray = npt.NDArray[np.float64]
-WIDTH_IN, HEIGHT_IN = 9.0, 3.0
-
-
-def _svg(figure: Figure) -> str:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
+HEIGHT_IN = 3.0
 
 
 def _dates(values: Sequence[str]) -> FloatArray:
     """ISO times as matplotlib date numbers."""
     return np.asarray(date2num([datetime.fromisoformat(v) for v in values]), dtype=np.float64)
-
-
-def _date_axis(axis: Any) -> None:
-    locator = AutoDateLocator()
-    axis.xaxis.set_major_locator(locator)
-    axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    axis.grid(alpha=0.3)
 
 
 def equity_svg(curves: dict[str, dict[str, list[Any]]]) -> str:
@@ -53,8 +37,8 @@ def equity_svg(curves: dict[str, dict[str, list[Any]]]) -> str:
             axis.plot(times, curve["hold_usd"], linewidth=1, linestyle="--", label="buy & hold")
     axis.set_ylabel("equity, USD")
     axis.legend(loc="best", fontsize=8)
-    _date_axis(axis)
-    return _svg(figure)
+    date_axis(axis)
+    return svg_of(figure)
 
 
 def drawdown_svg(curve: dict[str, list[Any]]) -> str:
@@ -67,8 +51,8 @@ def drawdown_svg(curve: dict[str, list[Any]]) -> str:
     drawdown = [100.0 * d for d in curve["drawdown"]]
     axis.fill_between(times, drawdown, 0.0, color="tab:red", alpha=0.4, linewidth=0)
     axis.set_ylabel("drawdown, %")
-    _date_axis(axis)
-    return _svg(figure)
+    date_axis(axis)
+    return svg_of(figure)
 
 
 def trades_svg(exit_times: Sequence[datetime], pnl_usd: Sequence[float]) -> str:
@@ -81,5 +65,5 @@ def trades_svg(exit_times: Sequence[datetime], pnl_usd: Sequence[float]) -> str:
     axis.scatter(date2num(list(exit_times)), list(pnl_usd), c=colours, s=14)
     axis.axhline(0.0, color="grey", linewidth=0.8)
     axis.set_ylabel("trade P&L, USD")
-    _date_axis(axis)
-    return _svg(figure)
+    date_axis(axis)
+    return svg_of(figure)

@@ -3,16 +3,18 @@
 Why our own thin layer: every caller needs the same guarantees, so they live in one place. A
 model fallback chain (`OPENAI_MODEL`, then `OPENAI_FALLBACK_MODELS`), bounded retries (the
 `openai` client's own retries are off), token and latency accounting on every result, and
-redaction: message contents go through `optionsdesk.redaction.redact` BEFORE they are sent, so
-what the server saw, what we store and what we log are the same secret-free text. Without a
-base URL and a key the client is unavailable and says so instead of calling anything.
+redaction: message contents (and tool-call arguments) go through `optionsdesk.redaction.redact`
+BEFORE they are sent, so what the server saw, what we store and what we log are the same
+secret-free text. Tools (OpenAI function calling) are passed through: the caller offers them and
+runs the calls the model asks for; this layer never executes anything. Without a base URL and a
+key the client is unavailable and says so instead of calling anything.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
@@ -28,15 +30,48 @@ _TRANSIENT: frozenset[str] = frozenset({"timeout", "connection", "rate_limited",
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model asked for: its id, the tool's name and raw JSON arguments."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The wire form (`type: function`)."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One chat message (`role` system/user/assistant) as sent to the server."""
+    """One chat message as sent to the server.
 
-    role: Literal["system", "user", "assistant"]
+    `role` is system/user/assistant/tool. An assistant message may carry the `tool_calls` it
+    made; a `tool` message answers one of them (`tool_call_id`) with the tool's output.
+    """
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str = ""
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         """The wire/record form."""
-        return {"role": self.role, "content": self.content}
+        wire: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            wire["tool_calls"] = [call.as_dict() for call in self.tool_calls]
+        if self.role == "tool":
+            wire["tool_call_id"] = self.tool_call_id
+        return wire
+
+    def redacted(self, clean: Callable[[str], str]) -> ChatMessage:
+        """This message with its content and tool-call arguments passed through `clean`."""
+        calls = tuple(replace(c, arguments=clean(c.arguments)) for c in self.tool_calls)
+        return replace(self, content=clean(self.content), tool_calls=calls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +99,9 @@ class LLMAttempt:
 class LLMResult:
     """A completed call: the (redacted) reply, why it stopped, tokens and latency.
 
-    `finish_reason` is the server's ("stop", "length" = truncated, "content_filter", ...);
-    `refusal` is the model's refusal text when it declined. `prompt` is the redacted messages as
+    `finish_reason` is the server's ("stop", "length" = truncated, "content_filter",
+    "tool_calls", ...); `refusal` is the model's refusal text when it declined; `tool_calls` are
+    the functions it asked to run (redacted arguments). `prompt` is the redacted messages as
     sent; `latency_ms` covers every attempt, including failed ones before the fallback answered.
     """
 
@@ -78,6 +114,7 @@ class LLMResult:
     completion_tokens: int
     latency_ms: float
     attempts: tuple[LLMAttempt, ...]
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def total_tokens(self) -> int:
@@ -101,6 +138,7 @@ class LLMResult:
             "finish_reason": self.finish_reason,
             "refusal": self.refusal,
             "reply": self.text,
+            "tool_calls": [c.as_dict() for c in self.tool_calls],
             "prompt": [m.as_dict() for m in self.prompt],
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -108,6 +146,16 @@ class LLMResult:
             "latency_ms": round(self.latency_ms, 1),
             "attempts": [a.as_dict() for a in self.attempts],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What one `complete` call asks every model of the chain."""
+
+    prompt: tuple[ChatMessage, ...]
+    json_schema: Mapping[str, Any] | None
+    tools: Sequence[Mapping[str, Any]] | None
+    max_tokens: int
 
 
 class LLMError(Exception):
@@ -133,9 +181,16 @@ class LLMClient(Protocol):
         messages: Sequence[ChatMessage],
         *,
         json_schema: Mapping[str, Any] | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
         max_tokens: int = 800,
+        deadline_s: float | None = None,
     ) -> LLMResult:
-        """One chat completion; raises `LLMError` when no model answered."""
+        """One chat completion; raises `LLMError` when no model answered.
+
+        `tools` are OpenAI function definitions the model may call; the calls come back in
+        `LLMResult.tool_calls` for the caller to run (or refuse). `deadline_s` bounds the whole
+        call, fallbacks and retries included (each request's timeout shrinks to what is left).
+        """
         ...
 
 
@@ -177,6 +232,15 @@ class LLMConfig:
         )
 
 
+def _failure(attempts: list[LLMAttempt], deadline: str) -> LLMError:
+    """The error when no model answered: the last attempt's kind, or a timeout at the deadline."""
+    last = attempts[-1] if attempts else None
+    kind: ErrorKind = "timeout" if deadline or last is None else (last.error_kind or "request")
+    message = deadline or (last.error if last else "")
+    logger.warning("llm: no model answered after %d attempts: %s", len(attempts), message)
+    return LLMError(kind, message, attempts)
+
+
 def _classify(exc: Exception) -> ErrorKind:
     if isinstance(exc, openai.APITimeoutError):
         return "timeout"
@@ -205,7 +269,9 @@ class UnavailableLLMClient:
         messages: Sequence[ChatMessage],
         *,
         json_schema: Mapping[str, Any] | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
         max_tokens: int = 800,
+        deadline_s: float | None = None,
     ) -> LLMResult:
         """Always raises `LLMError("unavailable")`."""
         raise LLMError("unavailable", self.reason)
@@ -245,17 +311,33 @@ class OpenAICompatibleClient:
         messages: Sequence[ChatMessage],
         *,
         json_schema: Mapping[str, Any] | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
         max_tokens: int = 800,
+        deadline_s: float | None = None,
     ) -> LLMResult:
-        """Ask each model of the chain in turn until one answers (redacted in and out)."""
+        """Ask each model of the chain in turn until one answers (redacted in and out).
+
+        Gives up with `LLMError("timeout")` once `deadline_s` (seconds from now) has passed.
+        """
         if self._client is None:
             raise LLMError("unavailable", "no OPENAI_BASE_URL or OPENAI_API_KEY configured")
-        prompt = tuple(ChatMessage(m.role, self.redact(m.content)) for m in messages)
+        request = _Request(
+            prompt=tuple(m.redacted(self.redact) for m in messages),
+            json_schema=json_schema,
+            tools=tools,
+            max_tokens=max_tokens,
+        )
         attempts: list[LLMAttempt] = []
         started = time.monotonic()
+        ends = None if deadline_s is None else started + deadline_s
         for model in self.config.models:
             for _ in range(1 + max(0, self.config.retries_per_model)):
-                result = self._attempt(self._client, model, prompt, json_schema, max_tokens)
+                timeout_s = self.config.timeout_s
+                if ends is not None:
+                    timeout_s = min(timeout_s, ends - time.monotonic())
+                    if timeout_s <= 0:
+                        raise _failure(attempts, f"deadline of {deadline_s:g} s passed")
+                result = self._attempt(self._client, model, request, timeout_s)
                 attempts.append(result if isinstance(result, LLMAttempt) else result.attempts[0])
                 if isinstance(result, LLMResult):
                     latency_ms = (time.monotonic() - started) * 1000
@@ -264,28 +346,25 @@ class OpenAICompatibleClient:
                     return done
                 if result.error_kind not in _TRANSIENT:
                     break
-        last = attempts[-1]
-        logger.warning("llm: no model answered after %d attempts: %s", len(attempts), last.error)
-        raise LLMError(last.error_kind or "request", last.error, attempts)
+        raise _failure(attempts, "")
 
     def _attempt(
-        self,
-        client: OpenAI,
-        model: str,
-        prompt: tuple[ChatMessage, ...],
-        json_schema: Mapping[str, Any] | None,
-        max_tokens: int,
+        self, client: OpenAI, model: str, request: _Request, timeout_s: float
     ) -> LLMResult | LLMAttempt:
         kwargs: dict[str, Any] = {}
-        if json_schema is not None:
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": dict(json_schema)}
+        if request.json_schema is not None:
+            schema = dict(request.json_schema)
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": schema}
+        if request.tools:
+            kwargs["tools"] = [dict(t) for t in request.tools]
         t0 = time.monotonic()
         try:
             reply = client.chat.completions.create(
                 model=model,
-                messages=cast(Any, [m.as_dict() for m in prompt]),
-                max_tokens=max_tokens,
+                messages=cast(Any, [m.as_dict() for m in request.prompt]),
+                max_tokens=request.max_tokens,
                 temperature=0,
+                timeout=timeout_s,
                 **kwargs,
             )
         except openai.OpenAIError as exc:
@@ -295,7 +374,7 @@ class OpenAICompatibleClient:
             logger.info("llm: model %s failed (%s) %s", model, kind, message)
             return LLMAttempt(model, False, latency_ms, kind, message)
         latency_ms = (time.monotonic() - t0) * 1000
-        return _result(reply, model, prompt, latency_ms, self.redact)
+        return _result(reply, model, request.prompt, latency_ms, self.redact)
 
 
 def _result(
@@ -307,6 +386,15 @@ def _result(
     message = choices[0].message
     usage = getattr(reply, "usage", None)
     refusal = getattr(message, "refusal", None)
+    calls = tuple(
+        ToolCall(
+            id=str(call.id),
+            name=str(call.function.name),
+            arguments=clean(call.function.arguments or ""),
+        )
+        for call in (getattr(message, "tool_calls", None) or [])
+        if getattr(call, "function", None) is not None
+    )
     return LLMResult(
         text=clean(message.content or ""),
         model=str(getattr(reply, "model", None) or model),
@@ -317,6 +405,7 @@ def _result(
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         latency_ms=latency_ms,
         attempts=(LLMAttempt(model, True, latency_ms),),
+        tool_calls=calls,
     )
 
 

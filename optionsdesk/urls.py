@@ -15,6 +15,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("trading.api.urls")),
+    path("", include("trading.api.chat_urls")),
     path("", include("backtests.api.urls")),
     path("", include("calibration.api.urls")),
     path("", include("greg.api.urls")),

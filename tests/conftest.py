@@ -1,15 +1,21 @@
-"""Project-wide fixtures: shared reference data, Django users, the browser, a real Celery worker."""
+"""Project-wide fixtures: shared reference data, Django users, the browser, a real Celery worker,
+the fake OpenAI-compatible server."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from tests.fake_openai import FakeOpenAI, FakeOpenAIServer
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+BROWSER_USER, BROWSER_PASSWORD = "trader", "s3cret-passphrase"
 
 # Playwright's sync API keeps an event loop running in the main thread for the rest of the session
 # once a browser test starts, which makes Django refuse ORM calls from any later test
@@ -82,3 +88,36 @@ def browser_type_launch_args() -> dict[str, object]:
             "--disable-quic",
         ],
     }
+
+
+@pytest.fixture(scope="module")
+def llm_server() -> Iterator[FakeOpenAIServer]:
+    """A fake OpenAI-compatible server on loopback, one per test module."""
+    server = FakeOpenAIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake(llm_server: FakeOpenAIServer) -> FakeOpenAI:
+    """The fake server's script and request log, emptied for this test."""
+    llm_server.fake.script.clear()
+    llm_server.fake.received.clear()
+    return llm_server.fake
+
+
+@pytest.fixture
+def browser_login(live_server: Any, page: Any, django_user_model: Any) -> Callable[..., Any]:
+    """A function that logs the Playwright `page` in to the live server as a superuser and
+    lands on `path` (after the dashboard's tabs appear); it returns the page."""
+    django_user_model.objects.create_superuser(BROWSER_USER, "", BROWSER_PASSWORD)
+
+    def login(path: str = "/") -> Any:
+        page.goto(f"{live_server.url}/login/?next={path}")
+        page.fill("input[name=username]", BROWSER_USER)
+        page.fill("input[name=password]", BROWSER_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("nav.tabs")
+        return page
+
+    return login

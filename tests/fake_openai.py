@@ -19,14 +19,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from optionsdesk.llm import LLMConfig, OpenAICompatibleClient
 from trading.deribit.simulator.server import LoopbackServer
+
+#: The key `make_llm_client` sends (tests search requests and records for it).
+TEST_API_KEY = "sk-fake-0123456789abcdefKEY"
 
 
 @dataclass(frozen=True, slots=True)
 class Scripted:
-    """One scripted answer: a message (content or refusal), or an HTTP error, after a delay."""
+    """One scripted answer: a message (content, refusal or tool calls), or an HTTP error, after
+    a delay. `tool_calls` are (function name, arguments) pairs the model asks to run."""
 
     content: str | None = None
+    tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()
     refusal: str | None = None
     finish_reason: str = "stop"
     status: int = 200
@@ -41,6 +47,16 @@ def decision(action: str, **fields: Any) -> Scripted:
     return Scripted(content=json.dumps(body))
 
 
+def tool_calls(*calls: tuple[str, dict[str, Any]]) -> Scripted:
+    """A scripted reply that asks to run the given (name, arguments) tool calls."""
+    return Scripted(tool_calls=tuple(calls), finish_reason="tool_calls")
+
+
+def answer(text: str) -> Scripted:
+    """A scripted plain-text answer."""
+    return Scripted(content=text)
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
     """A request the fake server got: the JSON body and the Authorization header."""
@@ -52,6 +68,16 @@ class Received:
     def model(self) -> str:
         """The model asked for."""
         return str(self.body.get("model", ""))
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The chat messages sent."""
+        return list(self.body.get("messages", []))
+
+    @property
+    def tool_names(self) -> list[str]:
+        """The names of the tools offered with this request."""
+        return [t["function"]["name"] for t in self.body.get("tools", [])]
 
     @property
     def text(self) -> str:
@@ -86,7 +112,20 @@ class FakeOpenAI:
 
 
 def _completion(body: dict[str, Any], reply: Scripted) -> dict[str, Any]:
-    message = {"role": "assistant", "content": reply.content, "refusal": reply.refusal}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": reply.content,
+        "refusal": reply.refusal,
+    }
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": f"call_{index}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)},
+            }
+            for index, (name, arguments) in enumerate(reply.tool_calls)
+        ]
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -112,3 +151,16 @@ class FakeOpenAIServer(LoopbackServer):
     def base_url(self) -> str:
         """The OpenAI base URL of this server (ends in /v1)."""
         return f"{self.origin}/v1"
+
+
+def make_llm_client(server: FakeOpenAIServer, **overrides: Any) -> OpenAICompatibleClient:
+    """A real `openai`-backed client of `server` (test key, model "primary", 5 s timeout, no
+    fallback and no retries unless `overrides` say so)."""
+    values: dict[str, Any] = {
+        "base_url": server.base_url,
+        "api_key": TEST_API_KEY,
+        "model": "primary",
+        "timeout_s": 5.0,
+        "retries_per_model": 0,
+    }
+    return OpenAICompatibleClient(LLMConfig(**(values | overrides)))

@@ -1,4 +1,4 @@
-"""Admin for the live agent: controls (audited), runs, decisions, orders, positions, health."""
+"""Admin for the live agent: controls (audited), runs, decisions, orders, positions, chats."""
 
 from __future__ import annotations
 
@@ -160,3 +160,55 @@ class HealthCheckAdmin(admin.ModelAdmin):
 
     list_display = ("checked_at", "kind", "name", "severity", "detail")
     list_filter = ("severity", "kind", "name")
+
+
+class ChatMessageInline(admin.TabularInline):
+    """A conversation's messages, read-only (the record of what was asked and answered)."""
+
+    model = models.ChatMessage
+    fk_name = "conversation"
+    fields = ("created_at", "role", "answer_kind", "content", "sources", "model", "total_tokens")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(models.Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    """Conversations with the agent (web, API, command line, Telegram)."""
+
+    list_display = ("id", "title", "channel", "user", "created_at", "updated_at")
+    list_filter = ("channel",)
+    search_fields = ("title", "messages__content")
+    readonly_fields = ("created_at", "updated_at")
+    inlines = (ChatMessageInline,)
+
+
+@admin.register(models.ChatMessage)
+class ChatMessageAdmin(admin.ModelAdmin):
+    """Every question and answer, with how the answer was made."""
+
+    list_display = ("created_at", "conversation", "role", "answer_kind", "short", "total_tokens")
+    list_filter = ("role", "answer_kind")
+    search_fields = ("content",)
+    readonly_fields = (
+        "conversation",
+        "role",
+        "reply_to",
+        "content",
+        "answer_kind",
+        "tool_calls",
+        "sources",
+        "model",
+        "total_tokens",
+        "latency_ms",
+        "llm_error",
+        "created_at",
+    )
+
+    @admin.display(description="content")
+    def short(self, obj: models.ChatMessage) -> str:
+        return obj.content[:100]

@@ -1,4 +1,5 @@
-"""The live agent's system of record: controls, runs, decisions, orders, positions, health.
+"""The live agent's system of record: controls, runs, decisions, orders, positions, health,
+and the conversations held with it.
 
 The database is the source of truth across crashes and restarts: an order row (with its unique
 label) is written before the request leaves, positions are restored from here, and every tick
@@ -10,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -413,3 +415,78 @@ class HealthCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.checked_at:%Y-%m-%d %H:%M} {self.name}: {self.severity}"
+
+
+class Conversation(models.Model):
+    """A chat with the agent: one thread of questions and answers, from one channel."""
+
+    class Channel(models.TextChoices):
+        WEB = "web"
+        API = "api"
+        CLI = "cli"
+        TELEGRAM = "telegram"
+
+    title = models.CharField(max_length=120, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="agent_conversations",
+    )
+    channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.WEB)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-updated_at", "-id")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title or '(untitled)'} [{self.channel}]"
+
+
+class ChatMessage(models.Model):
+    """One message of a conversation: the user's question or the agent's answer.
+
+    An answer records how it was made (`answer_kind`: the LLM, or a labelled template when no
+    LLM answered), the read-only tool calls behind it with their (redacted) results, the
+    decisions it drew on (`sources`), and the LLM's usage. `reply_to` makes answering
+    idempotent: a question gets at most one answer.
+    """
+
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class AnswerKind(models.TextChoices):
+        LLM = "llm"
+        TEMPLATE = "template"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField()
+    reply_to = models.OneToOneField(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="answer"
+    )
+    answer_kind = models.CharField(
+        max_length=10, choices=AnswerKind.choices, blank=True, default=""
+    )
+    tool_calls = models.JSONField(
+        default=list, blank=True, help_text="[{name, arguments, ok, result}] (redacted)"
+    )
+    sources = models.JSONField(
+        default=list, blank=True, help_text="ids of the decisions the answer drew on"
+    )
+    model = models.CharField(max_length=100, blank=True, default="")
+    total_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.FloatField(default=0.0)
+    llm_error = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"

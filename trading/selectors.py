@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTransform
 
 from trading.domain.health import GuardState
+from trading.domain.source_compare import LIMIT_DEFAULT, compare_sources
 from trading.models import (
     AgentRun,
     AgentStatus,
@@ -88,3 +90,46 @@ def agent_status_snapshot() -> dict[str, Any]:
         },
         "open_positions": Position.objects.filter(status=Position.Status.OPEN).count(),
     }
+
+
+def _consulted_decisions(*, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` decisions that asked the LLM, as plain dicts for the domain.
+
+    Only three members of `llm_record` are read: the rest (redacted prompts and replies) can be
+    kilobytes per tick.
+    """
+    rows = (
+        Decision.objects.filter(llm_record__isnull=False)
+        .order_by("-decided_at", "-id")
+        .values(
+            "id",
+            "decided_at",
+            "decision_mode",
+            "decision_source",
+            "proposal",
+            "shadow_proposal",
+            "verdict_code",
+            "executed",
+            llm_status=KeyTransform("status", "llm_record"),
+            llm_total_tokens=KeyTransform("total_tokens", "llm_record"),
+            llm_latency_ms=KeyTransform("latency_ms", "llm_record"),
+        )[:limit]
+    )
+    decisions: list[dict[str, Any]] = []
+    for row in rows:
+        decision: dict[str, Any] = dict(row)
+        decision["llm_record"] = {
+            "status": decision.pop("llm_status"),
+            "total_tokens": decision.pop("llm_total_tokens"),
+            "latency_ms": decision.pop("llm_latency_ms"),
+        }
+        decisions.append(decision)
+    return decisions
+
+
+def decision_source_comparison(*, limit: int = LIMIT_DEFAULT) -> dict[str, Any]:
+    """Rules vs LLM over the newest `limit` decisions that consulted the LLM (newest first).
+
+    `{"rows": [...], "summary": {...}}` as `trading.domain.source_compare` computes them.
+    """
+    return compare_sources(_consulted_decisions(limit=limit)).model_dump()

@@ -8,5 +8,8 @@ app_name = "trading"
 urlpatterns = [
     path("", views.live, name="live"),
     path("chat/", views.chat, name="chat"),
+    path("chat/ask", views.chat_ask_view, name="chat-ask"),
+    path("chat/answer/<int:question_id>", views.chat_answer_view, name="chat-answer"),
     path("agent/controls/", views.controls, name="controls"),
+    path("compare/", views.compare, name="compare"),
 ]

@@ -8,12 +8,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from trading import selectors
-from trading.models import Position
+from trading.chat.service import (
+    MAX_QUESTION_CHARS,
+    ChatInputError,
+    conversation_create,
+    conversation_list,
+    question_add,
+    question_answer,
+    question_clean,
+)
+from trading.models import ChatMessage, Conversation, Position
 
 
 def live_context() -> dict[str, Any]:
@@ -39,22 +51,104 @@ def live(request: HttpRequest) -> HttpResponse:
     return render(request, template, live_context())
 
 
+SUGGESTED_QUESTIONS = (
+    "Why did you pick your last call?",
+    "Summarize your last 10 decisions",
+    "What would you likely do right now?",
+    "What positions do you hold?",
+)
+
+
+#: How many of the user's conversations the Chat tab lists (newest activity first).
+CONVERSATIONS_SHOWN = 30
+
+
+def _conversation_for(request: HttpRequest, raw: str | None) -> Conversation | None:
+    """The user's own conversation with this id (None when absent, foreign or malformed)."""
+    if not raw or not str(raw).isdigit():
+        return None
+    return conversation_list(user=request.user).filter(pk=int(raw)).first()
+
+
 @login_required
 def chat(request: HttpRequest) -> HttpResponse:
-    """Chat with the agent; says plainly when no LLM is configured."""
-    return render(request, "trading/chat.html", {"llm_enabled": settings.LLM_ENABLED})
+    """The Chat tab: the user's conversations, the open one, and the question form.
+
+    `?c=<id>` opens a conversation, `?new=1` starts a blank one; otherwise the newest opens.
+    Says plainly when no LLM is configured (answers are then labelled templates).
+    """
+    conversations = conversation_list(user=request.user)
+    current = _conversation_for(request, request.GET.get("c"))
+    if current is None and not request.GET.get("new"):
+        current = conversations.first()
+    chat_messages = list(current.messages.all()) if current else []
+    context = {
+        "llm_enabled": settings.LLM_ENABLED,
+        "conversations": conversations[:CONVERSATIONS_SHOWN],
+        "current": current,
+        "chat_messages": chat_messages,
+        # A question without an answer (its answer request failed or was cut off) gets a
+        # placeholder that asks again, so a reload retries instead of leaving it unanswered.
+        "answered": {m.reply_to_id for m in chat_messages if m.reply_to_id},
+        "suggestions": SUGGESTED_QUESTIONS,
+        "max_chars": MAX_QUESTION_CHARS,
+    }
+    return render(request, "trading/chat.html", context)
+
+
+@login_required
+@require_POST
+def chat_ask_view(request: HttpRequest) -> HttpResponse:
+    """Store a question. htmx gets the question, a placeholder that fetches the answer (so
+    the question shows at once) and, out of band, the conversation id and the updated
+    conversation list; a plain form post is answered here and redirected."""
+    conversation = _conversation_for(request, request.POST.get("conversation"))
+    try:
+        text = question_clean(request.POST.get("message", ""))
+    except ChatInputError as exc:
+        if getattr(request, "htmx", False):
+            return render(request, "trading/chat.html#ask_error", {"error": str(exc)}, status=400)
+        messages.error(request, str(exc))
+        back = f"?c={conversation.pk}" if conversation else ""
+        return redirect(f"{reverse('trading:chat')}{back}")
+    if conversation is None:
+        conversation = conversation_create(channel=Conversation.Channel.WEB, user=request.user)
+    question = question_add(conversation=conversation, text=text)
+    if not getattr(request, "htmx", False):
+        question_answer(question=question)
+        return redirect(f"{reverse('trading:chat')}?c={conversation.pk}")
+    context = {
+        "message": question,
+        "current": conversation,
+        "conversations": conversation_list(user=request.user)[:CONVERSATIONS_SHOWN],
+    }
+    return render(request, "trading/chat.html#asked", context)
+
+
+@login_required
+@require_POST
+def chat_answer_view(request: HttpRequest, question_id: int) -> HttpResponse:
+    """The answer to one of the user's questions (made once; asking again returns it)."""
+    question = get_object_or_404(
+        ChatMessage,
+        pk=question_id,
+        role=ChatMessage.Role.USER,
+        conversation__in=conversation_list(user=request.user),
+    )
+    answer = question_answer(question=question)
+    return render(request, "trading/chat.html#message", {"message": answer})
 
 
 CONTROL_FORM_FIELDS = (
     ("kill_switch", "Global kill switch", "bool"),
     ("dry_run", "Dry run", "tristate"),
     ("daily_drawdown_limit_pct", "Daily drawdown limit, %", "number"),
-    ("mode", "Mode", "text"),
-    ("decision_mode", "Decision mode", "text"),
+    ("mode", "Mode", "choice"),
+    ("decision_mode", "Decision mode", "choice"),
     ("liquidity_max_spread_pct", "Max spread, %", "number"),
     ("liquidity_min_open_interest", "Min open interest", "number"),
     ("liquidity_min_depth_multiple", "Min book depth, x order", "number"),
-    ("reconcile_action", "Reconciliation action", "text"),
+    ("reconcile_action", "Reconciliation action", "choice"),
     ("loop_interval_s", "Loop interval, s", "number"),
     ("ivrv_min", "Min IV/RV", "number"),
     ("explore_prob", "Exploration probability", "number"),
@@ -70,13 +164,26 @@ def controls_context() -> dict[str, Any]:
     return {
         "agent_controls": control,
         "agent_control_fields": [
-            (name, label, kind, getattr(control, name)) for name, label, kind in CONTROL_FORM_FIELDS
+            (name, label, kind, getattr(control, name), _choices(name) if kind == "choice" else ())
+            for name, label, kind in CONTROL_FORM_FIELDS
         ],
         "agent_guard": snapshot["guard"],
         "agent_trading_allowed": snapshot["trading_allowed"],
         "agent_health_checks": selectors.health_latest(),
         "agent_control_changes": selectors.control_changes(limit=10),
     }
+
+
+def _choices(name: str) -> list[tuple[str, str]]:
+    """A choice control's options; blank ("use the configured default") first when allowed."""
+    from django.db import models
+
+    from trading.models import RuntimeControl
+
+    field = RuntimeControl._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    options = [(str(value), str(label)) for value, label in (field.choices or [])]
+    return [("", "default"), *options] if field.blank else options
 
 
 def _parse_control(name: str, kind: str, raw: str | None) -> Any:
@@ -130,3 +237,39 @@ def controls(request: HttpRequest) -> HttpResponse:
             error = str(exc).splitlines()[0][:300]
     context = controls_context() | {"agent_control_error": error}
     return render(request, "trading/partials/controls.html", context)
+
+
+#: Choices of the Rules vs LLM page's `?limit=` selector.
+COMPARE_LIMIT_CHOICES = (50, 200, 500, 2000)
+
+
+@login_required
+def compare(request: HttpRequest) -> HttpResponse:
+    """Rules vs LLM over the last `?limit=` ticks that consulted the LLM: summary, picture, table.
+
+    htmx asks only for the agreement figure (the Live Agent tab shows it near its timeline).
+    A bad `limit` falls back to the default and says so rather than failing the page.
+    """
+    from trading.charts import source_comparison_svg
+    from trading.domain.source_compare import LIMIT_DEFAULT, comparison_limit
+
+    limit_error = ""
+    try:
+        limit = comparison_limit(request.GET.get("limit"))
+    except ValueError as exc:
+        limit, limit_error = LIMIT_DEFAULT, f"limit must be {exc}"
+    comparison = selectors.decision_source_comparison(limit=limit)
+    summary = comparison["summary"]
+    actions = summary["actions"]
+    context = {
+        "summary": summary,
+        "rows": comparison["rows"],
+        "action_rows": [(a, n, actions["llm"].get(a, 0)) for a, n in actions["rules"].items()],
+        "limit": limit,
+        "limit_choices": sorted({*COMPARE_LIMIT_CHOICES, limit}),
+        "limit_error": limit_error,
+    }
+    if getattr(request, "htmx", False):
+        return render(request, "trading/compare.html#agreement", context)
+    context["chart_svg"] = source_comparison_svg(comparison["rows"])
+    return render(request, "trading/compare.html", context)

@@ -21,14 +21,8 @@ def tasks_inline():
 
 
 @pytest.mark.usefixtures("tasks_inline")
-def test_a_trader_launches_a_run_and_sees_its_pictures_and_report(
-    live_server, page, django_user_model, tmp_path: Path
-):
-    django_user_model.objects.create_superuser("trader", "", "s3cret-passphrase")
-    page.goto(f"{live_server.url}/login/?next=/backtests/")
-    page.fill("input[name=username]", "trader")
-    page.fill("input[name=password]", "s3cret-passphrase")
-    page.click("button[type=submit]")
+def test_a_trader_launches_a_run_and_sees_its_pictures_and_report(browser_login, tmp_path: Path):
+    page = browser_login("/backtests/")
     page.wait_for_selector("[data-testid=lab-form]")
     assert page.locator("[data-testid=empty]").is_visible()
 

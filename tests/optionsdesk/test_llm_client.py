@@ -1,8 +1,7 @@
-"""The LLM client against a fake OpenAI-compatible server, with the real `openai` client."""
+"""The LLM client against a fake OpenAI-compatible llm_server, with the real `openai` client."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,23 +23,9 @@ API_KEY = "sk-test-0123456789abcdefSECRET"
 HELLO = (ChatMessage("user", "hello"),)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIServer]:
-    srv = FakeOpenAIServer().start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def fake(server: FakeOpenAIServer) -> FakeOpenAI:
-    server.fake.script.clear()
-    server.fake.received.clear()
-    return server.fake
-
-
-def make_client(server: FakeOpenAIServer, **overrides: object) -> OpenAICompatibleClient:
+def make_client(llm_server: FakeOpenAIServer, **overrides: object) -> OpenAICompatibleClient:
     values: dict[str, object] = {
-        "base_url": server.base_url,
+        "base_url": llm_server.base_url,
         "api_key": API_KEY,
         "model": "primary",
         "fallback_models": ("fallback",),
@@ -51,11 +36,11 @@ def make_client(server: FakeOpenAIServer, **overrides: object) -> OpenAICompatib
 
 
 def test_it_returns_the_reply_with_tokens_and_latency(
-    server: FakeOpenAIServer, fake: FakeOpenAI
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
 ) -> None:
     fake.queue(Scripted(content='{"ok": true}', prompt_tokens=11, completion_tokens=7))
     schema = {"name": "x", "schema": {"type": "object"}, "strict": True}
-    result = make_client(server).complete(HELLO, json_schema=schema, max_tokens=50)
+    result = make_client(llm_server).complete(HELLO, json_schema=schema, max_tokens=50)
     assert result.text == '{"ok": true}'
     assert (result.model, result.finish_reason) == ("primary", "stop")
     assert (result.prompt_tokens, result.completion_tokens, result.total_tokens) == (11, 7, 18)
@@ -69,10 +54,10 @@ def test_it_returns_the_reply_with_tokens_and_latency(
 
 
 def test_it_falls_back_to_the_next_model_when_the_first_fails(
-    server: FakeOpenAIServer, fake: FakeOpenAI
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
 ) -> None:
     fake.queue(Scripted(status=404), Scripted(content="from fallback"))
-    result = make_client(server).complete(HELLO)
+    result = make_client(llm_server).complete(HELLO)
     assert result.text == "from fallback"
     assert result.model == "fallback"
     assert [r.model for r in fake.received] == ["primary", "fallback"]
@@ -83,28 +68,43 @@ def test_it_falls_back_to_the_next_model_when_the_first_fails(
 
 
 def test_it_retries_transient_failures_a_bounded_number_of_times(
-    server: FakeOpenAIServer, fake: FakeOpenAI
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
 ) -> None:
     fake.queue(*[Scripted(status=503)] * 6)
     with pytest.raises(LLMError) as caught:
-        make_client(server, retries_per_model=1).complete(HELLO)
+        make_client(llm_server, retries_per_model=1).complete(HELLO)
     assert caught.value.kind == "server"
     assert [r.model for r in fake.received] == ["primary", "primary", "fallback", "fallback"]
     assert len(caught.value.attempts) == 4
     assert len(fake.script) == 2
 
 
-def test_a_slow_server_ends_as_a_timeout_error(server: FakeOpenAIServer, fake: FakeOpenAI) -> None:
+def test_a_slow_server_ends_as_a_timeout_error(
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
+) -> None:
     fake.queue(Scripted(content="late", delay_s=1.5))
-    client = make_client(server, timeout_s=0.3, retries_per_model=0, fallback_models=())
+    client = make_client(llm_server, timeout_s=0.3, retries_per_model=0, fallback_models=())
     with pytest.raises(LLMError) as caught:
         client.complete(HELLO)
     assert caught.value.kind == "timeout"
     assert [a.error_kind for a in caught.value.attempts] == ["timeout"]
 
 
+def test_a_deadline_bounds_the_whole_chain(llm_server: FakeOpenAIServer, fake: FakeOpenAI) -> None:
+    # Every model is slow; with a 5 s timeout each, the chain could take 20 s. The deadline cuts
+    # the first request short and tries nothing after it.
+    fake.queue(*[Scripted(content="late", delay_s=2.0)] * 4)
+    client = make_client(llm_server, timeout_s=5.0, retries_per_model=1)
+    with pytest.raises(LLMError) as caught:
+        client.complete(HELLO, deadline_s=0.4)
+    assert caught.value.kind == "timeout"
+    assert [a.error_kind for a in caught.value.attempts] == ["timeout"]
+    assert "deadline of 0.4 s passed" in str(caught.value)
+    assert len(fake.received) == 1
+
+
 def test_secrets_never_reach_the_server_nor_the_stored_prompt(
-    server: FakeOpenAIServer, fake: FakeOpenAI, settings: Any
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI, settings: Any
 ) -> None:
     deribit_secret = "deribit-secret-XYZ-987"
     settings.APP = settings.APP.model_copy(
@@ -115,7 +115,7 @@ def test_secrets_never_reach_the_server_nor_the_stored_prompt(
         ChatMessage("system", f"key is {API_KEY}"),
         ChatMessage("user", f"client_secret={deribit_secret} and api_key: hunter22"),
     )
-    result = make_client(server).complete(leaky)
+    result = make_client(llm_server).complete(leaky)
     stored = str(result.as_record())
     for secret in (API_KEY, deribit_secret, "hunter22"):
         assert secret not in fake.received[0].text

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -20,6 +21,7 @@ from trading.deribit.client import DeribitClient, RetryPolicy
 from trading.deribit.limiter import NoLimiter
 from trading.deribit.simulator import ServerThread, SimConfig, SimulatedExchange, create_app
 from trading.domain.market_model import MarketModelParams, default_currency_params
+from trading.models import Decision
 
 SIM_START = datetime(2025, 12, 10, 9, 0, tzinfo=UTC)
 CLIENT_ID = "optionsdesk-sim"
@@ -97,6 +99,16 @@ def agent_settings(settings, tmp_path):
     settings.DRY_RUN_DEFAULT = True
     settings.VAR_DIR = tmp_path
     return settings
+
+
+@pytest.fixture
+def decisions(agent_settings: Any, sim_client: DeribitClient) -> list[Decision]:
+    """Two real dry-run ticks: the first sells a covered call (on paper), the second sees it."""
+    from trading.services import tick_run
+
+    tick_run(trigger="test", client=sim_client, seed=1)
+    tick_run(trigger="test", client=sim_client, seed=2)
+    return list(Decision.objects.order_by("id"))
 
 
 def short_size(client: DeribitClient, instrument_name: str) -> Decimal:

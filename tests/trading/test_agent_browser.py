@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from tests.conftest import BROWSER_USER
 from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
     agent_settings,
     sim_client,
@@ -17,19 +18,11 @@ from trading.services import tick_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-USERNAME, PASSWORD = "trader", "s3cret-passphrase"
-
 
 @pytest.fixture
-def signed_in(live_server, page, django_user_model):
+def signed_in(browser_login):
     """A browser page logged in as a superuser of the live server."""
-    django_user_model.objects.create_superuser(USERNAME, "", PASSWORD)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", USERNAME)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav.tabs")
-    return page
+    return browser_login()
 
 
 def test_the_live_agent_tab_shows_the_position_and_decision_of_a_tick(
@@ -60,7 +53,7 @@ def test_the_kill_switch_toggles_from_system_health_and_is_audited(live_server, 
     page.wait_for_selector("[data-testid=kill-switch]:text-is('ON')")
     assert RuntimeControl.load().kill_switch is True
     change = RuntimeControlChange.objects.latest("changed_at")
-    assert change.changed_by == USERNAME
+    assert change.changed_by == BROWSER_USER
     assert change.source == "dashboard"
     assert "kill_switch" in str(change.changes)
     # The audit trail is on the page, and a reload still shows the switch on.

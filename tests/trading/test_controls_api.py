@@ -110,3 +110,18 @@ def test_the_system_health_tab_has_the_kill_switch(logged_in_client):
     assert 'data-testid="kill-switch">ON' in response.content.decode()
     assert RuntimeControl.load().kill_switch
     assert RuntimeControlChange.objects.get().source == "dashboard"
+
+
+def test_the_decision_mode_is_switched_from_a_select_on_the_dashboard(logged_in_client):
+    page = logged_in_client.get(reverse("system:health")).content.decode()
+    select = page[page.index('<select id="ctl-decision_mode"') :]
+    select = select[: select.index("</select>")]
+    for option in ("", "rule_only", "llm_only", "hybrid_shadow"):
+        assert f'<option value="{option}"' in select
+    form = {"intent": "save", "decision_mode": "hybrid_shadow", "reconcile_action": "report"}
+    response = logged_in_client.post(reverse("trading:controls"), form)
+    assert response.status_code == 200
+    assert RuntimeControl.load().decision_mode == "hybrid_shadow"
+    assert '<option value="hybrid_shadow" selected>' in response.content.decode()
+    change = RuntimeControlChange.objects.get()
+    assert change.changes["decision_mode"] == ["", "hybrid_shadow"]

@@ -1,9 +1,8 @@
-"""The LLM policy over HTTP: fake OpenAI server, real `openai` client, real validation."""
+"""The LLM policy over HTTP: fake OpenAI llm_server, real `openai` client, real validation."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -25,23 +24,9 @@ CANDIDATES = [CALL, CALL_2, ETH_CALL]
 HALLUCINATED = "BTC-19DEC25-250000-C"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIServer]:
-    srv = FakeOpenAIServer().start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def fake(server: FakeOpenAIServer) -> FakeOpenAI:
-    server.fake.script.clear()
-    server.fake.received.clear()
-    return server.fake
-
-
-def make_policy(server: FakeOpenAIServer, **overrides: Any) -> LLMPolicy:
+def make_policy(llm_server: FakeOpenAIServer, **overrides: Any) -> LLMPolicy:
     values: dict[str, Any] = {
-        "base_url": server.base_url,
+        "base_url": llm_server.base_url,
         "api_key": API_KEY,
         "model": "primary",
         "fallback_models": ("fallback",),
@@ -51,12 +36,12 @@ def make_policy(server: FakeOpenAIServer, **overrides: Any) -> LLMPolicy:
     return LLMPolicy(OpenAICompatibleClient(LLMConfig(**(values | overrides))))
 
 
-def decide(server: FakeOpenAIServer, *, portfolio: Any = None, **overrides: Any) -> LLMDecision:
+def decide(llm_server: FakeOpenAIServer, *, portfolio: Any = None, **overrides: Any) -> LLMDecision:
     inputs = make_inputs(
         portfolio=portfolio,
         quotes=[make_quote(), make_quote(CALL_2), make_quote(ETH_CALL)],
     )
-    policy = make_policy(server, **overrides)
+    policy = make_policy(llm_server, **overrides)
     return policy.propose(candidates=CANDIDATES, inputs=inputs, params=PARAMS)
 
 
@@ -70,10 +55,10 @@ def assert_do_nothing(result: LLMDecision, status: str, issue_prefix: str) -> No
 
 
 def test_a_valid_decision_validates_into_an_order_priced_from_the_book(
-    server: FakeOpenAIServer, fake: FakeOpenAI
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
 ) -> None:
     fake.queue(decision("OPEN_COVERED_CALL", symbol=CALL, size=0.1, reasoning="rich IV"))
-    result = decide(server)
+    result = decide(llm_server)
     assert result.status == "ok"
     proposal = result.proposal
     assert proposal.action is ActionType.OPEN_COVERED_CALL
@@ -96,11 +81,11 @@ def test_a_valid_decision_validates_into_an_order_priced_from_the_book(
 
 
 def test_a_roll_of_an_open_short_validates_into_two_legs(
-    server: FakeOpenAIServer, fake: FakeOpenAI
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
 ) -> None:
     fake.queue(decision("ROLL_COVERED_CALL", from_symbol=CALL_2, to_symbol=CALL, size=None))
     portfolio = make_portfolio(positions=(short_position(CALL_2, "0.1"),))
-    result = decide(server, portfolio=portfolio)
+    result = decide(llm_server, portfolio=portfolio)
     assert result.status == "ok"
     assert result.proposal.action is ActionType.ROLL_COVERED_CALL
     assert [(leg.instrument_name, leg.direction) for leg in result.proposal.legs] == [
@@ -168,7 +153,7 @@ UNKNOWN = decision("BUY_PUT", symbol=CALL)
     ],
 )
 def test_bad_replies_end_as_do_nothing_with_the_reason(
-    server: FakeOpenAIServer,
+    llm_server: FakeOpenAIServer,
     fake: FakeOpenAI,
     replies: list[Scripted],
     status: str,
@@ -176,49 +161,71 @@ def test_bad_replies_end_as_do_nothing_with_the_reason(
     requests: int,
 ) -> None:
     fake.queue(*replies)
-    result = decide(server, fallback_models=())
+    result = decide(llm_server, fallback_models=())
     assert_do_nothing(result, status, issue)
     assert len(fake.received) == requests
     assert result.repaired is (requests == 2)
     assert len(result.calls) == requests
 
 
-def test_a_huge_size_is_clamped_to_the_risk_limits(
-    server: FakeOpenAIServer, fake: FakeOpenAI
-) -> None:
+def test_a_huge_size_ends_as_do_nothing(llm_server: FakeOpenAIServer, fake: FakeOpenAI) -> None:
     fake.queue(decision("OPEN_COVERED_CALL", symbol=CALL, size=1_000_000))
-    result = decide(server)
+    result = decide(llm_server)
+    assert_do_nothing(result, "invalid", "implausible_size")
+    assert len(fake.received) == 1  # a disallowed trade is final: no repair request
+
+
+def test_a_size_above_the_limits_but_within_the_holdings_is_clamped(
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
+) -> None:
+    fake.queue(decision("OPEN_COVERED_CALL", symbol=CALL, size=0.9))
+    limits = PARAMS.risk.model_copy(update={"max_order_amount": {"BTC": Decimal("0.5")}})
+    policy = make_policy(llm_server)
+    inputs = make_inputs(quotes=[make_quote(), make_quote(CALL_2), make_quote(ETH_CALL)])
+    params = PARAMS.model_copy(update={"risk": limits})
+    result = policy.propose(candidates=CANDIDATES, inputs=inputs, params=params)
     assert result.status == "ok"
     assert result.outcome is not None
     assert result.outcome.clamped
     leg = result.proposal.open_leg
     assert leg is not None
-    assert Decimal(0) < leg.amount <= PARAMS.risk.max_order_amount_for("BTC")
-    assert leg.amount <= Decimal("1")  # never more than the 1 BTC held
+    assert leg.amount == Decimal("0.5")
     assert "clamped" in result.proposal.reason
 
 
-def test_a_huge_size_with_no_room_left_does_nothing(
-    server: FakeOpenAIServer, fake: FakeOpenAI
+def test_a_size_with_no_room_left_does_nothing(
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
 ) -> None:
-    fake.queue(decision("OPEN_COVERED_CALL", symbol=CALL, size=1_000_000))
+    fake.queue(decision("OPEN_COVERED_CALL", symbol=CALL, size=0.5))
     covered = make_portfolio(positions=(short_position(CALL_2, "1"),))
-    result = decide(server, portfolio=covered)
+    result = decide(llm_server, portfolio=covered)
     assert_do_nothing(result, "invalid", "size_below_minimum")
 
 
-def test_a_timeout_ends_as_do_nothing(server: FakeOpenAIServer, fake: FakeOpenAI) -> None:
+def test_a_timeout_ends_as_do_nothing(llm_server: FakeOpenAIServer, fake: FakeOpenAI) -> None:
     fake.queue(Scripted(content="{}", delay_s=1.5))
-    result = decide(server, timeout_s=0.3, fallback_models=())
+    result = decide(llm_server, timeout_s=0.3, fallback_models=())
     assert_do_nothing(result, "timeout", "llm_timeout")
     assert result.calls == ()
 
 
+def test_the_policy_deadline_bounds_a_slow_chain(
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
+) -> None:
+    fake.queue(*[Scripted(content="{}", delay_s=1.5)] * 4)
+    client = make_policy(llm_server, timeout_s=5.0, retries_per_model=1).client
+    policy = LLMPolicy(client, deadline_s=0.3)
+    inputs = make_inputs(quotes=[make_quote(), make_quote(CALL_2), make_quote(ETH_CALL)])
+    result = policy.propose(candidates=CANDIDATES, inputs=inputs, params=PARAMS)
+    assert_do_nothing(result, "timeout", "llm_timeout")
+    assert len(fake.received) == 1
+
+
 def test_one_repair_can_turn_a_malformed_reply_into_a_decision(
-    server: FakeOpenAIServer, fake: FakeOpenAI
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
 ) -> None:
     fake.queue(BAD_JSON, decision("DO_NOTHING", reasoning="calm market"))
-    result = decide(server)
+    result = decide(llm_server)
     assert result.status == "ok"
     assert result.repaired
     assert result.proposal.action is ActionType.DO_NOTHING
@@ -229,10 +236,10 @@ def test_one_repair_can_turn_a_malformed_reply_into_a_decision(
 
 
 def test_the_fallback_model_decides_when_the_first_fails(
-    server: FakeOpenAIServer, fake: FakeOpenAI
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
 ) -> None:
     fake.queue(Scripted(status=500), decision("OPEN_COVERED_CALL", symbol=CALL_2))
-    result = decide(server)
+    result = decide(llm_server)
     assert result.status == "ok"
     assert result.proposal.action is ActionType.OPEN_COVERED_CALL
     assert [r.model for r in fake.received] == ["primary", "fallback"]
@@ -240,9 +247,11 @@ def test_the_fallback_model_decides_when_the_first_fails(
     assert [a.ok for a in result.calls[0].attempts] == [False, True]
 
 
-def test_every_model_failing_ends_as_do_nothing(server: FakeOpenAIServer, fake: FakeOpenAI) -> None:
+def test_every_model_failing_ends_as_do_nothing(
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
+) -> None:
     fake.queue(Scripted(status=500), Scripted(status=400))
-    assert_do_nothing(decide(server), "error", "llm_error")
+    assert_do_nothing(decide(llm_server), "error", "llm_error")
 
 
 def test_without_an_llm_the_policy_is_unavailable_and_does_nothing() -> None:
@@ -253,7 +262,7 @@ def test_without_an_llm_the_policy_is_unavailable_and_does_nothing() -> None:
 
 
 def test_secrets_never_appear_in_stored_prompts_or_replies(
-    server: FakeOpenAIServer, fake: FakeOpenAI, settings: Any
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI, settings: Any
 ) -> None:
     deribit_secret = "deribit-secret-policy-4242"
     settings.APP = settings.APP.model_copy(
@@ -261,7 +270,7 @@ def test_secrets_never_appear_in_stored_prompts_or_replies(
     )
     leak = Scripted(content=f"my key {API_KEY}, client_secret={deribit_secret} {{oops")
     fake.queue(leak, decision("DO_NOTHING", reasoning=f"done {deribit_secret}"))
-    result = decide(server)
+    result = decide(llm_server)
     stored = json.dumps(result.as_record(), default=str)
     for secret in (API_KEY, deribit_secret):
         assert secret not in stored
@@ -271,12 +280,12 @@ def test_secrets_never_appear_in_stored_prompts_or_replies(
 
 
 def test_ranked_candidates_reach_the_prompt_with_their_scores(
-    server: FakeOpenAIServer, fake: FakeOpenAI
+    llm_server: FakeOpenAIServer, fake: FakeOpenAI
 ) -> None:
     ranked = ScoredCandidate(0, CALL, 1.5, 0, 100000.0, 9.0, 0.22, 0.5, 1.3, 920.0)
     candidates = {"BTC": CandidateEvaluation(ranked=(ranked,), rejected=())}
     fake.queue(decision("OPEN_COVERED_CALL", symbol=CALL_2))
-    policy = make_policy(server)
+    policy = make_policy(llm_server)
     inputs = make_inputs(quotes=[make_quote(), make_quote(CALL_2)])
     result = policy.propose(candidates=candidates, inputs=inputs, params=PARAMS)
     assert_do_nothing(result, "invalid", "not_a_candidate")

@@ -197,13 +197,24 @@ def test_it_reports_every_issue_not_just_the_first() -> None:
     assert kinds == {"not_a_candidate", "unknown_instrument", "invalid_size"}
 
 
-def test_it_clamps_an_absurd_size_to_the_risk_limits() -> None:
+def test_it_refuses_a_size_larger_than_the_holdings() -> None:
     outcome = validate({"action": "OPEN_COVERED_CALL", "params": {"symbol": CALL, "size": 1e9}})
+    assert not outcome.valid
+    assert outcome.proposal.action is ActionType.DO_NOTHING
+    assert outcome.issues[0].startswith("implausible_size")
+    assert "1 BTC held" in outcome.issues[0]
+
+
+def test_it_clamps_a_size_within_the_holdings_to_the_risk_limits() -> None:
+    inputs = make_inputs(portfolio=make_portfolio(holdings_coin={"BTC": Decimal("3")}))
+    outcome = validate(
+        {"action": "OPEN_COVERED_CALL", "params": {"symbol": CALL, "size": 2.5}}, inputs=inputs
+    )
     assert outcome.valid
     assert outcome.clamped
     sell = outcome.proposal.open_leg
     assert sell is not None
-    # 1 BTC held, cap 1 BTC per order, research exposure 100% of holdings.
+    # 3 BTC held, but the cap is 1 BTC per order.
     assert sell.amount == Decimal("1.0")
 
 
@@ -241,7 +252,9 @@ def test_a_close_must_name_an_open_short_call_and_is_clamped_to_it() -> None:
     missing = validate({"action": "CLOSE_COVERED_CALL", "symbol": CALL_2}, inputs=held)
     assert not missing.valid
     assert missing.issues[0].startswith("no_open_short_call")
-    outcome = validate({"action": "CLOSE_COVERED_CALL", "symbol": CALL, "size": 5}, inputs=held)
+    huge = validate({"action": "CLOSE_COVERED_CALL", "symbol": CALL, "size": 5}, inputs=held)
+    assert huge.issues[0].startswith("implausible_size")
+    outcome = validate({"action": "CLOSE_COVERED_CALL", "symbol": CALL, "size": 0.8}, inputs=held)
     assert outcome.valid
     assert outcome.clamped
     buy = outcome.proposal.close_leg

@@ -190,3 +190,57 @@ class AgentStatusSerializer(serializers.Serializer):
     def to_representation(self, instance: Any) -> Any:
         """The snapshot is already plain data."""
         return super().to_representation(instance)
+
+
+class AgentComparisonRowSerializer(serializers.Serializer):
+    """One tick that consulted the LLM: each source's action and instruments, and the outcome."""
+
+    decision_id = serializers.IntegerField()
+    decided_at = serializers.DateTimeField()
+    decision_mode = serializers.CharField()
+    acted = serializers.ChoiceField(choices=["rules", "llm"], help_text="whose proposal acted")
+    rule_action = serializers.CharField(allow_null=True)
+    rule_instruments = serializers.ListField(child=serializers.CharField())
+    llm_action = serializers.CharField(allow_null=True, help_text="null: the LLM gave none")
+    llm_instruments = serializers.ListField(child=serializers.CharField())
+    agree = serializers.BooleanField(
+        allow_null=True, help_text="same action on the same instrument(s); null: nothing to compare"
+    )
+    llm_status = serializers.CharField(
+        help_text="ok, invalid, refused, truncated, timeout, unavailable or error"
+    )
+    llm_failed = serializers.BooleanField()
+    total_tokens = serializers.IntegerField(allow_null=True)
+    latency_ms = serializers.FloatField(allow_null=True)
+    verdict_code = serializers.CharField()
+    executed = serializers.BooleanField()
+
+
+class AgentComparisonSummarySerializer(serializers.Serializer):
+    """Totals over the compared ticks; rates and means are null when nothing was measured."""
+
+    ticks = serializers.IntegerField(help_text="decisions that consulted the LLM")
+    compared = serializers.IntegerField(help_text="ticks where both sources proposed")
+    agreements = serializers.IntegerField()
+    agreement_rate = serializers.FloatField(allow_null=True, help_text="agreements / compared")
+    acted = serializers.DictField(child=serializers.IntegerField())
+    llm_statuses = serializers.DictField(child=serializers.IntegerField())
+    actions = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()),
+        help_text='{"rules": {action: count}, "llm": {action: count}}',
+    )
+    llm_do_nothing_by_choice = serializers.IntegerField()
+    llm_do_nothing_by_failure = serializers.IntegerField()
+    llm_without_proposal = serializers.IntegerField()
+    mean_tokens = serializers.FloatField(allow_null=True)
+    median_latency_ms = serializers.FloatField(allow_null=True)
+    since = serializers.DateTimeField(allow_null=True)
+    until = serializers.DateTimeField(allow_null=True)
+
+
+class AgentComparisonSerializer(serializers.Serializer):
+    """Rules vs LLM over the newest `limit` decisions that consulted the LLM (newest first)."""
+
+    limit = serializers.IntegerField()
+    summary = AgentComparisonSummarySerializer()
+    rows = AgentComparisonRowSerializer(many=True)

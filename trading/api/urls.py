@@ -21,6 +21,11 @@ urlpatterns = [
         name="agent-controls",
     ),
     path(
+        "agent/comparison",
+        views.ComparisonViewSet.as_view({"get": "retrieve"}),
+        name="agent-comparison",
+    ),
+    path(
         "agent/health",
         views.HealthViewSet.as_view({"get": "retrieve", "post": "create"}),
         name="agent-health",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from trading import models, selectors
 from trading.api import serializers as s
+from trading.domain.source_compare import LIMIT_DEFAULT, LIMIT_MAX, comparison_limit
 
 
 class DecisionFilter(django_filters.FilterSet):
@@ -160,3 +161,28 @@ class ReconciliationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewS
         body.is_valid(raise_exception=True)
         run = reconcile_run(action=body.validated_data.get("action"), trigger="api")
         return Response(s.AgentReconciliationSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class ComparisonViewSet(viewsets.ViewSet):
+    """Rules vs LLM: each tick's two proposals paired, agreement, statuses, tokens, latency."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "limit",
+                int,
+                default=LIMIT_DEFAULT,
+                description=f"newest decisions that consulted the LLM, 1 to {LIMIT_MAX}",
+            )
+        ],
+        responses=s.AgentComparisonSerializer,
+        tags=["agent"],
+    )
+    def retrieve(self, request: Request) -> Response:
+        """Per-tick rows (newest first) and their summary; a bad `limit` is a 400."""
+        try:
+            limit = comparison_limit(request.query_params.get("limit"))
+        except ValueError as exc:
+            raise serializers.ValidationError({"limit": [str(exc)]}) from None
+        comparison = selectors.decision_source_comparison(limit=limit)
+        return Response(s.AgentComparisonSerializer({"limit": limit, **comparison}).data)

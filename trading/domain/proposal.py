@@ -5,8 +5,10 @@ CLOSE_COVERED_CALL, made of order legs with `Decimal` amounts (coins) and limit 
 contract). The rule policy builds proposals directly. Anything produced outside our code (an LLM
 answer, an API request) goes through `validate_external_proposal` first. That function checks
 the action, the instruments (the option to sell must be one of this tick's ranked candidates,
-the call to close or roll must be an open short), and the size, which it clamps to the risk
-limits and puts on the exchange's amount step. Prices always come from the order book, never
+the call to close or roll must be an open short), and the size: one larger than all the coins
+the account holds is implausible (refused: no covered call can be that large, so the proposer
+misread units or invented it); any other size is clamped to the risk limits and put on the
+exchange's amount step (docs/decisions/0012). Prices always come from the order book, never
 from the proposer. Whatever is invalid becomes DO_NOTHING, with every reason found.
 
 Validation is not approval: the risk engine (`trading.domain.risk`) still judges the result.
@@ -244,6 +246,17 @@ class _Validation:
             self.fail(f"invalid_size: {raw!r} is not a finite positive number")
         return amount
 
+    def plausible(self, requested: Decimal | None, currency: str) -> None:
+        """A size above every coin the account holds is not a size to trim: no covered call
+        can be that large, so the proposer misread its units or invented the number (an
+        issue, so DO_NOTHING). Sizes within holdings are clamped to the risk limits."""
+        holdings = self.inputs.portfolio.holdings(currency)
+        if requested is not None and requested > holdings:
+            self.fail(
+                f"implausible_size: {requested} {currency} is more than the {holdings} "
+                f"{currency} held, so no covered call can be that large"
+            )
+
     def open_quote(self, name: str | None, field: str) -> OptionQuote | None:
         if not name:
             self.fail(f"missing_instrument: {field} is required")
@@ -317,6 +330,8 @@ def _validate_open(v: _Validation, flat: Mapping[str, Any]) -> tuple[OrderLeg, .
     name = _first(flat, "symbol", "instrument_name", "instrument", "to_symbol")
     quote = v.open_quote(None if name is None else str(name), "symbol")
     requested = v.requested_amount(flat)
+    if quote is not None:
+        v.plausible(requested, quote.currency)
     if quote is None or v.issues:
         return ()
     amount = v.clamp_open(quote, requested)
@@ -329,6 +344,8 @@ def _validate_close(v: _Validation, flat: Mapping[str, Any]) -> tuple[OrderLeg, 
     name = None if name is None else str(name)
     held = v.short_amount(name, "symbol")
     requested = v.requested_amount(flat)
+    if name is not None:
+        v.plausible(requested, name.split("-")[0].upper())
     if name is None or v.issues:
         return ()
     amount = v.clamp_close(requested, held, v.inputs.quotes.get(name))
@@ -346,6 +363,8 @@ def _validate_roll(v: _Validation, flat: Mapping[str, Any]) -> tuple[OrderLeg, .
     held = v.short_amount(from_name, "from_symbol")
     quote = v.open_quote(None if to_name is None else str(to_name), "to_symbol")
     requested = v.requested_amount(flat)
+    if quote is not None:
+        v.plausible(requested, quote.currency)
     if from_name is not None and from_name == to_name:
         v.fail("same_instrument: a roll must move to a different call")
     if quote is not None and from_name is not None:

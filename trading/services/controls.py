@@ -8,9 +8,22 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from trading.domain.params import AgentDefaults, EffectiveParams, resolve_effective_params
+from trading.domain.params import (
+    AgentDefaults,
+    EffectiveParams,
+    Environment,
+    resolve_effective_params,
+)
 from trading.models import RuntimeControl, RuntimeControlChange
-from trading.services.exchange import agent_environment
+
+
+def agent_environment() -> Environment:
+    """Where orders would go, from settings.DERIBIT_ENV (sim, testnet, mainnet).
+
+    Here, not beside the exchange client, so reading the controls never imports the client
+    (the chat reads them and must have no path to orders; see `.importlinter`).
+    """
+    return Environment(settings.DERIBIT_ENV)
 
 
 def agent_defaults() -> AgentDefaults:

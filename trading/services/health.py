@@ -26,8 +26,7 @@ from trading.domain.health import (
 )
 from trading.domain.params import DecisionMode, EffectiveParams
 from trading.models import AgentStatus, HealthCheck
-from trading.services.controls import effective_params_load
-from trading.services.exchange import agent_environment
+from trading.services.controls import agent_environment, effective_params_load
 
 OK = HealthSeverity.OK
 

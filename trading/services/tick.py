@@ -272,7 +272,12 @@ def guard_filter(proposal: Proposal, guard: GuardState, params: EffectiveParams)
                 "reason": f"{proposal.reason} Roll reduced to a close: {why}.",
             }
         )
-    return Proposal.do_nothing(f"No new calls: {why}. Wanted: {proposal.reason}", params=params)
+    return Proposal.do_nothing(
+        f"No new calls: {why}. Wanted: {proposal.reason}",
+        params=params,
+        source=proposal.source,
+        underlying=proposal.underlying,
+    )
 
 
 def _decide_and_execute(

@@ -17,7 +17,8 @@ for any market parameters; the formulas are the point):
     available  = equity - IM
     delta_total = -A * (delta - mark)                        (net-transaction delta, coin)
 
-At expiry (19 Dec 2025 08:00 UTC) the call settles at the delivery price S:
+At expiry (19 Dec 2025 08:00 UTC) the call settles at the delivery price S (the index's
+30-minute average before 08:00, read back from `public/get_delivery_prices`):
     payoff = max(S - K, 0) / S per contract, delivery fee min(0.00015 * A, 0.125 * A * payoff)
     balance_after = balance - A * payoff - fee_delivery, and the position is gone.
 """

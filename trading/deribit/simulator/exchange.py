@@ -1,8 +1,9 @@
 """The simulated Deribit exchange: state, clock, accounts, auth, credits, expiry and funding.
 
 `SimulatedExchange.handle(method, params, ...)` is the whole exchange behind the HTTP layer
-(`app.py`): it brings the market up to the clock (settling expiries at 08:00 UTC and paying
-hourly funding on the way), charges request credits, authenticates, and dispatches to the
+(`app.py`): it brings the market up to the clock (sampling the index through each 30-minute
+settlement window, settling expiries at 08:00 UTC at the window's average (`settlement.py`) and
+paying hourly funding on the way), charges request credits, authenticates, and dispatches to the
 method handlers in `public_api` / `private_api`. Everything runs under one lock, so the
 in-process transport and a uvicorn server thread can share an exchange.
 """
@@ -46,10 +47,15 @@ from trading.deribit.simulator.instruments import InstrumentSpec, option_spec, p
 from trading.deribit.simulator.market import MarketView, ReplayMarket, SyntheticMarket
 from trading.deribit.simulator.orders import SimOrder, SimTrade
 from trading.deribit.simulator.params import Params
+from trading.deribit.simulator.settlement import (
+    EXPIRY_HOUR_UTC,
+    HOUR_MS,
+    DeliveryLedger,
+    index_name,
+    next_sample_ms,
+)
 from trading.domain.market_model import MarketModelParams, OptionQuotes
 
-HOUR_MS = 3_600_000
-EXPIRY_HOUR_UTC = 8
 Handler = Callable[["SimulatedExchange", Params, Account | None], Any]
 
 
@@ -111,6 +117,7 @@ class Valuation:
     open_interest: float
     volume: float
     funding_8h: float | None = None
+    settlement_price: float | None = None  # mark at the last 08:00 settlement it lived through
 
 
 def _finite(value: float) -> float | None:
@@ -162,7 +169,9 @@ class SimulatedExchange:
         self._specs_listing_id: dict[str, int] = {}
         self.expired_specs: list[InstrumentSpec] = []
         self._last_valuation: dict[str, Valuation] = {}
-        self.delivery_prices: dict[str, list[tuple[str, float]]] = {}
+        self.deliveries = DeliveryLedger()
+        self.settlement_marks: dict[str, float] = {}
+        self._next_sample_ms = next_sample_ms(self.market.now_ms)
         self.settlement_until_ms = -1
         self._funding_hour_ms = self.market.now_ms // HOUR_MS * HOUR_MS
         self._ids = {"order": 113_510_000_000, "trade": 331_874_000}
@@ -336,17 +345,32 @@ class SimulatedExchange:
         self._synced_ms = target
         next_hour = self._funding_hour_ms + HOUR_MS
         while next_hour <= target:
-            self.market.advance_to(next_hour)
+            self._advance_market(next_hour)
             self._on_hour(next_hour)
             self._funding_hour_ms = next_hour
             next_hour += HOUR_MS
-        self.market.advance_to(target)
+        self._advance_market(target)
         if self.market.now_ms != self._consumed_at_ms:
             self._consumed_at_ms = self.market.now_ms
             self.consumed.clear()
             from trading.deribit.simulator.matching import match_resting_orders
 
             match_resting_orders(self)
+
+    def _advance_market(self, to_ms: int) -> None:
+        """Move the market to `to_ms`, stopping at each settlement sample time to read the index.
+
+        However far the clock jumped, every minute of a settlement window is visited, so the
+        delivery price is a TWAP; on the model's fixed grid this draws no extra randomness.
+        """
+        while self._next_sample_ms <= to_ms:
+            self.market.advance_to(self._next_sample_ms)
+            self.deliveries.record(
+                self._next_sample_ms,
+                {index_name(c): self.market.index_price(c) for c in self.market.currencies},
+            )
+            self._next_sample_ms = next_sample_ms(self._next_sample_ms + 1)
+        self.market.advance_to(to_ms)
 
     def _on_hour(self, hour_ms: int) -> None:
         self._pay_funding()
@@ -369,16 +393,17 @@ class SimulatedExchange:
     # ------------------------------------------------------------------ settlement
 
     def _settle(self, event_ms: int) -> None:
-        """Expire options at the index, cash-settle in coin, cancel their and GTD orders."""
-        day = datetime.fromtimestamp(event_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
-        for currency in self.market.currencies:
-            index = self.market.index_price(currency)
-            prices = self.delivery_prices.setdefault(f"{currency.lower()}_usd", [])
-            if not prices or prices[0][0] != day:
-                prices.insert(0, (day, round(index, 2)))
+        """Deliver expiring options at the day's 30-minute TWAP, then cancel their orders.
+
+        Also fixes the day's delivery prices and the live instruments' settlement marks.
+        """
+        delivery = self.deliveries.fix(
+            event_ms, {index_name(c): self.market.index_price(c) for c in self.market.currencies}
+        )
         for spec in self._held_option_specs():
             if spec.expiry_ms <= event_ms:
-                self._deliver(spec)
+                self._deliver(spec, to_decimal(delivery[index_name(spec.currency)]))
+        self._record_settlement_marks(event_ms)
         expired = [s for s in self._specs.values() if s.is_option and s.expiry_ms <= event_ms]
         for spec in expired:
             del self._specs[spec.instrument_name]
@@ -393,8 +418,7 @@ class SimulatedExchange:
         if self.config.settlement_window_s:
             self.settlement_until_ms = event_ms + int(self.config.settlement_window_s * 1000)
 
-    def _deliver(self, spec: InstrumentSpec) -> None:
-        delivery_price = to_decimal(round(self.market.index_price(spec.currency), 2))
+    def _deliver(self, spec: InstrumentSpec, delivery_price: Decimal) -> None:
         payoff = option_payoff_coin(
             spec.strike or Decimal(0), delivery_price, is_call=bool(spec.is_call)
         )
@@ -409,6 +433,25 @@ class SimulatedExchange:
             position.realized_profit_loss = coin(position.realized_profit_loss + realized)
             position.size = Decimal(0)
             account.drop_flat_positions()
+
+    def _record_settlement_marks(self, event_ms: int) -> None:
+        """Each live instrument's mark at this 08:00 (its `settlement_price` until the next)."""
+        marks: dict[str, float] = {}
+        for currency in self.market.currencies:
+            quotes = self.market.quotes(currency)
+            listing = quotes.listing
+            marks.update(
+                (name, mark)
+                for name, expiry_ms, mark in zip(
+                    listing.instrument_name,
+                    listing.expiry_ms.tolist(),
+                    quotes.mark_price.tolist(),
+                    strict=True,
+                )
+                if expiry_ms > event_ms
+            )
+            marks[f"{currency}-PERPETUAL"] = self.market.perpetual(currency).mark_price
+        self.settlement_marks = marks
 
     def _pay_funding(self) -> None:
         for account in self.accounts.values():
@@ -500,6 +543,7 @@ class SimulatedExchange:
             rho=float(quotes.rho[i]),
             open_interest=float(quotes.open_interest[i]),
             volume=float(quotes.volume[i]),
+            settlement_price=self.settlement_marks.get(instrument_name),
         )
         self._last_valuation[instrument_name] = value
         return value
@@ -526,6 +570,7 @@ class SimulatedExchange:
             open_interest=5.0e8 if spec.currency == "BTC" else 1.5e8,
             volume=10_000.0,
             funding_8h=perp.funding_8h,
+            settlement_price=self.settlement_marks.get(spec.instrument_name),
         )
 
     # ------------------------------------------------------------------ orders

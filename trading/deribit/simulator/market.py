@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from trading.deribit.simulator.settlement import SETTLEMENT_SAMPLE_S
 from trading.domain import black76
 from trading.domain.chain import read_snapshot
 from trading.domain.instruments import parse_instrument
@@ -118,9 +119,18 @@ def _perp_quote(currency: str, mark: float, index: float, funding_8h: float) -> 
 
 
 class SyntheticMarket:
-    """`MarketView` over the project's synthetic `MarketModel`."""
+    """`MarketView` over the project's synthetic `MarketModel`.
+
+    The model's grid must divide `SETTLEMENT_SAMPLE_S`: the exchange reads the index once a
+    minute through each settlement window, and a coarser grid would hold it still there.
+    """
 
     def __init__(self, model: MarketModel) -> None:
+        if SETTLEMENT_SAMPLE_S % model.params.step_seconds:
+            raise ValueError(
+                f"step_seconds={model.params.step_seconds}: the simulated exchange needs a grid "
+                f"that divides {SETTLEMENT_SAMPLE_S} s to average the index before 08:00 UTC"
+            )
         self.model = model
         self._start_ms = model.now_ms
 

@@ -290,7 +290,7 @@ def position_json(fig: PositionFigures) -> dict[str, Any]:
         "average_price": float(p.average_price),
         "mark_price": v.mark_price,
         "index_price": round(v.index_price, 2),
-        "settlement_price": 0.0,
+        "settlement_price": 0.0 if v.settlement_price is None else v.settlement_price,
         "delta": round(fig.delta, 8),
         "floating_profit_loss": float(fig.upl),
         "realized_profit_loss": float(p.realized_profit_loss),

@@ -301,6 +301,8 @@ def ticker_json(ex: SimulatedExchange, value: Valuation) -> dict[str, Any]:
             "price_change": None,
         },
     }
+    if value.settlement_price is not None:
+        data["settlement_price"] = value.settlement_price
     if spec.is_option:
         data.update(
             {
@@ -519,6 +521,7 @@ def get_last_trades_by_currency_and_time(
 
 
 def _history_deliveries(ex: SimulatedExchange, currency: str) -> list[tuple[str, float]]:
+    """The 08:00 index of the market's hourly history: no minute path exists to average."""
     hist = ex.market.history(currency)
     moments = pd.to_datetime(hist["timestamp_ms"], unit="ms", utc=True)
     at_eight = hist[(moments.dt.hour == 8).to_numpy()]
@@ -529,7 +532,11 @@ def _history_deliveries(ex: SimulatedExchange, currency: str) -> list[tuple[str,
 def get_delivery_prices(
     ex: SimulatedExchange, params: Params, account: Account | None
 ) -> dict[str, Any]:
-    """`public/get_delivery_prices`: daily 08:00 UTC delivery prices, newest first."""
+    """`public/get_delivery_prices`: daily 08:00 UTC delivery prices, newest first.
+
+    Days the exchange settled show the delivery price it fixed (the 30-minute TWAP); days
+    before it started show the 08:00 index of the market's hourly history.
+    """
     index_name = params.text("index_name")
     currency = index_name.split("_", 1)[0].upper()
     if currency not in ex.market.currencies:
@@ -538,7 +545,7 @@ def get_delivery_prices(
     if not 1 <= count <= 1000:
         raise InvalidParamsError(data={"param": "count", "reason": "must be 1..1000"})
     merged = dict(_history_deliveries(ex, currency))
-    merged.update(dict(ex.delivery_prices.get(index_name, [])))
+    merged.update(dict(ex.deliveries.delivery_prices.get(index_name, [])))
     ordered = sorted(merged.items(), reverse=True)
     page = ordered[offset : offset + count]
     return {

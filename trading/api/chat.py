@@ -1,0 +1,165 @@
+"""The chat API: `POST /api/chat` asks the agent; conversations keep the history.
+
+A user sees and continues only their own conversations (others' ids answer 404). Answers are
+made in the request (LLM with read-only tools, or labelled templates without an LLM).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from trading.chat.service import (
+    MAX_QUESTION_CHARS,
+    ChatInputError,
+    chat_ask,
+    conversation_create,
+    conversation_list,
+)
+from trading.domain.chat import DEFAULT_LIMIT, MAX_LIMIT
+from trading.models import ChatMessage, Conversation
+
+
+class ChatMessageSerializer(serializers.ModelSerializer[ChatMessage]):
+    """A question or an answer, with how the answer was made."""
+
+    class Meta:
+        model = ChatMessage
+        fields = (
+            "id",
+            "role",
+            "content",
+            "reply_to",
+            "answer_kind",
+            "sources",
+            "tool_calls",
+            "model",
+            "total_tokens",
+            "latency_ms",
+            "llm_error",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+_CONVERSATION_FIELDS: tuple[str, ...] = (
+    "id",
+    "title",
+    "channel",
+    "created_at",
+    "updated_at",
+    "message_count",
+)
+
+
+class ConversationSerializer(serializers.ModelSerializer[Conversation]):
+    """A conversation's header."""
+
+    message_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = _CONVERSATION_FIELDS
+        read_only_fields = fields
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    """A conversation with every message, oldest first."""
+
+    messages = ChatMessageSerializer(many=True, read_only=True)
+
+    class Meta(ConversationSerializer.Meta):
+        fields = (*_CONVERSATION_FIELDS, "messages")
+        read_only_fields = fields
+
+
+class ChatRequestSerializer(serializers.Serializer[dict[str, Any]]):
+    """A question, optionally continuing a conversation."""
+
+    message = serializers.CharField(max_length=MAX_QUESTION_CHARS, trim_whitespace=True)
+    conversation = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    limit = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_LIMIT,
+        min_value=1,
+        max_value=MAX_LIMIT,
+        help_text="decisions a lookup returns when the question does not say",
+    )
+
+
+class ChatResponseSerializer(serializers.Serializer[dict[str, Any]]):
+    """The conversation id, the stored question and the agent's answer."""
+
+    conversation = serializers.IntegerField()
+    question = ChatMessageSerializer()
+    answer = ChatMessageSerializer()
+
+
+def _own(request: Request) -> Any:
+    """The user's conversations with their message counts, newest activity first.
+
+    The ordering is explicit: Django drops `Meta.ordering` from a query with GROUP BY (the
+    count), which would leave the list unordered and its pages inconsistent.
+    """
+    return (
+        conversation_list(user=request.user)
+        .annotate(message_count=Count("messages"))
+        .order_by("-updated_at", "-id")
+    )
+
+
+class ChatView(APIView):
+    """Ask the agent a question."""
+
+    @extend_schema(
+        request=ChatRequestSerializer, responses={201: ChatResponseSerializer}, tags=["chat"]
+    )
+    def post(self, request: Request) -> Response:
+        """Answer a question about decisions, positions, candidates or controls (never trades)."""
+        body = ChatRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if data.get("conversation"):
+            conversation = _own(request).filter(pk=data["conversation"]).first()
+            if conversation is None:
+                raise NotFound(f"no conversation {data['conversation']}")
+        else:
+            conversation = conversation_create(channel=Conversation.Channel.API, user=request.user)
+        try:
+            question, answer = chat_ask(
+                conversation=conversation, text=data["message"], limit=data["limit"]
+            )
+        except ChatInputError as exc:
+            raise serializers.ValidationError({"message": [str(exc)]}) from None
+        payload = {"conversation": conversation.pk, "question": question, "answer": answer}
+        return Response(ChatResponseSerializer(payload).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["chat"])
+class ConversationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[Conversation],
+):
+    """Your conversations with the agent (newest activity first); one with its history."""
+
+    queryset = Conversation.objects.none()  # the schema's model; requests use get_queryset
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Conversation.objects.none()
+        qs = _own(self.request)
+        return qs.prefetch_related("messages") if self.action == "retrieve" else qs
+
+    def get_serializer_class(self) -> Any:
+        if self.action == "retrieve":
+            return ConversationDetailSerializer
+        return ConversationSerializer

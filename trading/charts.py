@@ -1,0 +1,85 @@
+"""Inline SVG picture of rules vs LLM over time (matplotlib's OO API, `optionsdesk.charts`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.dates import date2num
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from optionsdesk.charts import WIDTH_IN, date_axis, svg_of
+
+#: One colour per action, shared by both rows so the eye matches them across.
+ACTION_COLOURS = {
+    "DO_NOTHING": "tab:gray",
+    "OPEN_COVERED_CALL": "tab:green",
+    "ROLL_COVERED_CALL": "tab:blue",
+    "CLOSE_COVERED_CALL": "tab:orange",
+}
+#: Ticks in the rolling agreement rate (the last N ticks where both sources proposed).
+AGREEMENT_WINDOW = 10
+_RULES_Y, _LLM_Y = 1.0, 0.0
+
+
+def _marks(axis: Any, rows: Sequence[Mapping[str, Any]], times: Any) -> None:
+    """One row of marks per source; an LLM that failed is an x, a missing proposal a black x."""
+    for action, colour in ACTION_COLOURS.items():
+        rule = [t for t, r in zip(times, rows, strict=True) if r["rule_action"] == action]
+        axis.scatter(rule, [_RULES_Y] * len(rule), color=colour, s=28, marker="o")
+        for failed, marker in ((False, "o"), (True, "x")):
+            llm = [
+                t
+                for t, r in zip(times, rows, strict=True)
+                if r["llm_action"] == action and r["llm_failed"] == failed
+            ]
+            axis.scatter(llm, [_LLM_Y] * len(llm), color=colour, s=28, marker=marker)
+    missing = [t for t, r in zip(times, rows, strict=True) if r["llm_action"] is None]
+    axis.scatter(missing, [_LLM_Y] * len(missing), color="black", s=28, marker="x")
+    differ = [t for t, r in zip(times, rows, strict=True) if r["agree"] is False]
+    axis.vlines(differ, _LLM_Y, _RULES_Y, color="tab:red", alpha=0.35, linewidth=1.5)
+    axis.set_yticks([_LLM_Y, _RULES_Y], ["LLM", "rules"])
+    axis.set_ylim(-0.6, 1.6)
+    handles = [
+        Line2D([], [], color=colour, marker="o", linestyle="", label=action)
+        for action, colour in ACTION_COLOURS.items()
+    ]
+    handles += [
+        Line2D([], [], color="gray", marker="x", linestyle="", label="LLM failed"),
+        Line2D([], [], color="black", marker="x", linestyle="", label="no LLM proposal"),
+        Line2D([], [], color="tab:red", alpha=0.35, label="disagree"),
+    ]
+    axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+
+
+def _agreement(axis: Any, rows: Sequence[Mapping[str, Any]], times: Any) -> None:
+    """Rolling agreement rate (%) at each tick where both sources proposed."""
+    pairs = [(t, r["agree"]) for t, r in zip(times, rows, strict=True) if r["agree"] is not None]
+    if pairs:
+        agree = np.array([a for _, a in pairs], dtype=np.float64)
+        window = np.ones(AGREEMENT_WINDOW)
+        counts = np.convolve(np.ones_like(agree), window)[: len(agree)]
+        rate = 100.0 * np.convolve(agree, window)[: len(agree)] / counts
+        axis.step([t for t, _ in pairs], rate, where="post", color="tab:purple", linewidth=1.2)
+    axis.set_ylim(-5, 105)
+    axis.set_ylabel(f"agree, %\n(last {AGREEMENT_WINDOW})", fontsize=8)
+
+
+def source_comparison_svg(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rules and LLM actions per tick (colour = action) over the rolling agreement rate.
+
+    `rows` are `trading.domain.source_compare.ComparedTick` dicts in any order; '' when empty.
+    """
+    if not rows:
+        return ""
+    ordered = sorted(rows, key=lambda r: r["decided_at"])
+    times = date2num([r["decided_at"] for r in ordered])
+    figure = Figure(figsize=(WIDTH_IN, 3.2))
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(2, 1))
+    _marks(top, ordered, times)
+    _agreement(bottom, ordered, times)
+    date_axis(top)
+    date_axis(bottom)
+    return svg_of(figure)

@@ -1,0 +1,52 @@
+"""Risk engine: judges every proposal, whoever made it, and says why with every reason.
+
+Nothing reaches execution without a `RiskVerdict`. The engine never short-circuits: it runs every
+check that applies to the proposal's legs and records each one, passed or failed, so the decision
+log shows the whole picture, e.g. "kill switch on AND spread too wide AND not covered".
+
+Legs are judged by what they do to risk:
+
+* a **sell** leg (OPEN, or the new call of a ROLL) adds risk. It must pass the kill switch, the
+  daily drawdown stop, portfolio availability, margin, net delta, the hard rails (covered by
+  holdings, per-expiry exposure, calls per underlying, size cap, mainnet notional caps), the
+  premium minimum, the liquidity guards (spread, open interest, book depth), the settlement
+  window, and the amount/tick grid.
+* a **buy** leg (CLOSE, or the old call of a ROLL) reduces risk. It only has to close a short
+  that exists (never buy more than is short) on the exchange's grid. The kill switch and the
+  drawdown stop never block it, so an operator can always flatten.
+
+Units: amounts in coins (`Decimal`), option prices in coin per contract (`Decimal`), USD money as
+`Decimal`, index prices and greeks as floats, times aware UTC.
+
+Modules: `inputs` (quotes, positions, portfolio, one tick's `RiskInputs`), `drawdown` (the
+latching daily drawdown stop), `verdict` (`RiskCheck`, `RiskVerdict`), `capacity` (order
+sizing on the grid and under the rails, margin estimate), `exposure_checks` (what a sell does
+to the account: stops, margin, delta, hard rails), `order_checks` (the order against the
+market: instrument, grid, expiry, premium, liquidity, the close leg), `engine`
+(`evaluate_risk`, which runs them all).
+"""
+
+from trading.domain.risk.capacity import (
+    estimate_short_call_margin_usd,
+    open_amount_capacity,
+    quantize_order_amount,
+)
+from trading.domain.risk.drawdown import DrawdownState, drawdown_reset, drawdown_update
+from trading.domain.risk.engine import evaluate_risk
+from trading.domain.risk.inputs import OptionPosition, OptionQuote, PortfolioState, RiskInputs
+from trading.domain.risk.verdict import RiskVerdict
+
+__all__ = [
+    "DrawdownState",
+    "OptionPosition",
+    "OptionQuote",
+    "PortfolioState",
+    "RiskInputs",
+    "RiskVerdict",
+    "drawdown_reset",
+    "drawdown_update",
+    "estimate_short_call_margin_usd",
+    "evaluate_risk",
+    "open_amount_capacity",
+    "quantize_order_amount",
+]
