@@ -19,7 +19,7 @@ ACTION_COLOURS = {
     "ROLL_COVERED_CALL": "tab:blue",
     "CLOSE_COVERED_CALL": "tab:orange",
 }
-#: Ticks in the rolling agreement rate (the last N ticks where both sources proposed).
+#: Ticks in the rolling agreement rate (the last N ticks the LLM answered).
 AGREEMENT_WINDOW = 10
 _RULES_Y, _LLM_Y = 1.0, 0.0
 
@@ -55,7 +55,7 @@ def _marks(axis: Any, rows: Sequence[Mapping[str, Any]], times: Any) -> None:
 
 
 def _agreement(axis: Any, rows: Sequence[Mapping[str, Any]], times: Any) -> None:
-    """Rolling agreement rate (%) at each tick where both sources proposed."""
+    """Rolling agreement rate (%) at each tick the LLM answered (`agree` is not None)."""
     pairs = [(t, r["agree"]) for t, r in zip(times, rows, strict=True) if r["agree"] is not None]
     if pairs:
         agree = np.array([a for _, a in pairs], dtype=np.float64)

@@ -70,7 +70,7 @@ def four_ticks(agent_settings, sim_client, fake, llm) -> list[Decision]:
     1. hybrid_shadow, kill switch on: the rules and the LLM both do nothing (agree, by choice);
     2. llm_only, kill switch on: the LLM opens a call (it acts; the risk engine refuses it)
        while the rules' shadow does nothing (disagree);
-    3. hybrid_shadow: the rules open a call, the LLM refuses to answer (disagree, failure);
+    3. hybrid_shadow: the rules open a call, the LLM refuses to answer (a failure: not compared);
     4. llm_only with no LLM: the rules decide, there is no LLM proposal (not compared).
     """
     pick = ranked_btc_call(sim_client)
@@ -94,8 +94,8 @@ def test_the_api_pairs_real_ticks_and_sums_them_up(four_ticks, api):
     body = api.get(COMPARE_URL).json()
     assert body["limit"] == 200
     summary = body["summary"]
-    assert (summary["ticks"], summary["compared"], summary["agreements"]) == (4, 3, 1)
-    assert summary["agreement_rate"] == pytest.approx(1 / 3)
+    assert (summary["ticks"], summary["compared"], summary["agreements"]) == (4, 2, 1)
+    assert summary["agreement_rate"] == pytest.approx(1 / 2)
     assert summary["acted"] == {"rules": 3, "llm": 1}
     statuses = {k: v for k, v in summary["llm_statuses"].items() if v}
     assert statuses == {"ok": 2, "refused": 1, "unavailable": 1}
@@ -122,7 +122,7 @@ def test_the_api_pairs_real_ticks_and_sums_them_up(four_ticks, api):
     )
     rule_call = four_ticks[2].proposal["legs"][0]["instrument_name"]
     assert refused["rule_instruments"] == [rule_call]
-    assert refused["agree"] is False
+    assert refused["agree"] is None  # its DO_NOTHING is the refusal's fallback, not a view
     assert (llm_open["acted"], llm_open["rule_action"], llm_open["agree"]) == (
         "llm",
         "DO_NOTHING",
@@ -139,7 +139,7 @@ def test_the_api_limit_takes_the_newest_ticks(four_ticks, api):
     assert body["limit"] == 2
     assert [r["decision_id"] for r in body["rows"]] == [four_ticks[3].pk, four_ticks[2].pk]
     assert body["summary"]["ticks"] == 2
-    assert body["summary"]["compared"] == 1
+    assert body["summary"]["compared"] == 0  # no LLM, then a refusal: nothing to compare
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "2001", "many", "2.5"])
@@ -166,8 +166,8 @@ def test_the_api_says_plainly_when_nothing_was_compared(api):
 def test_the_page_shows_the_summary_the_picture_and_the_table(four_ticks, logged_in_client):
     page = logged_in_client.get(reverse("trading:compare")).content.decode()
     assert "<h2>Rules vs LLM</h2>" in page
-    assert 'data-testid="agreement-rate">33%<' in page
-    assert "1 of 3 ticks where both proposed, among the last 4" in page
+    assert 'data-testid="agreement-rate">50%<' in page
+    assert "1 of 2 ticks the LLM answered, among the last 4" in page
     figure = page[page.index('data-testid="compare-chart"') :]
     assert "<svg" in figure.split("</figure>")[0]
     table = page[page.index('data-testid="compare-table"') :]
@@ -213,7 +213,7 @@ def test_the_live_tab_links_to_it_and_htmx_gets_the_agreement_of_the_last_50(
         reverse("trading:compare"), {"limit": 50}, HTTP_HX_REQUEST="true"
     ).content.decode()
     assert fragment.lstrip().startswith('<span data-testid="agreement">')
-    assert "33%" in fragment
+    assert "50%" in fragment
     assert "<h2>" not in fragment
 
 

@@ -220,7 +220,7 @@ class AgentComparisonSummarySerializer(serializers.Serializer):
     """Totals over the compared ticks; rates and means are null when nothing was measured."""
 
     ticks = serializers.IntegerField(help_text="decisions that consulted the LLM")
-    compared = serializers.IntegerField(help_text="ticks where both sources proposed")
+    compared = serializers.IntegerField(help_text="ticks the LLM answered (status ok)")
     agreements = serializers.IntegerField()
     agreement_rate = serializers.FloatField(allow_null=True, help_text="agreements / compared")
     acted = serializers.DictField(child=serializers.IntegerField())

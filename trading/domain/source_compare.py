@@ -6,9 +6,11 @@ and on whether the LLM answered. This module undoes that routing from plain dict
 JSON), so the dashboard, the API and the tests all read the same numbers without a database.
 
 Two proposals agree when they have the same action on the same instrument(s) (both DO_NOTHING
-agree); sizes are not compared, the risk rails clamp them anyway. A tick whose LLM gave no
-proposal at all (not configured, or the policy broke) cannot agree or disagree: it is counted
-apart and left out of the agreement rate.
+agree); sizes are not compared, the risk rails clamp them anyway. Only a tick the LLM answered
+(status `ok`) can agree or disagree. One whose LLM gave no proposal at all (not configured, or
+the policy broke) or only the DO_NOTHING its failure became (invalid, refused, truncated, timed
+out) is counted apart and left out of the agreement rate: a timeout is not an opinion, and
+counting it would make a failing LLM look like one that agrees with the rules' DO_NOTHING.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class ComparedTick(BaseModel):
     """One decision that consulted the LLM: what each source proposed and whether they agree.
 
     `acted` is the source whose proposal went to the health guard and the risk engine;
-    `llm_action` is None when the LLM gave no proposal (then `agree` is None too).
+    `llm_action` is None when the LLM gave no proposal; `agree` is None then and whenever the
+    LLM failed (its DO_NOTHING is a fallback, not its view).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -171,6 +174,7 @@ def compare_tick(decision: Mapping[str, Any]) -> ComparedTick:
     )
     record = decision.get("llm_record") or {}
     status = str(record.get("status") or "unknown")
+    failed = status != "ok"
     tokens = _optional_number(record.get("total_tokens"))
     return ComparedTick(
         decision_id=int(decision["id"]),
@@ -181,9 +185,9 @@ def compare_tick(decision: Mapping[str, Any]) -> ComparedTick:
         rule_instruments=() if rule is None else _instruments(rule),
         llm_action=None if llm is None else str(llm.get("action")),
         llm_instruments=() if llm is None else _instruments(llm),
-        agree=proposals_agree(rule, llm),
+        agree=None if failed else proposals_agree(rule, llm),
         llm_status=status,
-        llm_failed=status != "ok",
+        llm_failed=failed,
         total_tokens=None if tokens is None else int(tokens),
         latency_ms=_optional_number(record.get("latency_ms")),
         verdict_code=str(decision.get("verdict_code", "")),
