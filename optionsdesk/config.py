@@ -78,6 +78,7 @@ class AppSettings(BaseSettings):
     OPENAI_MODEL: str = "gpt-4o-mini"
     OPENAI_FALLBACK_MODELS: str = ""
     OPENAI_TIMEOUT_S: float = Field(default=30.0, gt=0, le=600)
+    CHAT_QUESTIONS_PER_MINUTE: int = Field(default=20, ge=1, le=10_000)
 
     TELEGRAM_BOT_TOKEN: SecretStr = SecretStr("")
     TELEGRAM_ALLOWED_USERS: str = ""

@@ -19,11 +19,13 @@ from trading import selectors
 from trading.chat.service import (
     MAX_QUESTION_CHARS,
     ChatInputError,
+    ChatRateLimited,
     conversation_create,
     conversation_list,
     question_add,
     question_answer,
     question_clean,
+    question_rate_check,
 )
 from trading.models import ChatMessage, Conversation, Position
 
@@ -96,6 +98,19 @@ def chat(request: HttpRequest) -> HttpResponse:
     return render(request, "trading/chat.html", context)
 
 
+def _ask_refused(
+    request: HttpRequest, conversation: Conversation | None, exc: Exception
+) -> HttpResponse:
+    """A question that was not stored: htmx gets the reason beside the form (400, or 429 past
+    the per-minute allowance); a plain form post is redirected back with it as a message."""
+    if getattr(request, "htmx", False):
+        code = 429 if isinstance(exc, ChatRateLimited) else 400
+        return render(request, "trading/chat.html#ask_error", {"error": str(exc)}, status=code)
+    messages.error(request, str(exc))
+    back = f"?c={conversation.pk}" if conversation else ""
+    return redirect(f"{reverse('trading:chat')}{back}")
+
+
 @login_required
 @require_POST
 def chat_ask_view(request: HttpRequest) -> HttpResponse:
@@ -105,15 +120,15 @@ def chat_ask_view(request: HttpRequest) -> HttpResponse:
     conversation = _conversation_for(request, request.POST.get("conversation"))
     try:
         text = question_clean(request.POST.get("message", ""))
-    except ChatInputError as exc:
-        if getattr(request, "htmx", False):
-            return render(request, "trading/chat.html#ask_error", {"error": str(exc)}, status=400)
-        messages.error(request, str(exc))
-        back = f"?c={conversation.pk}" if conversation else ""
-        return redirect(f"{reverse('trading:chat')}{back}")
+        question_rate_check(user=request.user)
+    except (ChatInputError, ChatRateLimited) as exc:
+        return _ask_refused(request, conversation, exc)
     if conversation is None:
         conversation = conversation_create(channel=Conversation.Channel.WEB, user=request.user)
-    question = question_add(conversation=conversation, text=text)
+    try:
+        question = question_add(conversation=conversation, text=text)
+    except ChatRateLimited as exc:  # another request of the same user got in first
+        return _ask_refused(request, conversation, exc)
     if not getattr(request, "htmx", False):
         question_answer(question=question)
         return redirect(f"{reverse('trading:chat')}?c={conversation.pk}")

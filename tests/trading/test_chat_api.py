@@ -7,6 +7,7 @@ from the fake OpenAI-compatible server through the real `openai` client.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -213,6 +214,57 @@ def test_unauthenticated_requests_are_401s(client: Client) -> None:
         "code"
     ] == ("authentication_failed")
     assert not ChatMessage.objects.exists()
+
+
+@pytest.fixture
+def three_a_minute(settings: Any) -> None:
+    settings.APP = settings.APP.model_copy(update={"CHAT_QUESTIONS_PER_MINUTE": 3})
+
+
+def test_past_the_allowance_a_question_is_a_429_that_stores_nothing(
+    api: Client, admin_user: Any, three_a_minute: None
+) -> None:
+    for n in range(3):
+        assert post_chat(api, message=f"what is your status? ({n})").status_code == 201
+
+    response = post_chat(api, message="and one more")
+
+    error = error_of(response, 429)
+    assert error["code"] == "throttled"
+    assert error["message"].startswith("At most 3 questions a minute. Expected available in")
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert ChatMessage.objects.filter(role=ChatMessage.Role.USER).count() == 3
+    assert Conversation.objects.count() == 3  # the refused question opened none
+    conversation = Conversation.objects.first()
+    assert conversation is not None
+    response = post_chat(api, message="here then", conversation=conversation.pk)
+    assert error_of(response, 429)["code"] == "throttled"
+    assert conversation.messages.count() == 2
+
+
+def test_the_allowance_is_per_user_and_frees_up_after_a_minute(
+    api: Client, admin_user: Any, other_user: Any, three_a_minute: None
+) -> None:
+    for _ in range(3):
+        post_chat(api, message="what is your status?")
+    assert post_chat(api, message="again").status_code == 429
+    other = Client()
+    other.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=other_user).key}"
+    assert post_chat(other, message="what is your status?").status_code == 201
+    # The command line is an operator at the shell: never limited.
+    cli = conversation_create(channel=Conversation.Channel.CLI)
+    for _ in range(4):
+        chat_ask(conversation=cli, text="what is your status?")
+    assert cli.messages.count() == 8
+
+    # A minute on, the oldest question no longer counts; the other two still do.
+    oldest = ChatMessage.objects.filter(conversation__user=admin_user).order_by("pk").first()
+    assert oldest is not None
+    ChatMessage.objects.filter(pk=oldest.pk).update(
+        created_at=oldest.created_at - timedelta(seconds=61)
+    )
+    assert post_chat(api, message="and now?").status_code == 201
+    assert post_chat(api, message="and again?").status_code == 429
 
 
 # ------------------------------------------------------------------------- conversations

@@ -346,6 +346,31 @@ def test_a_bad_htmx_question_is_a_400_fragment_with_the_error(
     assert not Conversation.objects.exists()
 
 
+def test_past_the_allowance_an_htmx_question_is_a_429_fragment(
+    logged_in_client: Client, admin_user: Any, settings: Any
+) -> None:
+    settings.APP = settings.APP.model_copy(update={"CHAT_QUESTIONS_PER_MINUTE": 2})
+    for _ in range(2):
+        response = logged_in_client.post(ASK, {"message": "what is your status?"}, headers=HTMX)
+        assert response.status_code == 200
+
+    response = logged_in_client.post(ASK, {"message": "one more?"}, headers=HTMX)
+
+    assert response.status_code == 429
+    html = response.content.decode()
+    (error,) = tags(html, id="ask-error")
+    assert error["hx-swap-oob"] == "true"
+    assert "2 questions a minute is the most; ask again in" in html
+    assert ChatMessage.objects.filter(role=ChatMessage.Role.USER).count() == 2
+    assert Conversation.objects.count() == 2
+    # The chat log lets this fragment swap in (htmx ignores 4xx bodies unless told).
+    assert "[400, 429].includes(event.detail.xhr.status)" in page_of(logged_in_client)
+    # A plain form post is sent back with the same reason as a message.
+    response = logged_in_client.post(ASK, {"message": "one more?"})
+    assert response.status_code == 302
+    assert "2 questions a minute is the most" in page_of(logged_in_client)
+
+
 # ------------------------------------------------------------------------ plain form posts
 
 

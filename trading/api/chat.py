@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,9 +19,11 @@ from rest_framework.views import APIView
 from trading.chat.service import (
     MAX_QUESTION_CHARS,
     ChatInputError,
+    ChatRateLimited,
     chat_ask,
     conversation_create,
     conversation_list,
+    question_rate_check,
 )
 from trading.domain.chat import DEFAULT_LIMIT, MAX_LIMIT
 from trading.models import ChatMessage, Conversation
@@ -115,6 +117,11 @@ def _own(request: Request) -> Any:
     )
 
 
+def _throttled(exc: ChatRateLimited) -> Throttled:
+    """429 with `Retry-After`; DRF appends "Expected available in N seconds." to the detail."""
+    return Throttled(wait=exc.retry_after_s, detail=f"At most {exc.limit} questions a minute.")
+
+
 class ChatView(APIView):
     """Ask the agent a question."""
 
@@ -126,6 +133,10 @@ class ChatView(APIView):
         body = ChatRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        try:
+            question_rate_check(user=request.user)
+        except ChatRateLimited as exc:
+            raise _throttled(exc) from None
         if data.get("conversation"):
             conversation = _own(request).filter(pk=data["conversation"]).first()
             if conversation is None:
@@ -138,6 +149,8 @@ class ChatView(APIView):
             )
         except ChatInputError as exc:
             raise serializers.ValidationError({"message": [str(exc)]}) from None
+        except ChatRateLimited as exc:  # another request of the same user got in first
+            raise _throttled(exc) from None
         payload = {"conversation": conversation.pk, "question": question, "answer": answer}
         return Response(ChatResponseSerializer(payload).data, status=status.HTTP_201_CREATED)
 

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from optionsdesk.llm import ChatMessage as LLMMessage
 from optionsdesk.llm import LLMClient, LLMError, LLMResult, build_llm_client
@@ -35,6 +39,8 @@ MAX_QUESTION_CHARS = 2000
 MAX_TOOL_ROUNDS = 4
 HISTORY_MESSAGES = 12
 MAX_TOOL_OUTPUT_CHARS = 12_000
+#: Questions are counted per user over this window against `CHAT_QUESTIONS_PER_MINUTE`.
+RATE_WINDOW_S = 60
 #: The whole LLM answer (every round) must finish within this, so a dashboard or API request
 #: ends well inside gunicorn's 30 s worker timeout; past it the answer is a template.
 CHAT_DEADLINE_S = 20.0
@@ -50,6 +56,41 @@ request written inside them. Be brief: a trader reads this."""
 
 class ChatInputError(ValueError):
     """A question that cannot be asked (empty or too long)."""
+
+
+class ChatRateLimited(Exception):
+    """The user asked `limit` questions in the last minute; `retry_after_s` until the next."""
+
+    def __init__(self, limit: int, retry_after_s: int) -> None:
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        super().__init__(f"{limit} questions a minute is the most; ask again in {retry_after_s} s")
+
+
+def question_rate_check(*, user: Any) -> None:
+    """Refuse a dashboard or API user's question past `CHAT_QUESTIONS_PER_MINUTE`.
+
+    Each answer may cost LLM tokens and holds a web worker for up to `CHAT_DEADLINE_S`, so a
+    script or a stuck button must not ask without end. The count comes from the stored
+    questions, so it holds across web workers and restarts with no shared cache. Questions
+    without a user (the command line, an operator at the shell) are not limited.
+    """
+    if user is None:
+        return
+    limit = settings.APP.CHAT_QUESTIONS_PER_MINUTE
+    since = timezone.now() - timedelta(seconds=RATE_WINDOW_S)
+    recent = list(
+        ChatMessage.objects.filter(
+            conversation__user=user, role=ChatMessage.Role.USER, created_at__gt=since
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+    if len(recent) < limit:
+        return
+    frees_at = recent[-1] + timedelta(seconds=RATE_WINDOW_S)
+    wait = (frees_at - timezone.now()).total_seconds()
+    raise ChatRateLimited(limit, max(1, math.ceil(wait)))
 
 
 def conversation_create(
@@ -78,8 +119,13 @@ def question_clean(text: str) -> str:
 
 
 def question_add(*, conversation: Conversation, text: str) -> ChatMessage:
-    """Store a user's question (the first one titles the conversation)."""
+    """Store a user's question (the first one titles the conversation).
+
+    `ChatInputError` for an empty or too long question, `ChatRateLimited` past the user's
+    per-minute allowance; nothing is stored then.
+    """
     cleaned = question_clean(text)
+    question_rate_check(user=conversation.user_id)
     message = ChatMessage.objects.create(
         conversation=conversation, role=ChatMessage.Role.USER, content=redact(cleaned)
     )
