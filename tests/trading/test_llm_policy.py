@@ -130,6 +130,17 @@ UNKNOWN = decision("BUY_PUT", symbol=CALL)
             id="overflowing-size",
         ),
         pytest.param(
+            [
+                Scripted(
+                    content=f'{{"action": "OPEN_COVERED_CALL", "symbol": "{CALL}", "size": NaN}}'
+                )
+            ],
+            "invalid",
+            "invalid_size",
+            1,
+            id="nan-size",
+        ),
+        pytest.param(
             [Scripted(refusal="I can't help with trading.")],
             "refused",
             "llm_refused",
