@@ -50,8 +50,13 @@ def ask_suggestion(page: Any, text: str, answers_before: int) -> str:
 
 
 def test_a_trader_asks_the_agent_twice_and_the_conversation_stays(
-    agent_settings: Any, sim_client: DeribitClient, live_server: Any, signed_in: Any
+    agent_settings: Any,
+    sim_client: DeribitClient,
+    live_server: Any,
+    signed_in: Any,
+    settings: Any,
 ) -> None:
+    settings.APP = settings.APP.model_copy(update={"CHAT_QUESTIONS_PER_MINUTE": 2})
     tick_run(trigger="test", client=sim_client, seed=1)
     tick_run(trigger="test", client=sim_client, seed=2)
     opened = Decision.objects.filter(action="OPEN_COVERED_CALL").latest("id")
@@ -97,6 +102,13 @@ def test_a_trader_asks_the_agent_twice_and_the_conversation_stays(
     page.click("[data-testid=chat-send]")
     page.wait_for_selector("[data-testid=ask-error]:text('the question is empty')")
     assert ChatMessage.objects.count() == 4
+    # A third question within the minute is past this test's allowance of 2: said, not stored.
+    page.fill("[data-testid=chat-input]", "and what now?")
+    page.click("[data-testid=chat-send]")
+    page.wait_for_selector("[data-testid=ask-error]:text('2 questions a minute is the most')")
+    assert ChatMessage.objects.count() == 4
+    assert page.locator("#chat-log .chat-msg").count() == 4
+    assert page.input_value("[data-testid=chat-input]") == "and what now?"  # kept to ask again
     page.screenshot(path=SCREENSHOT, full_page=True)
 
     page.reload()
