@@ -129,6 +129,7 @@ class PositionAdmin(admin.ModelAdmin):
         "sandbox",
         "flagged",
         "origin",
+        "settled_coin",
     )
     list_filter = ("status", "paper", "sandbox", "flagged", "strategy_id", "currency")
 

@@ -347,6 +347,20 @@ class Position(models.Model):
     note = models.CharField(max_length=300, blank=True, default="")
     opened_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    delivery_price_usd = models.DecimalField(
+        max_digits=24,
+        decimal_places=8,
+        null=True,
+        blank=True,
+        help_text="the index delivery price it expired at (set when it expired)",
+    )
+    settled_coin = models.DecimalField(
+        max_digits=24,
+        decimal_places=10,
+        null=True,
+        blank=True,
+        help_text="coin received (+) or paid (-) at delivery, delivery fee included",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

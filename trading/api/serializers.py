@@ -100,6 +100,8 @@ class AgentPositionSerializer(serializers.ModelSerializer):
             "note",
             "opened_at",
             "closed_at",
+            "delivery_price_usd",
+            "settled_coin",
         )
 
 

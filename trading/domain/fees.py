@@ -85,6 +85,15 @@ def delivery_fee_coin(
     return per_contract * abs(to_decimal(amount))
 
 
+def option_payoff_coin(
+    strike: DecimalLike, delivery_price: DecimalLike, *, is_call: bool
+) -> Decimal:
+    """Value at expiry of one inverse option in coin: max(S-K,0)/S or max(K-S,0)/S."""
+    k, s = to_decimal(strike), to_decimal(delivery_price)
+    intrinsic = s - k if is_call else k - s
+    return max(intrinsic, Decimal(0)) / s
+
+
 def perpetual_fee_usd(
     notional_usd: DecimalLike, *, maker: bool, schedule: FeeSchedule = DERIBIT_FEES
 ) -> Decimal:

@@ -3,7 +3,8 @@
 First it settles orders whose outcome we never learnt (a worker killed after the send, a lost
 reply) by asking the exchange for their label, booking any fill. Then it compares, per
 instrument, the size of our open (non-paper) positions with the exchange's and records every
-difference as a `ReconciliationDiscrepancy` with what was done:
+difference as a `ReconciliationDiscrepancy` with what was done (positions whose option expired
+are closed as expired first, `trading.services.expiry`, so they are not discrepancies):
 
 * report: nothing changes;
 * flag: our rows are flagged for a human (an unknown exchange position gets a flagged row);
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -42,6 +43,7 @@ from trading.services.execution import (
     order_claim,
     order_resolve,
 )
+from trading.services.expiry import positions_expire
 
 logger = logging.getLogger("trading.reconcile")
 
@@ -90,10 +92,13 @@ def reconcile_run(
     try:
         resolved = orders_resolve_pending(client=exchange, grace_s=grace_s)
         positions = exchange.get_positions("any", "option")
+        now = datetime.fromtimestamp(exchange.get_time() / 1000, tz=UTC)
+        expired = positions_expire(client=exchange, now=now, exchange_positions=positions)
         found = _compare(run, chosen, exchange, _exchange_sizes(positions))
         run.status = "ok"
         run.summary = (
             f"{found} discrepanc{'y' if found == 1 else 'ies'}; {resolved} order(s) resolved"
+            + (f"; {len(expired)} expired position(s) closed" if expired else "")
         )
     except DeribitError as exc:
         run.status = "failed"

@@ -4,7 +4,8 @@ Per tick and underlying: one `get_book_summary_by_currency` (the whole option ch
 `get_account_summary`; one `get_positions(any)` for all; greeks are computed locally (Black-76 on
 the marks, `trading.domain.chain.enrich_chain`), never one ticker per instrument. The market
 context (hourly perpetual closes, 35 days) is cached for an hour, so steady ticks cost
-2 x underlyings + 1 requests.
+2 x underlyings + 1 requests. Positions whose option expired are closed first
+(`trading.services.expiry`; one `get_delivery_prices` per index and tick, only when one has).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from trading.domain.params import EffectiveParams
 from trading.domain.risk import OptionPosition, OptionQuote, PortfolioState, RiskInputs
 from trading.models import Position
 from trading.services.execution import EXTERNAL_STRATEGY
+from trading.services.expiry import Expired, positions_expire
 
 CONTEXT_CACHE_S = 3600
 CONTEXT_HISTORY_DAYS = 35
@@ -45,6 +47,7 @@ class TickState:
     index_usd: dict[str, float]
     exchange_positions: tuple[ExchangePosition, ...]
     chains: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    expired: tuple[Expired, ...] = ()  # positions this tick closed because their option expired
 
     def spot_summary(self) -> dict[str, float]:
         """Index price per underlying (the dashboard's spot line)."""
@@ -227,6 +230,8 @@ def state_build(*, client: DeribitClient, params: EffectiveParams) -> TickState:
     accounts = {c: client.get_account_summary(c) for c in params.underlyings}
     exchange_positions = tuple(client.get_positions("any", "option"))
     now = _market_time([r for rows in summaries.values() for r in rows])
+    # Before the portfolio is assembled: an expired call must not count as held.
+    expired = positions_expire(client=client, now=now, exchange_positions=exchange_positions)
     index_usd = {
         c: float(rows[0].estimated_delivery_price or 0.0) for c, rows in summaries.items() if rows
     }
@@ -257,7 +262,9 @@ def state_build(*, client: DeribitClient, params: EffectiveParams) -> TickState:
         now=now,
         environment=params.environment,
     )
-    return TickState(now, inputs, evaluations, contexts, index_usd, exchange_positions, chains)
+    return TickState(
+        now, inputs, evaluations, contexts, index_usd, exchange_positions, chains, tuple(expired)
+    )
 
 
 def _rv_for(context: MarketContext | None) -> float:

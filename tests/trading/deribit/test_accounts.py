@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from trading.deribit.simulator.accounts import (
     PositionState,
-    option_payoff_coin,
     short_option_initial_margin,
     short_option_maintenance_margin,
 )
+from trading.domain.fees import option_payoff_coin
 
 fills = st.lists(
     st.tuples(

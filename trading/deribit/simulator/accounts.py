@@ -78,12 +78,6 @@ def short_option_maintenance_margin(amount: Decimal, mark: Decimal) -> Decimal:
     return coin(amount * (SHORT_OPTION_MM + mark))
 
 
-def option_payoff_coin(strike: Decimal, delivery_price: Decimal, *, is_call: bool) -> Decimal:
-    """Value at expiry of one inverse option in coin: max(S-K,0)/S or max(K-S,0)/S."""
-    intrinsic = delivery_price - strike if is_call else strike - delivery_price
-    return max(intrinsic, ZERO) / delivery_price
-
-
 @dataclass
 class PositionState:
     """An open position: options in coin contracts, perpetuals in USD."""

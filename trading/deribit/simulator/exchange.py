@@ -37,7 +37,6 @@ from trading.deribit.simulator.accounts import (
     PositionState,
     coin,
     delivery_fee,
-    option_payoff_coin,
     to_decimal,
 )
 from trading.deribit.simulator.clock import SimClock
@@ -54,6 +53,7 @@ from trading.deribit.simulator.settlement import (
     index_name,
     next_sample_ms,
 )
+from trading.domain.fees import option_payoff_coin
 from trading.domain.market_model import MarketModelParams, OptionQuotes
 
 Handler = Callable[["SimulatedExchange", Params, Account | None], Any]
