@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ from trading.domain.chat import (
     classify_question,
     instrument_hint,
     labelled,
+    pnl_books,
     render_next,
+    render_pnl,
     render_summary,
     render_why,
 )
@@ -35,6 +38,10 @@ from trading.domain.chat import (
         ("Sell the 97k call", Intent.TRADE, 10),
         ("disable the kill switch", Intent.TRADE, 10),
         ("why did you sell the 97k call?", Intent.WHY, 10),
+        ("what is my pnl?", Intent.PNL, 10),
+        ("How much premium have you collected?", Intent.PNL, 10),
+        ("what is your P&L on ETH", Intent.PNL, 10),
+        ("why did you take a loss on the 97k call?", Intent.WHY, 10),
     ],
 )
 def test_questions_are_classified(question: str, intent: Intent, limit: int) -> None:
@@ -148,3 +155,41 @@ def test_the_outlook_puts_blockers_first() -> None:
 
 def test_template_answers_are_labelled() -> None:
     assert labelled("x", "no LLM configured").startswith(f"[{TEMPLATE_LABEL}: no LLM configured]")
+
+
+def test_pnl_books_net_premium_buybacks_and_settlements_per_book() -> None:
+    fills = [
+        {"currency": "BTC", "dry_run": True, "direction": "sell", "coin": "0.0030", "legs": 2},
+        {"currency": "BTC", "dry_run": True, "direction": "buy", "coin": "0.0005", "legs": 1},
+        {"currency": "BTC", "dry_run": False, "direction": "sell", "coin": "0.0010", "legs": 1},
+        {"currency": "ETH", "dry_run": True, "direction": "sell", "coin": "0.0200", "legs": 1},
+    ]
+    settled = [{"currency": "BTC", "paper": True, "coin": "-0.0040", "expired": 1}]
+    still_open = [{"currency": "ETH", "paper": True, "count": 1}]
+
+    books = pnl_books(fills, settled, still_open, {"BTC": 100_000.0})
+
+    assert [(b["currency"], b["book"]) for b in books] == [
+        ("BTC", "paper"),
+        ("BTC", "real"),
+        ("ETH", "paper"),
+    ]
+    paper = books[0]
+    # 0.0030 received - 0.0005 paid to buy back - 0.0040 paid at an in-the-money expiry.
+    assert Decimal(paper["net_coin"]) == Decimal("-0.0015")
+    assert paper["net_usd"] == pytest.approx(-150.0)
+    assert (paper["sells"], paper["buys"], paper["expired"], paper["open_positions"]) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    assert Decimal(books[1]["net_coin"]) == Decimal("0.0010")
+    assert books[2]["net_usd"] is None  # no ETH index known
+    text = render_pnl({"books": books})
+    assert "- BTC paper: net -0.001500 BTC (-$150.00)" in text
+    assert "- 0.000500 paid for 1 bought back - 0.004000 settled at 1 expiry(ies)" in text
+    assert (
+        "- ETH paper: net 0.020000 ETH = 0.020000 received for 1 call(s) sold; 1 still open" in text
+    )
+    assert render_pnl({"books": []}).startswith("I have sold no calls yet")

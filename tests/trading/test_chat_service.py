@@ -8,6 +8,7 @@ OpenAI-compatible server driven through the real `openai` client.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -63,6 +64,29 @@ def ask(text: str, *, llm: Any = NO_LLM, conversation: Conversation | None = Non
 
 
 # ------------------------------------------------------------------------- template answers
+
+
+def test_without_an_llm_the_pnl_adds_up_the_stored_fills_and_settlements(
+    decisions: list[Decision],
+) -> None:
+    sells = Order.objects.filter(direction="sell", currency="BTC", filled_amount__gt=0)
+    received = sum((o.filled_amount * o.average_price for o in sells), Decimal(0))
+    assert received > 0
+    Position.objects.create(
+        instrument_name="BTC-12DEC25-80000-C",
+        currency="BTC",
+        paper=True,
+        size=Decimal("-0.1"),
+        status=Position.Status.CLOSED,
+        settled_coin=Decimal("-0.0123"),
+    )
+
+    reply = ask("what is your P&L?")
+
+    net = received - Decimal("0.0123")
+    assert f"- BTC paper: net {net:.6f} BTC" in reply.content
+    assert "- 0.012300 settled at 1 expiry(ies)" in reply.content
+    assert [c["name"] for c in reply.tool_calls] == ["get_pnl"]
 
 
 def test_without_an_llm_why_is_answered_from_the_stored_decision(

@@ -316,6 +316,7 @@ _TEMPLATES: dict[Intent, Callable[[_Call, Question], str]] = {
         call("get_candidates")["candidates"]
     ),
     Intent.STATUS: lambda call, q: templates.render_status(call("get_agent_status")),
+    Intent.PNL: lambda call, q: templates.render_pnl(call("get_pnl")),
     Intent.TRADE: lambda call, q: templates.TRADE_TEXT,
 }
 

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -30,6 +31,7 @@ class Intent(StrEnum):
     POSITIONS = "positions"
     CANDIDATES = "candidates"
     STATUS = "status"
+    PNL = "pnl"
     TRADE = "trade"
     UNKNOWN = "unknown"
 
@@ -97,6 +99,22 @@ _WORDS: tuple[tuple[Intent, tuple[str, ...]], ...] = (
     (Intent.SUMMARY, ("summar", "recap", "overview of your", "history", "recent decisions")),
     (Intent.NEXT, ("would you", "right now", "next", "going to", "plan to", "will you", "likely")),
     (Intent.WHY, ("why", "reason", "explain", "what made you")),
+    (
+        Intent.PNL,
+        (
+            "pnl",
+            "p&l",
+            "p/l",
+            "profit",
+            "loss",
+            "premium collected",
+            "collected",
+            "earned",
+            "how much have you made",
+            "how much did you make",
+            "performance",
+        ),
+    ),
     (Intent.POSITIONS, ("position", "holding", "exposure", "open call", "short call")),
     (Intent.CANDIDATES, ("candidate", "best call", "options to sell", "what can you sell")),
     (
@@ -153,6 +171,11 @@ def _pct(value: Any) -> str:
 
 def _num(value: Any, digits: int = 2) -> str:
     return "n/a" if value is None else f"{float(value):.{digits}f}"
+
+
+def _signed(value: Any) -> str:
+    number = float(value)
+    return f"{'-' if number < 0 else '+'} {abs(number):.6f}"
 
 
 _SOURCES = {"rule_based": "the rules", "llm": "the LLM"}
@@ -317,6 +340,89 @@ def render_next(outlook: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def pnl_books(
+    fills: Sequence[Mapping[str, Any]],
+    settled: Sequence[Mapping[str, Any]],
+    still_open: Sequence[Mapping[str, Any]],
+    index_usd: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """Per underlying and book (paper: dry run; real: sent to the exchange), in coin.
+
+    `fills`: rows of currency, dry_run, direction, coin (filled amount x average price), legs.
+    `settled`: closed positions' currency, paper, coin (their `settled_coin` sum), expired.
+    `still_open`: open positions' currency, paper, count. Net = premium received - paid to buy
+    back + settled at expiry: realised for closed calls, and for open ones the premium they
+    still put at risk. USD at the last tick's index.
+    """
+    books: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def book(currency: Any, paper: Any) -> dict[str, Any]:
+        key = (str(currency), "paper" if paper else "real")
+        return books.setdefault(
+            key,
+            {
+                "currency": key[0],
+                "book": key[1],
+                "sold_coin": Decimal(0),
+                "sells": 0,
+                "bought_coin": Decimal(0),
+                "buys": 0,
+                "settled_coin": Decimal(0),
+                "expired": 0,
+                "open_positions": 0,
+            },
+        )
+
+    for row in fills:
+        entry = book(row["currency"], row["dry_run"])
+        side = "sold" if row["direction"] == "sell" else "bought"
+        entry[f"{side}_coin"] += Decimal(row["coin"] or 0)
+        entry["sells" if side == "sold" else "buys"] += int(row["legs"])
+    for row in settled:
+        entry = book(row["currency"], row["paper"])
+        entry["settled_coin"] += Decimal(row["coin"] or 0)
+        entry["expired"] += int(row["expired"])
+    for row in still_open:
+        book(row["currency"], row["paper"])["open_positions"] += int(row["count"])
+    result = []
+    for key in sorted(books):
+        entry = books[key]
+        net = entry["sold_coin"] - entry["bought_coin"] + entry["settled_coin"]
+        price = index_usd.get(entry["currency"])
+        usd = None if price is None else float(net) * float(price)
+        result.append(
+            {k: (str(v) if isinstance(v, Decimal) else v) for k, v in entry.items()}
+            | {"net_coin": str(net), "net_usd": None if usd is None else round(usd, 2)}
+        )
+    return result
+
+
+def render_pnl(pnl: Mapping[str, Any]) -> str:
+    """Premium, buybacks and settlements per underlying and book, with the net."""
+    books = pnl.get("books") or []
+    if not books:
+        return "I have sold no calls yet, so there is no P&L to report."
+    lines = ["P&L in coin, before trading fees (USD at the last tick's index):"]
+    for b in books:
+        ccy = b["currency"]
+        dollars = b.get("net_usd")
+        usd = "" if dollars is None else f" ({'-' if dollars < 0 else ''}${abs(dollars):,.2f})"
+        parts = [f"{_num(b['sold_coin'], 6)} received for {b['sells']} call(s) sold"]
+        if b["buys"]:
+            parts.append(f"- {_num(b['bought_coin'], 6)} paid for {b['buys']} bought back")
+        if b["expired"]:
+            parts.append(f"{_signed(b['settled_coin'])} settled at {b['expired']} expiry(ies)")
+        lines.append(
+            f"- {ccy} {b['book']}: net {_num(b['net_coin'], 6)} {ccy}{usd} = {' '.join(parts)}; "
+            f"{b['open_positions']} still open"
+        )
+    lines.append(
+        "Open calls' premium is still at risk until they are closed or expire; paper books "
+        "are dry-run fills at the book, never sent to the exchange."
+    )
+    return "\n".join(lines)
+
+
 def render_positions(positions: Sequence[Mapping[str, Any]]) -> str:
     """The open positions, one per line."""
     if not positions:
@@ -368,7 +474,8 @@ HELP_TEXT = (
     '- "why did you pick the 97k call?" (or any strike or instrument name)\n'
     '- "summarize your last 10 decisions"\n'
     '- "what would you likely do right now?"\n'
-    '- "what positions do you hold?", "show your candidates", "what is your status?"'
+    '- "what positions do you hold?", "show your candidates", "what is your status?"\n'
+    '- "what is your P&L?"'
 )
 
 
