@@ -58,6 +58,7 @@ SUGGESTED_QUESTIONS = (
     "Summarize your last 10 decisions",
     "What would you likely do right now?",
     "What positions do you hold?",
+    "What is your P&L?",
 )
 
 

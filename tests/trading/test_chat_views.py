@@ -23,6 +23,7 @@ from trading.chat import service
 from trading.chat.service import chat_ask, conversation_create, question_add
 from trading.domain.chat import TEMPLATE_LABEL
 from trading.models import ChatMessage, Conversation, Decision, Order
+from trading.views import SUGGESTED_QUESTIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +110,7 @@ def test_the_empty_tab_invites_a_question_and_says_no_llm_is_configured(
     assert form["hx-post"] == ASK
     (conversation,) = tags(page, "input", id="conversation-id")
     assert conversation["value"] == ""
-    assert len(tags(page, "button", type="button")) == 4  # the suggested questions
+    assert len(tags(page, "button", type="button")) == len(SUGGESTED_QUESTIONS)
 
 
 def test_with_an_llm_the_page_says_so_instead(logged_in_client: Client, settings: Any) -> None:
