@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -45,6 +45,18 @@ def _ids(raw: str | None, name: str) -> list[int]:
     return values
 
 
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="One run",
+        description="Everything about a run: configuration, data provenance, metrics, flags, "
+        "assumptions, equity curve and (for a grid) ranked results.",
+    ),
+    destroy=extend_schema(
+        summary="Delete a run",
+        description="Delete a run with its trades, grid cells and exports.",
+    ),
+)
+@extend_schema(tags=["backtests"])
 class BacktestRunViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

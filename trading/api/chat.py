@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.request import Request
@@ -126,7 +126,16 @@ class ChatView(APIView):
     """Ask the agent a question."""
 
     @extend_schema(
-        request=ChatRequestSerializer, responses={201: ChatResponseSerializer}, tags=["chat"]
+        request=ChatRequestSerializer,
+        responses={
+            201: ChatResponseSerializer,
+            404: OpenApiResponse(description="No such conversation of yours (`not_found`)."),
+            429: OpenApiResponse(
+                description="More than `CHAT_QUESTIONS_PER_MINUTE` questions this minute "
+                "(`throttled`; `Retry-After` says when to ask again). Nothing is stored."
+            ),
+        },
+        tags=["chat"],
     )
     def post(self, request: Request) -> Response:
         """Answer a question about decisions, positions, candidates or controls (never trades)."""
@@ -156,6 +165,18 @@ class ChatView(APIView):
 
 
 @extend_schema(tags=["chat"])
+@extend_schema_view(
+    list=extend_schema(summary="Your conversations, newest activity first (paginated)."),
+    retrieve=extend_schema(
+        summary="One of your conversations with its messages, oldest first.",
+        description="Each answer says how it was made: LLM or template, tools called, "
+        "decisions used (`sources`), model, tokens and latency. Another user's: 404.",
+    ),
+    destroy=extend_schema(
+        summary="Delete one of your conversations and its messages.",
+        description="Another user's conversation is a 404; nothing else is touched.",
+    ),
+)
 class ConversationViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
@@ -40,6 +40,14 @@ class DecisionFilter(django_filters.FilterSet):
         )
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List decisions, newest first"),
+    retrieve=extend_schema(
+        summary="One decision",
+        description="A decision with its orders, the state snapshot it saw and its candidates.",
+    ),
+)
+@extend_schema(tags=["agent"])
 class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
     """Every decision the agent made, newest first (filterable)."""
 
@@ -54,6 +62,11 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
         return s.AgentDecisionSerializer
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List tracked positions"),
+    retrieve=extend_schema(summary="One position", description="A tracked position."),
+)
+@extend_schema(tags=["agent"])
 class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     """Tracked positions; `?status=open` or `?status=closed`."""
 
@@ -64,6 +77,11 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.position_list()
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List order legs"),
+    retrieve=extend_schema(summary="One order leg", description="An order leg with its state."),
+)
+@extend_schema(tags=["agent"])
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     """Order legs with labels and states."""
 
@@ -141,6 +159,13 @@ class HealthViewSet(viewsets.ViewSet):
         return Response(s.AgentHealthSerializer(data).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List reconciliation runs, newest first"),
+    retrieve=extend_schema(
+        summary="One reconciliation run", description="A reconciliation run with its discrepancies."
+    ),
+)
+@extend_schema(tags=["agent"])
 class ReconciliationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Reconciliation history; POST runs one now (`action` optional)."""
 
@@ -150,6 +175,7 @@ class ReconciliationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewS
         return selectors.reconciliation_list()
 
     @extend_schema(
+        summary="Reconcile now",
         request=s.AgentReconcileRequestSerializer,
         responses={201: s.AgentReconciliationSerializer},
     )

@@ -1,0 +1,114 @@
+"""OpenAPI schema post-processing: the error responses drf-spectacular does not infer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+#: The envelope built by `optionsdesk.api.errors.exception_handler`.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every API error, whatever its status.",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": "stable machine code, e.g. invalid, not_authenticated, "
+                    "not_found, throttled",
+                },
+                "message": {"type": "string", "description": "human-readable summary"},
+                "details": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "field errors for `invalid` (field -> messages), else {}",
+                },
+                "status": {"type": "integer", "description": "the HTTP status, repeated"},
+            },
+            "required": ["code", "message", "details", "status"],
+        }
+    },
+    "required": ["error"],
+}
+
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+_PATH_PARAMETER = re.compile(r"\{[^}]+\}")
+
+
+def _error_statuses(path: str, operation: dict[str, Any], default_security: list[Any]) -> list[str]:
+    """The error statuses an operation can answer: 400 for input, 401 for a login, 404 for an id.
+
+    A security list holding `{}` means anonymous calls are allowed (e.g. `/health`), so no 401.
+    """
+    statuses = []
+    if "requestBody" in operation or any(
+        parameter.get("in") == "query" for parameter in operation.get("parameters", [])
+    ):
+        statuses.append("400")
+    security = operation.get("security", default_security)
+    if security and {} not in security:
+        statuses.append("401")
+    if _PATH_PARAMETER.search(path):
+        statuses.append("404")
+    return statuses
+
+
+def _error_response(status: str) -> dict[str, Any]:
+    descriptions = {
+        "400": "Invalid input; field errors in `error.details` (code `invalid`).",
+        "401": "Not logged in: no or a bad token (code `not_authenticated` or "
+        "`authentication_failed`).",
+        "404": "No such object (code `not_found`).",
+    }
+    return {
+        "description": descriptions[status],
+        "content": {"application/json": {"schema": ERROR_REF}},
+    }
+
+
+def _with_envelope(status: str, response: dict[str, Any]) -> dict[str, Any]:
+    """A declared error status without a body (e.g. the chat's 429) gets the envelope."""
+    if not status.isdigit() or int(status) < 400 or "content" in response:
+        return response
+    return {**response, "content": {"application/json": {"schema": ERROR_REF}}}
+
+
+def add_error_responses(
+    result: dict[str, Any], generator: Any = None, request: Any = None, public: bool = True
+) -> dict[str, Any]:
+    """Return the schema with the `Error` component and each operation's error responses.
+
+    drf-spectacular documents only what a view declares, so clients would not know that every
+    error comes in one envelope. Responses a view declares itself (e.g. `/health`'s 503) win;
+    a declared error status with no body of its own (the chat's 429) is given the envelope.
+    The input is not modified; `generator`, `request` and `public` are the hook's signature.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+    if schemas.get("Error", ERROR_SCHEMA) != ERROR_SCHEMA:
+        raise ValueError("a component named Error already exists; rename it")
+    default_security = result.get("security", [])
+    paths: dict[str, Any] = {}
+    for path, item in result.get("paths", {}).items():
+        paths[path] = {}
+        for method, operation in item.items():
+            if method in _METHODS:
+                declared = {
+                    status: _with_envelope(status, response)
+                    for status, response in operation.get("responses", {}).items()
+                }
+                errors = {
+                    status: _error_response(status)
+                    for status in _error_statuses(path, operation, default_security)
+                    if status not in declared
+                }
+                operation = {**operation, "responses": {**declared, **errors}}
+            paths[path][method] = operation
+    components = result.get("components", {})
+    return {
+        **result,
+        "paths": paths,
+        "components": {**components, "schemas": {**schemas, "Error": ERROR_SCHEMA}},
+    }
