@@ -42,6 +42,7 @@ from trading.chat.service import (
 from trading.deribit.client import DeribitClient
 from trading.domain.chat import TEMPLATE_LABEL
 from trading.models import ChatMessage, Conversation, Decision, Order, Position
+from trading.services import tick_run
 
 pytestmark = pytest.mark.django_db
 
@@ -145,6 +146,21 @@ def test_without_an_llm_an_unknown_strike_says_so(decisions: list[Decision]) -> 
     reply = ask("why did you pick the 1234k call?")
     assert "I found no decision involving the 1234000 call" in reply.content
     assert "My recent picks:" in reply.content
+
+
+def test_why_no_call_on_an_underlying_says_what_the_next_tick_would_do_there(
+    agent_settings: Any, sim_client: DeribitClient
+) -> None:
+    tick_run(trigger="test", client=sim_client, seed=1)  # sells a BTC call; ETH waits its turn
+    only = Decision.objects.get()
+    assert only.underlying == "BTC"
+    best_eth = tools.candidate_groups(only)["ETH"][0]["instrument_name"]
+
+    reply = ask("why didn't you sell an ETH call?")
+
+    assert "I found no decision involving the ETH call among my last decision." in reply.content
+    assert f"ETH: no open call, so it would likely sell {best_eth}:" in reply.content
+    assert [c["name"] for c in reply.tool_calls][-1] == "get_next_outlook"
 
 
 def test_with_no_decisions_yet_the_answers_say_so() -> None:

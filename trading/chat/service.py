@@ -300,7 +300,12 @@ def _why(call: _Call, question: Question) -> str:
     recent = []
     if decision is None:
         recent = call("list_decisions", limit=3, action="OPEN_COVERED_CALL")["decisions"]
-    return templates.render_why(hint, decision, int(found.get("searched", 0)), recent)
+    answer = templates.render_why(hint, decision, int(found.get("searched", 0)), recent)
+    if decision is None and hint.currency and hint.strike is None:
+        # "why no ETH call?": what the last tick saw for that underlying, and what comes next.
+        outlook = call("get_next_outlook")
+        answer += "\n" + templates.underlying_outlook(outlook, hint.currency)
+    return answer
 
 
 _TEMPLATES: dict[Intent, Callable[[_Call, Question], str]] = {

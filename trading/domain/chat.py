@@ -230,8 +230,9 @@ def render_why(
     """Why the agent chose what it did in the decision that matches the question; when none
     matches, say so and list the recent picks (`recent`) the trader may have meant."""
     if decision is None:
-        asked = "" if hint.empty else f" involving the {hint.describe()}"
-        lines = [f"I found no decision{asked} among my last {searched} decisions."]
+        asked = "" if hint.empty and hint.currency is None else f" involving the {hint.describe()}"
+        last = "my last decision" if searched == 1 else f"my last {searched} decisions"
+        lines = [f"I found no decision{asked} among {last}."]
         if recent:
             lines.append("My recent picks:")
             lines.extend(f"- {decision_line(d)}" for d in recent)
@@ -303,34 +304,9 @@ def render_next(outlook: Mapping[str, Any]) -> str:
         + (f": {legs_text(last.get('legs', []))}" if last.get("legs") else "")
         + "."
     )
-    rules = outlook.get("roll_rules") or {}
-    limit = outlook.get("max_calls_per_underlying") or 1
-    for currency, view in (outlook.get("underlyings") or {}).items():
-        calls = view.get("open_calls") or []
-        best = view.get("best_candidate")
-        if calls:
-            line = (
-                f"{currency}: I hold {', '.join(calls)}; the next tick checks it against the roll"
-            )
-            if rules:
-                line += (
-                    f" rules (take profit at {float(rules['take_profit_frac']):.0%} of the premium,"
-                    f" roll in the money at delta >= {rules['roll_itm_delta']} within"
-                    f" {_days(rules['roll_itm_dte_days'])}, or under"
-                    f" {_days(rules['roll_dte_min_days'])} left)"
-                )
-            line += " and holds it when none fires"
-            if len(calls) < limit and best and not blockers:
-                line += f"; it may also open {best.get('instrument_name')}"
-            lines.append(line + ".")
-        elif blockers:
-            lines.append(f"{currency}: no open call, and none will be opened while blocked.")
-        elif best:
-            lines.append(
-                f"{currency}: no open call, so it would likely sell {candidate_text(best)}."
-            )
-        else:
-            lines.append(f"{currency}: no open call and no candidate passed the filters last tick.")
+    lines.extend(
+        underlying_outlook(outlook, currency) for currency in outlook.get("underlyings") or {}
+    )
     lines.append(
         f"Ticks run every {outlook.get('loop_interval_s')} s in "
         f"{outlook.get('decision_mode')} decision mode"
@@ -338,6 +314,37 @@ def render_next(outlook: Mapping[str, Any]) -> str:
         + " This is a forecast from stored data; the market may have moved."
     )
     return "\n".join(lines)
+
+
+def underlying_outlook(outlook: Mapping[str, Any], currency: str) -> str:
+    """One underlying's line of `render_next`: its open call and the roll rules, or the call it
+    would likely sell, or what stops it."""
+    view = (outlook.get("underlyings") or {}).get(currency)
+    if view is None:
+        return f"{currency}: not among the underlyings I trade."
+    blockers = outlook.get("blockers") or []
+    rules = outlook.get("roll_rules") or {}
+    limit = outlook.get("max_calls_per_underlying") or 1
+    calls = view.get("open_calls") or []
+    best = view.get("best_candidate")
+    if calls:
+        line = f"{currency}: I hold {', '.join(calls)}; the next tick checks it against the roll"
+        if rules:
+            line += (
+                f" rules (take profit at {float(rules['take_profit_frac']):.0%} of the premium,"
+                f" roll in the money at delta >= {rules['roll_itm_delta']} within"
+                f" {_days(rules['roll_itm_dte_days'])}, or under"
+                f" {_days(rules['roll_dte_min_days'])} left)"
+            )
+        line += " and holds it when none fires"
+        if len(calls) < limit and best and not blockers:
+            line += f"; it may also open {best.get('instrument_name')}"
+        return line + "."
+    if blockers:
+        return f"{currency}: no open call, and none will be opened while blocked."
+    if best:
+        return f"{currency}: no open call, so it would likely sell {candidate_text(best)}."
+    return f"{currency}: no open call and no candidate passed the filters last tick."
 
 
 def pnl_books(
