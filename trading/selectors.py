@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, DecimalField, F, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
 
 from trading.domain.health import GuardState
+from trading.domain.pnl import pnl_books
 from trading.domain.source_compare import LIMIT_DEFAULT, compare_sources
 from trading.models import (
     AgentRun,
@@ -36,6 +37,41 @@ def position_list(*, status: str | None = None, include_paper: bool = True) -> Q
     if not include_paper:
         qs = qs.filter(paper=False)
     return qs
+
+
+def pnl_summary() -> dict[str, Any]:
+    """P&L per underlying and book (`trading.domain.pnl`), USD at the last tick's index."""
+    fills = (
+        Order.objects.filter(filled_amount__gt=0)
+        .values("currency", "dry_run", "direction")
+        .annotate(
+            coin=Sum(
+                F("filled_amount") * F("average_price"),
+                output_field=DecimalField(max_digits=30, decimal_places=18),
+            ),
+            legs=Count("id"),
+        )
+        .order_by()
+    )
+    settled = (
+        Position.objects.filter(status=Position.Status.CLOSED, settled_coin__isnull=False)
+        .values("currency", "paper")
+        .annotate(coin=Sum("settled_coin"), expired=Count("id"))
+        .order_by()
+    )
+    still_open = (
+        Position.objects.filter(status=Position.Status.OPEN)
+        .values("currency", "paper")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    latest = Decision.objects.order_by("-decided_at", "-id").only("id", "state_snapshot").first()
+    index = (latest.state_snapshot or {}).get("index_price_usd", {}) if latest else {}
+    return {
+        "index_price_usd": index,
+        "books": pnl_books(list(fills), list(settled), list(still_open), index),
+        "basis": "coin, before trading fees; premium of open positions is still at risk",
+    }
 
 
 def order_list() -> QuerySet[Order]:

@@ -29,9 +29,12 @@ from trading.chat.service import (
 )
 from trading.models import ChatMessage, Conversation, Position
 
+#: Closed positions the Live Agent tab lists (newest first).
+CLOSED_SHOWN = 10
+
 
 def live_context() -> dict[str, Any]:
-    """Spot, portfolio, positions, mode badge, last action and why, candidates, timeline."""
+    """Spot, portfolio, positions, P&L, mode badge, last action and why, candidates, timeline."""
     snapshot = selectors.agent_status_snapshot()
     last = snapshot["last"]
     return {
@@ -40,6 +43,10 @@ def live_context() -> dict[str, Any]:
         "last": last,
         "top_candidates": last.get("top_candidates", {}),
         "positions": selectors.position_list(status=Position.Status.OPEN),
+        "closed_positions": selectors.position_list(status=Position.Status.CLOSED).order_by(
+            "-closed_at", "-id"
+        )[:CLOSED_SHOWN],
+        "pnl": selectors.pnl_summary()["books"],
         "decisions": selectors.decision_list(limit=20),
     }
 

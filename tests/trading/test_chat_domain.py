@@ -14,12 +14,12 @@ from trading.domain.chat import (
     classify_question,
     instrument_hint,
     labelled,
-    pnl_books,
     render_next,
     render_pnl,
     render_summary,
     render_why,
 )
+from trading.domain.pnl import pnl_books
 
 
 @pytest.mark.parametrize(

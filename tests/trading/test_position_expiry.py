@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
 
 from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
     SIM_START,
@@ -24,7 +26,7 @@ from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
 from trading.deribit.client import DeribitClient
 from trading.deribit.simulator import SimulatedExchange
 from trading.domain.instruments import parse_instrument
-from trading.models import Decision, Position, ReconciliationDiscrepancy
+from trading.models import Decision, Order, Position, ReconciliationDiscrepancy
 from trading.services import reconcile_run, tick_run
 from trading.services.controls import controls_update
 from trading.services.expiry import positions_expire
@@ -181,3 +183,45 @@ def test_nothing_to_expire_asks_the_exchange_nothing(
     before = sim_client.request_count
     assert positions_expire(client=sim_client, now=SIM_START, exchange_positions=()) == []
     assert sim_client.request_count == before
+
+
+def test_the_live_tab_and_the_api_show_the_pnl_and_the_expired_call(
+    agent_settings: Any,
+    sim_client: DeribitClient,
+    sim_exchange: SimulatedExchange,
+    logged_in_client: Any,
+    admin_user: Any,
+) -> None:
+    tick_run(trigger="test", client=sim_client, seed=1)
+    call = open_call("BTC")
+    expiry = parse_instrument(call.instrument_name).expiry
+    assert expiry is not None
+    move_past(sim_exchange, expiry)
+    tick_run(trigger="test", client=sim_client, seed=2)
+    call.refresh_from_db()
+    assert call.settled_coin is not None
+    sold = sum(
+        (o.filled_amount * o.average_price for o in Order.objects.filter(currency="BTC")),
+        Decimal(0),
+    )
+    api = APIClient()
+    api.force_authenticate(admin_user)
+
+    body = api.get("/api/agent/pnl").json()
+
+    (btc,) = [b for b in body["books"] if b["currency"] == "BTC"]
+    assert btc["book"] == "paper"
+    assert Decimal(btc["sold_coin"]) == sold
+    assert Decimal(btc["settled_coin"]) == call.settled_coin
+    assert Decimal(btc["net_coin"]) == sold + call.settled_coin
+    assert btc["expired"] == 1
+    assert APIClient().get("/api/agent/pnl").status_code == 401
+
+    page = logged_in_client.get(reverse("trading:live")).content.decode()
+
+    assert 'data-testid="pnl"' in page
+    assert f"{sold + call.settled_coin:.6f} BTC" in page
+    closed = page[page.index('data-testid="closed-positions"') :].split("</table>")[0]
+    assert call.instrument_name in closed
+    assert f"${call.delivery_price_usd:,.2f}" in closed
+    assert "expired" in closed

@@ -174,6 +174,34 @@ class AgentReconcileRequestSerializer(serializers.Serializer):
         return value
 
 
+class PnlBookSerializer(serializers.Serializer):
+    """One underlying's book (paper: dry-run fills; real: sent to the exchange), in coin."""
+
+    currency = serializers.CharField()
+    book = serializers.ChoiceField(choices=["paper", "real"])
+    sold_coin = serializers.DecimalField(max_digits=30, decimal_places=10, coerce_to_string=True)
+    sells = serializers.IntegerField(help_text="sell legs filled")
+    bought_coin = serializers.DecimalField(max_digits=30, decimal_places=10)
+    buys = serializers.IntegerField(help_text="buy-back legs filled")
+    settled_coin = serializers.DecimalField(
+        max_digits=30, decimal_places=10, help_text="received (+) or paid (-) at expiries"
+    )
+    expired = serializers.IntegerField(help_text="positions closed by expiry")
+    open_positions = serializers.IntegerField()
+    net_coin = serializers.DecimalField(
+        max_digits=30, decimal_places=10, help_text="sold - bought + settled"
+    )
+    net_usd = serializers.FloatField(allow_null=True, help_text="at the last tick's index")
+
+
+class AgentPnlSerializer(serializers.Serializer):
+    """P&L per underlying and book, before trading fees."""
+
+    index_price_usd = serializers.DictField(child=serializers.FloatField())
+    books = PnlBookSerializer(many=True)
+    basis = serializers.CharField()
+
+
 class AgentStatusSerializer(serializers.Serializer):
     """The live agent's status JSON (the seed's /status, plus guard and controls)."""
 

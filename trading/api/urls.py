@@ -15,6 +15,7 @@ urlpatterns = [
     *router.urls,
     # Singletons: one object, no id in the URL.
     path("agent/status", views.StatusViewSet.as_view({"get": "retrieve"}), name="agent-status"),
+    path("agent/pnl", views.PnlViewSet.as_view({"get": "retrieve"}), name="agent-pnl"),
     path(
         "agent/controls",
         views.ControlsViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),

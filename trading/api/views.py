@@ -101,6 +101,15 @@ class StatusViewSet(viewsets.ViewSet):
         return Response(s.AgentStatusSerializer(selectors.agent_status_snapshot()).data)
 
 
+class PnlViewSet(viewsets.ViewSet):
+    """The books' P&L: premium sold and bought back, expiry settlements, net."""
+
+    @extend_schema(responses=s.AgentPnlSerializer, tags=["agent"])
+    def retrieve(self, request: Request) -> Response:
+        """P&L per underlying, paper and real books apart (coin, before trading fees)."""
+        return Response(s.AgentPnlSerializer(selectors.pnl_summary()).data)
+
+
 class ControlsViewSet(viewsets.ViewSet):
     """Runtime controls: read, or PATCH a subset (validated, audited, read by the next tick)."""
 

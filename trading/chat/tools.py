@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, F, QuerySet, Sum
+from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from pydantic import ValidationError
 
-from trading.domain.chat import MAX_LIMIT, InstrumentHint, instrument_hint, pnl_books
+from trading.domain.chat import MAX_LIMIT, InstrumentHint, instrument_hint
 from trading.domain.health import GuardState
-from trading.models import AgentStatus, Decision, Order, Position, RuntimeControl
+from trading.models import AgentStatus, Decision, Position, RuntimeControl
+from trading.selectors import pnl_summary
 from trading.services.controls import effective_params_load
 
 #: How far back an instrument search looks (the newest decisions first).
@@ -287,37 +288,7 @@ def get_positions(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
 
 def get_pnl(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
     """Premium and expiry settlements per underlying, dry-run (paper) and real books apart."""
-    fills = (
-        Order.objects.filter(filled_amount__gt=0)
-        .values("currency", "dry_run", "direction")
-        .annotate(
-            coin=Sum(
-                F("filled_amount") * F("average_price"),
-                output_field=DecimalField(max_digits=30, decimal_places=18),
-            )
-        )
-        .annotate(legs=Count("id"))
-        .order_by()
-    )
-    settled = (
-        Position.objects.filter(status=Position.Status.CLOSED, settled_coin__isnull=False)
-        .values("currency", "paper")
-        .annotate(coin=Sum("settled_coin"), expired=Count("id"))
-        .order_by()
-    )
-    still_open = (
-        Position.objects.filter(status=Position.Status.OPEN)
-        .values("currency", "paper")
-        .annotate(count=Count("id"))
-        .order_by()
-    )
-    latest = Decision.objects.order_by("-decided_at", "-id").only("id", "state_snapshot").first()
-    index = (latest.state_snapshot or {}).get("index_price_usd", {}) if latest else {}
-    return {
-        "index_price_usd": index,
-        "books": pnl_books(list(fills), list(settled), list(still_open), index),
-        "basis": "coin, before trading fees; premium of open positions is still at risk",
-    }
+    return pnl_summary()
 
 
 def get_candidates(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
