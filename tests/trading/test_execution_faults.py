@@ -239,6 +239,10 @@ def test_a_tripped_drawdown_stop_still_lets_a_close_through(agent_settings, sim_
     assert order.instrument_name == position.instrument_name
     position.refresh_from_db()
     assert position.status == "closed"
+    assert position.note == (
+        f"closed: bought back {order.filled_amount:f} at {order.average_price:f} "
+        f"(order {order.label})"
+    )
     # ... and nothing new is sold while the stop is on.
     again = tick_run(trigger="test", client=sim_client, seed=3)
     assert again.decision is not None

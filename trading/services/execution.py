@@ -221,7 +221,10 @@ def position_apply_fill(*, order: Order, amount: Decimal, price: Decimal) -> Pos
             ) / total
         position.size = new
         if new == 0:
+            verb = "bought back" if signed > 0 else "sold"
             position.status = Position.Status.CLOSED
             position.closed_at = timezone.now()
+            note = f"closed: {verb} {abs(signed):f} at {price:f} (order {order.label})"
+            position.note = note[:300]
         position.save()
     return position
