@@ -134,6 +134,14 @@ def test_it_logs_the_candidates_the_choice_the_verdict_and_the_context() -> None
     assert isinstance(data["rejection_counts"]["BTC"], dict)
 
 
+def test_the_ticks_index_covers_an_underlying_without_candidates() -> None:
+    # The quotes only know underlyings with a candidate or a held call; the tick knows both.
+    data = parse_decision_line(
+        a_record(index_price_usd={"ETH": 3100.0, "BTC": 91_950.0, "SOL": 0.0}).to_line()
+    )
+    assert data["index_price_usd"] == {"BTC": 91_950.0, "ETH": 3100.0}  # no index: left out
+
+
 def test_the_same_decision_gives_the_same_bytes_with_sorted_keys() -> None:
     first, second = a_record().to_line(), a_record().to_line()
     assert first == second

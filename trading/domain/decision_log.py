@@ -163,8 +163,8 @@ def _portfolio(inputs: RiskInputs | None) -> dict[str, Any] | None:
     }
 
 
-def _index_prices(inputs: RiskInputs | None) -> dict[str, float]:
-    prices: dict[str, float] = {}
+def _index_prices(inputs: RiskInputs | None, given: Mapping[str, float] | None) -> dict[str, float]:
+    prices = {k: v for k, v in (given or {}).items() if v > 0}
     for quote in inputs.quotes.values() if inputs else ():
         prices.setdefault(quote.currency, quote.index_price_usd)
     return dict(sorted(prices.items()))
@@ -195,11 +195,14 @@ def build_decision_record(
     order: Mapping[str, Any] | None = None,
     health: GuardState | None = None,
     top_k: int = 10,
+    index_price_usd: Mapping[str, float] | None = None,
 ) -> DecisionLogRecord:
     """Assemble the record of one decision from the tick's domain objects.
 
     `order` is whatever the execution layer knows (label, status, exchange id, fills);
     `top_k` bounds the candidates kept per underlying (the ranking files hold the rest).
+    `index_price_usd` is the tick's index per underlying; without it (or for an underlying it
+    lacks) the index comes from the quotes, which miss an underlying with no candidate.
     """
     evals = dict(evaluations or {})
     return DecisionLogRecord(
@@ -222,7 +225,7 @@ def build_decision_record(
         verdict=None if verdict is None else verdict.as_record(),
         order=None if order is None else dict(order),
         portfolio=_portfolio(inputs),
-        index_price_usd=_index_prices(inputs),
+        index_price_usd=_index_prices(inputs, index_price_usd),
         context={k: v.model_dump(mode="python") for k, v in sorted((contexts or {}).items())},
         candidates={k: [c.as_dict() for c in ev.ranked[:top_k]] for k, ev in sorted(evals.items())},
         chosen_candidate=_chosen(proposal, evals),

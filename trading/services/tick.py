@@ -485,6 +485,7 @@ def _decision_finish(
         shadow=shadow,
         order=order_record(orders),
         health=guard,
+        index_price_usd=state.index_usd,
     )
     data = to_json_value(record.model_dump(mode="python"))
     decision.log_line = record.to_line()
