@@ -20,12 +20,9 @@ from trading.chat.service import (
     MAX_QUESTION_CHARS,
     ChatInputError,
     ChatRateLimited,
-    conversation_create,
     conversation_list,
-    question_add,
     question_answer,
-    question_clean,
-    question_rate_check,
+    question_ask,
 )
 from trading.models import ChatMessage, Conversation, Position
 
@@ -127,16 +124,12 @@ def chat_ask_view(request: HttpRequest) -> HttpResponse:
     conversation list; a plain form post is answered here and redirected."""
     conversation = _conversation_for(request, request.POST.get("conversation"))
     try:
-        text = question_clean(request.POST.get("message", ""))
-        question_rate_check(user=request.user)
+        question = question_ask(
+            text=request.POST.get("message", ""), user=request.user, conversation=conversation
+        )
     except (ChatInputError, ChatRateLimited) as exc:
         return _ask_refused(request, conversation, exc)
-    if conversation is None:
-        conversation = conversation_create(channel=Conversation.Channel.WEB, user=request.user)
-    try:
-        question = question_add(conversation=conversation, text=text)
-    except ChatRateLimited as exc:  # another request of the same user got in first
-        return _ask_refused(request, conversation, exc)
+    conversation = question.conversation
     if not getattr(request, "htmx", False):
         question_answer(question=question)
         return redirect(f"{reverse('trading:chat')}?c={conversation.pk}")

@@ -20,10 +20,9 @@ from trading.chat.service import (
     MAX_QUESTION_CHARS,
     ChatInputError,
     ChatRateLimited,
-    chat_ask,
-    conversation_create,
     conversation_list,
-    question_rate_check,
+    question_answer,
+    question_ask,
 )
 from trading.domain.chat import DEFAULT_LIMIT, MAX_LIMIT
 from trading.models import ChatMessage, Conversation
@@ -142,24 +141,24 @@ class ChatView(APIView):
         body = ChatRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        try:
-            question_rate_check(user=request.user)
-        except ChatRateLimited as exc:
-            raise _throttled(exc) from None
+        conversation = None
         if data.get("conversation"):
             conversation = _own(request).filter(pk=data["conversation"]).first()
             if conversation is None:
                 raise NotFound(f"no conversation {data['conversation']}")
-        else:
-            conversation = conversation_create(channel=Conversation.Channel.API, user=request.user)
         try:
-            question, answer = chat_ask(
-                conversation=conversation, text=data["message"], limit=data["limit"]
+            question = question_ask(
+                text=data["message"],
+                user=request.user,
+                conversation=conversation,
+                channel=Conversation.Channel.API,
             )
         except ChatInputError as exc:
             raise serializers.ValidationError({"message": [str(exc)]}) from None
-        except ChatRateLimited as exc:  # another request of the same user got in first
+        except ChatRateLimited as exc:
             raise _throttled(exc) from None
+        conversation = question.conversation
+        answer = question_answer(question=question, limit=data["limit"])
         payload = {"conversation": conversation.pk, "question": question, "answer": answer}
         return Response(ChatResponseSerializer(payload).data, status=status.HTTP_201_CREATED)
 

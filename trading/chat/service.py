@@ -118,14 +118,32 @@ def question_clean(text: str) -> str:
     return cleaned
 
 
-def question_add(*, conversation: Conversation, text: str) -> ChatMessage:
-    """Store a user's question (the first one titles the conversation).
+def question_ask(
+    *,
+    text: str,
+    user: Any = None,
+    conversation: Conversation | None = None,
+    channel: str = Conversation.Channel.WEB,
+) -> ChatMessage:
+    """Store a question, opening a conversation of `user` on `channel` when none is given.
 
     `ChatInputError` for an empty or too long question, `ChatRateLimited` past the user's
-    per-minute allowance; nothing is stored then.
+    per-minute allowance; then nothing is stored, not even a new conversation.
     """
     cleaned = question_clean(text)
-    question_rate_check(user=conversation.user_id)
+    question_rate_check(user=user if conversation is None else conversation.user_id)
+    if conversation is None:
+        conversation = conversation_create(channel=channel, user=user)
+    return _question_store(conversation, cleaned)
+
+
+def question_add(*, conversation: Conversation, text: str) -> ChatMessage:
+    """Store a user's question in an existing conversation (see `question_ask`)."""
+    return question_ask(text=text, conversation=conversation)
+
+
+def _question_store(conversation: Conversation, cleaned: str) -> ChatMessage:
+    """The question row (redacted); the first one titles the conversation."""
     message = ChatMessage.objects.create(
         conversation=conversation, role=ChatMessage.Role.USER, content=redact(cleaned)
     )

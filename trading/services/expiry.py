@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 
 from trading.deribit.client import DeribitClient
@@ -157,22 +156,21 @@ def _close(row: Position, instrument: Instrument, price: Decimal | None) -> Expi
         note = f"{when} at delivery price ${price:,.2f}: {outcome}"
         if not row.paper:
             note += "; settled by the exchange"
-    with transaction.atomic():
-        row.status = Position.Status.CLOSED
-        row.closed_at = timezone.now()
-        row.delivery_price_usd = price
-        row.settled_coin = settled
-        row.note = note[:300]
-        row.save(
-            update_fields=[
-                "status",
-                "closed_at",
-                "delivery_price_usd",
-                "settled_coin",
-                "note",
-                "updated_at",
-            ]
-        )
+    row.status = Position.Status.CLOSED
+    row.closed_at = timezone.now()
+    row.delivery_price_usd = price
+    row.settled_coin = settled
+    row.note = note[:300]
+    row.save(
+        update_fields=[
+            "status",
+            "closed_at",
+            "delivery_price_usd",
+            "settled_coin",
+            "note",
+            "updated_at",
+        ]
+    )
     kind = "paper" if row.paper else "exchange"
     logger.info("%s position %s %s", kind, row.instrument_name, note)
     return Expired(row.pk, row.instrument_name, row.paper, price, settled, note)
