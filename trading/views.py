@@ -34,18 +34,18 @@ CLOSED_SHOWN = 10
 def live_context() -> dict[str, Any]:
     """Spot, portfolio, positions, P&L, mode badge, last action and why, candidates, timeline."""
     snapshot = selectors.agent_status_snapshot()
-    last = snapshot["last"]
+    last = snapshot.last
     return {
         "base_url": settings.DERIBIT_BASE_URL,
         "snapshot": snapshot,
         "last": last,
-        "top_candidates": last.get("top_candidates", {}),
+        "top_candidates": last.top_candidates if last else {},
         "positions": selectors.position_list(status=Position.Status.OPEN),
         "closed_positions": selectors.position_list(status=Position.Status.CLOSED).order_by(
             "-closed_at", "-id"
         )[:CLOSED_SHOWN],
         "pnl": selectors.pnl_summary()["books"],
-        "decisions": selectors.decision_list(limit=20),
+        "decisions": selectors.decision_views(selectors.decision_list(limit=20)),
     }
 
 
@@ -184,8 +184,8 @@ def controls_context() -> dict[str, Any]:
             (name, label, kind, getattr(control, name), _choices(name) if kind == "choice" else ())
             for name, label, kind in CONTROL_FORM_FIELDS
         ],
-        "agent_guard": snapshot["guard"],
-        "agent_trading_allowed": snapshot["trading_allowed"],
+        "agent_guard": snapshot.guard,
+        "agent_trading_allowed": snapshot.trading_allowed,
         "agent_health_checks": selectors.health_latest(),
         "agent_control_changes": selectors.control_changes(limit=10),
     }

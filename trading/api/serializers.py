@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from trading import models
@@ -200,26 +198,6 @@ class AgentPnlSerializer(serializers.Serializer):
     index_price_usd = serializers.DictField(child=serializers.FloatField())
     books = PnlBookSerializer(many=True)
     basis = serializers.CharField()
-
-
-class AgentStatusSerializer(serializers.Serializer):
-    """The live agent's status JSON (the seed's /status, plus guard and controls)."""
-
-    last_tick_at = serializers.DateTimeField(allow_null=True)
-    last = serializers.DictField()
-    guard = serializers.DictField()
-    trading_allowed = serializers.BooleanField()
-    backoff_until = serializers.DateTimeField(allow_null=True)
-    backoff_reason = serializers.CharField()
-    drawdown = serializers.DictField(allow_null=True)
-    kill_switch = serializers.BooleanField()
-    controls = serializers.DictField()
-    last_run = serializers.DictField(allow_null=True)
-    open_positions = serializers.IntegerField()
-
-    def to_representation(self, instance: Any) -> Any:
-        """The snapshot is already plain data."""
-        return super().to_representation(instance)
 
 
 class AgentComparisonRowSerializer(serializers.Serializer):

@@ -34,7 +34,7 @@ from trading.domain.risk.capacity import (
 from trading.domain.risk.drawdown import DrawdownState, drawdown_reset, drawdown_update
 from trading.domain.risk.engine import evaluate_risk
 from trading.domain.risk.inputs import OptionPosition, OptionQuote, PortfolioState, RiskInputs
-from trading.domain.risk.verdict import RiskVerdict
+from trading.domain.risk.verdict import RiskVerdict, VerdictCode
 
 __all__ = [
     "DrawdownState",
@@ -43,6 +43,7 @@ __all__ = [
     "PortfolioState",
     "RiskInputs",
     "RiskVerdict",
+    "VerdictCode",
     "drawdown_reset",
     "drawdown_update",
     "estimate_short_call_margin_usd",
