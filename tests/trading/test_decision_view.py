@@ -84,6 +84,7 @@ def test_a_renamed_member_of_the_last_tick_fails_the_status_loudly(decisions, lo
 def test_the_status_api_answers_the_typed_view(decisions, logged_in_client):
     status = logged_in_client.get("/api/agent/status").json()
     view = selectors.agent_status_snapshot()
+    assert view.last is not None
     assert status["last"]["decision_id"] == view.last.decision_id == decisions[-1].pk
     assert status["guard"]["status"] == view.guard.status.value
 
