@@ -175,7 +175,12 @@ class DeribitHistorySource:
                 f"Deribit public history: {underlying}-PERPETUAL hourly closes as the index, "
                 "DVOL as 30-day ATM IV, chains rebuilt with the market model's smile and spreads"
             ),
-            details={"candles": len(candles), "dvol_points": len(dvol)},
+            details={
+                "candles": len(candles),
+                "dvol_points": len(dvol),
+                "basis_per_year": self.pricer.params.currencies[underlying].basis_per_year,
+                "drift_per_year": None,
+            },
         )
         panel = self.pricer.panel(underlying, path, provenance)
         if self.fetch_trades:
