@@ -168,6 +168,8 @@ CONTROL_FORM_FIELDS = (
     ("loop_interval_s", "Loop interval, s", "number"),
     ("ivrv_min", "Min IV/RV", "number"),
     ("explore_prob", "Exploration probability", "number"),
+    ("max_scenario_loss_pct", "Max worst-scenario loss, % of equity", "number"),
+    ("max_vega_usd", "Max book vega, USD per vol point", "number"),
 )
 
 
