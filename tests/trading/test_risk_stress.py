@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tests.trading.test_risk import (
     LIMITS,
     NOW,
@@ -131,3 +133,34 @@ def test_runtime_overrides_carry_the_stress_limits_into_the_effective_params() -
     assert params.risk.max_scenario_loss_pct == 25.0
     assert params.risk.max_vega_usd == 500.0
     assert RiskLimits().max_scenario_loss_pct == 50.0
+
+
+@pytest.mark.django_db
+def test_the_order_gate_stress_tests_any_strategys_orders_after_the_trade() -> None:
+    from trading.domain.risk.verdict import RiskVerdict
+    from trading.services.order_gate import GateLeg, OrderOrigin, OrderRequest, order_gate_run
+
+    approve = RiskVerdict(action="GREG_STRADDLE", approved=True, increases_risk=True)
+    legs = tuple(
+        GateLeg(name, "sell", Decimal("1"), Decimal("0.025")) for name in (ATM_CALL, ATM_PUT)
+    )
+    request = OrderRequest(
+        origin=OrderOrigin.GREG,
+        strategy_id="greg_straddle",
+        legs=legs,
+        risk=lambda _limits: approve,
+        stress_inputs=_inputs(),  # type: ignore[arg-type]
+    )
+    result = order_gate_run(request, client=None)
+    assert not result.check.approved
+    assert not result.orders
+    failed = {c.name: c.detail for c in result.check.verdict.failed}
+    assert "spot -40%, vol +100%, +0 d" in failed["stress_loss"]
+    covered = OrderRequest(
+        origin=OrderOrigin.GREG,
+        strategy_id="greg_covered",
+        legs=legs[:1],
+        risk=lambda _limits: approve,
+        stress_inputs=_inputs(),  # type: ignore[arg-type]
+    )
+    assert order_gate_run(covered, client=None).check.approved
