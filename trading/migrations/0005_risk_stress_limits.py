@@ -6,10 +6,15 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0005_order_gate'),
+        ('trading', '0006_core_decision_choices'),
     ]
 
     operations = [
+        migrations.AddField(
+            model_name='agentstatus',
+            name='risk_report',
+            field=models.JSONField(blank=True, help_text="the last tick's portfolio greeks and scenario grid", null=True),
+        ),
         migrations.AddField(
             model_name='runtimecontrol',
             name='max_scenario_loss_pct',

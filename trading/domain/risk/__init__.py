@@ -45,7 +45,7 @@ from trading.domain.risk.stress import (
     evaluate_stress,
     stress_report,
 )
-from trading.domain.risk.verdict import RiskCheck, RiskVerdict
+from trading.domain.risk.verdict import RiskCheck, RiskVerdict, VerdictCode
 
 __all__ = [
     "DrawdownState",
@@ -57,6 +57,7 @@ __all__ = [
     "RiskVerdict",
     "StressReport",
     "StressTrade",
+    "VerdictCode",
     "book_from_inputs",
     "drawdown_reset",
     "drawdown_update",
