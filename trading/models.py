@@ -61,6 +61,8 @@ class RuntimeControl(models.Model):
         "premium_min_usd",
         "take_profit_frac",
         "loop_interval_s",
+        "max_scenario_loss_pct",
+        "max_vega_usd",
     )
     EDITABLE_FIELDS = (*OVERRIDE_FIELDS, "reconcile_enabled", "reconcile_action")
 
@@ -84,6 +86,12 @@ class RuntimeControl(models.Model):
     premium_min_usd = models.FloatField(null=True, blank=True)
     take_profit_frac = models.FloatField(null=True, blank=True)
     loop_interval_s = models.PositiveIntegerField(null=True, blank=True)
+    max_scenario_loss_pct = models.FloatField(
+        null=True, blank=True, help_text="worst scenario loss after an order, % of equity; 0 off"
+    )
+    max_vega_usd = models.FloatField(
+        null=True, blank=True, help_text="|book vega| after an order, USD per vol point; 0 off"
+    )
     reconcile_enabled = models.BooleanField(default=True)
     reconcile_action = models.CharField(
         max_length=8, choices=ReconcileAction.choices, default=ReconcileAction.REPORT
@@ -154,6 +162,9 @@ class AgentStatus(models.Model):
     consecutive_errors = models.PositiveIntegerField(default=0)
     last_tick_at = models.DateTimeField(null=True, blank=True)
     last_summary = models.JSONField(default=dict, blank=True)
+    risk_report = models.JSONField(
+        null=True, blank=True, help_text="the last tick's portfolio greeks and scenario grid"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

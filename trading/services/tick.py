@@ -76,6 +76,7 @@ from trading.services.order_gate import (
     order_gate_send,
     order_request_from_proposal,
 )
+from trading.services.risk import risk_report_build
 from trading.services.state import TickState, state_build
 
 logger = logging.getLogger("trading.tick")
@@ -564,5 +565,7 @@ def _status_publish(
         drawdown=inputs.drawdown,
     )
     AgentStatus.objects.filter(pk=1).update(
-        last_tick_at=timezone.now(), last_summary=summary.stored()
+        last_tick_at=timezone.now(),
+        last_summary=summary.stored(),
+        risk_report=risk_report_build(inputs, params.risk),
     )
