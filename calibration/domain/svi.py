@@ -108,35 +108,100 @@ def _residuals_and_jacobian(
     return residual, jac
 
 
+def _linear_solve(
+    k: FloatArray, w: FloatArray, weight: FloatArray, m: FloatArray, sigma: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """For fixed (m, sigma) per row, SVI is linear in (a, b*rho, b): weighted least squares.
+
+    Returns (coefficients (e, 3), weighted cost (e,)). Rows are independent problems.
+    """
+    d = k - m[:, None]
+    design = np.stack([np.ones_like(k), d, np.sqrt(d * d + (sigma * sigma)[:, None])], axis=-1)
+    dw = design * weight[..., None]
+    lhs = np.einsum("eni,enj->eij", dw, design) + 1e-14 * np.eye(3)
+    rhs = np.einsum("eni,en->ei", dw, w)
+    coef = np.linalg.solve(lhs, rhs[..., None])[..., 0]
+    fitted = np.einsum("eni,ei->en", design, coef)
+    return coef, np.sum(weight * (fitted - w) ** 2, axis=1)
+
+
+def _coef_to_params(coef: FloatArray, m: FloatArray, sigma: FloatArray) -> FloatArray:
+    b = np.maximum(coef[:, 2], 1e-6)
+    rho = np.clip(coef[:, 1] / b, -0.99, 0.99)
+    return np.stack([coef[:, 0], b, rho, m, sigma], axis=1)
+
+
 def initial_guess(
     k: FloatArray, w: FloatArray, weight: FloatArray, t_years: FloatArray
 ) -> FloatArray:
-    """Starting parameters per expiry: linear least squares with m = 0 over a few sigmas.
+    """Starting parameters per expiry by variable projection over (m, sigma).
 
-    With m and sigma fixed, SVI is linear in (a, b*rho, b); solve it for three sigmas scaled to
-    the expiry's width in k and keep the best. Padded entries carry zero weight.
+    With m and sigma fixed SVI is linear (`_linear_solve`), so the cost is a function of two
+    parameters only: scan a small grid of them, then a few damped Gauss-Newton steps on the
+    best point (finite differences, all expiries at once). Padded entries carry zero weight.
     """
     n_exp = k.shape[0]
-    best = np.zeros((n_exp, 5))
-    best_err = np.full(n_exp, np.inf)
-    sq = np.sqrt(weight)
-    width = np.sqrt(np.maximum(t_years, 1e-4))[:, None]
-    for factor in (0.05, 0.15, 0.4):
-        sigma = factor * width
-        design = np.stack([np.ones_like(k), k, np.sqrt(k * k + sigma * sigma)], axis=-1)
-        dw = design * sq[..., None]
-        lhs = np.einsum("eni,enj->eij", dw, dw) + 1e-12 * np.eye(3)
-        rhs = np.einsum("eni,en->ei", dw, w * sq)
-        coef = np.linalg.solve(lhs, rhs[..., None])[..., 0]
-        fitted = np.einsum("eni,ei->en", design, coef)
-        err = np.sum(weight * (fitted - w) ** 2, axis=1)
-        b = np.maximum(coef[:, 2], 1e-6)
-        rho = np.clip(coef[:, 1] / b, -0.95, 0.95)
-        better = err < best_err
-        best_err = np.where(better, err, best_err)
-        candidate = np.stack([coef[:, 0], b, rho, np.zeros(n_exp), sigma[:, 0]], axis=1)
-        best[better] = candidate[better]
-    return best
+    width = np.sqrt(np.maximum(t_years, 1e-4))
+    m_grid = np.array([-0.1, 0.0, 0.1])
+    s_grid = np.array([0.05, 0.15, 0.4])
+    mm, ss = np.meshgrid(m_grid, s_grid, indexing="ij")
+    n_grid = mm.size
+    rep_k = np.repeat(k, n_grid, axis=0)
+    rep_w = np.repeat(w, n_grid, axis=0)
+    rep_wt = np.repeat(weight, n_grid, axis=0)
+    m_try = (mm.ravel()[None, :] * width[:, None]).ravel()
+    s_try = (ss.ravel()[None, :] * width[:, None]).ravel()
+    _, cost = _linear_solve(rep_k, rep_w, rep_wt, m_try, s_try)
+    best = np.argmin(cost.reshape(n_exp, n_grid), axis=1)
+    m = m_try.reshape(n_exp, n_grid)[np.arange(n_exp), best]
+    g = np.log(s_try.reshape(n_exp, n_grid)[np.arange(n_exp), best])
+    m, g = _projected_gauss_newton(k, w, weight, m, g, width)
+    coef, _ = _linear_solve(k, w, weight, m, np.exp(g))
+    return _coef_to_params(coef, m, np.exp(g))
+
+
+def _projected_gauss_newton(
+    k: FloatArray,
+    w: FloatArray,
+    weight: FloatArray,
+    m: FloatArray,
+    g: FloatArray,
+    width: FloatArray,
+    iterations: int = 12,
+) -> tuple[FloatArray, FloatArray]:
+    """Minimise the variable-projection cost over (m, log sigma) with damped Newton steps.
+
+    Gradient and Hessian by central differences of the (cheap, batched) projected cost; a step
+    is kept per expiry only when it lowers the cost, else the damping grows.
+    """
+    h = 1e-4
+    damping = np.full(len(m), 1e-2)
+    _, cost = _linear_solve(k, w, weight, m, np.exp(g))
+    for _ in range(iterations):
+        hm = h * width
+        shifts = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1)]
+        costs = []
+        for sm, sg in shifts:
+            costs.append(_linear_solve(k, w, weight, m + sm * hm, np.exp(g + sg * h))[1])
+        c0, cmp_, cmm, cgp, cgm, cpp = costs
+        grad = np.stack([(cmp_ - cmm) / (2 * hm), (cgp - cgm) / (2 * h)], axis=1)
+        hmm = (cmp_ - 2 * c0 + cmm) / (hm * hm)
+        hgg = (cgp - 2 * c0 + cgm) / (h * h)
+        hmg = (cpp - cmp_ - cgp + c0) / (hm * h)
+        hess = np.stack([np.stack([hmm, hmg], axis=1), np.stack([hmg, hgg], axis=1)], axis=1)
+        diag = np.abs(np.stack([hmm, hgg], axis=1)) + 1e-30
+        lhs = hess + damping[:, None, None] * diag[:, :, None] * np.eye(2)
+        step = np.linalg.solve(lhs, -grad[..., None])[..., 0]
+        step[:, 0] = np.clip(step[:, 0], -0.5 * width, 0.5 * width)
+        step[:, 1] = np.clip(step[:, 1], -1.0, 1.0)
+        m_new, g_new = m + step[:, 0], np.clip(g + step[:, 1], -9.0, 1.0)
+        _, new_cost = _linear_solve(k, w, weight, m_new, np.exp(g_new))
+        better = new_cost < cost
+        m = np.where(better, m_new, m)
+        g = np.where(better, g_new, g)
+        cost = np.where(better, new_cost, cost)
+        damping = np.where(better, damping * 0.3, damping * 10.0)
+    return m, g
 
 
 def fit_svi_batch(
@@ -145,8 +210,8 @@ def fit_svi_batch(
     scale: FloatArray,
     t_years: FloatArray,
     *,
-    max_iterations: int = 60,
-    tolerance: float = 1e-10,
+    max_iterations: int = 10,
+    tolerance: float = 1e-8,
 ) -> BatchFit:
     """Fit raw SVI to every row of padded arrays (expiries x strikes) at once.
 
@@ -179,7 +244,8 @@ def fit_svi_batch(
         small = (cost - new_cost) <= tolerance * np.maximum(cost, 1e-30)
         cost = np.where(accept, new_cost, cost)
         damping = np.clip(np.where(accept, damping * 0.3, damping * 10.0), 1e-9, 1e9)
-        converged |= (accept & small) | (damping >= 1e8)
+        tiny_step = np.max(np.abs(step), axis=1) < 1e-6
+        converged |= (accept & small) | tiny_step | (damping >= 1e6)
         if np.all(converged):
             break
     n_points = np.maximum(np.sum(scale > 0, axis=1), 1)
