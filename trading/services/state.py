@@ -201,7 +201,9 @@ def portfolio_positions(
             )
         )
     if dry_run:
-        for paper in Position.objects.filter(status=Position.Status.OPEN, paper=True):
+        # Sandbox paper rows (Greg's GREG_SANDBOX batches) are experiments, not exposure.
+        papers = Position.objects.filter(status=Position.Status.OPEN, paper=True, sandbox=False)
+        for paper in papers:
             result.append(
                 OptionPosition(
                     instrument_name=paper.instrument_name,
