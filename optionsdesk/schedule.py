@@ -66,4 +66,12 @@ def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
             crontab="5 0 * * *",
             expires_s=3600,
         ),
+        PeriodicSpec(
+            name="steward.report",
+            task="steward.report",
+            description="Daily AI Steward report: system state and ranked next tasks.",
+            crontab="30 6 * * *",
+            expires_s=3600,
+            queue="research",
+        ),
     ]
