@@ -29,5 +29,4 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
             {"label": label, "url_name": name, "active": name == current} for label, name in TABS
         ],
         "deribit_env": settings.DERIBIT_ENV,
-        "dry_run_default": settings.DRY_RUN_DEFAULT,
     }

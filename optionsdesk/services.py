@@ -113,3 +113,24 @@ def admin_user_ensure(*, username: str, password: str = "") -> tuple[bool, str]:
     password = password or secrets.token_urlsafe(12)
     user_model.objects.create_superuser(username=username, email="", password=password)
     return True, password
+
+
+def user_role_grant(*, username: str, role: str) -> str:
+    """Put `username` in exactly one role group (`viewer`, `researcher`, `operator`, `admin`).
+
+    Raises `ValueError` for an unknown user or role. Returns the role's name.
+    """
+    from django.contrib.auth.models import Group
+
+    from optionsdesk.roles import ROLE_GROUPS
+
+    if role not in ROLE_GROUPS:
+        raise ValueError(f"unknown role {role!r}: choose one of {', '.join(ROLE_GROUPS)}")
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ValueError(f"no user {username!r}")
+    with transaction.atomic():
+        groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLE_GROUPS}
+        user.groups.remove(*groups.values())
+        user.groups.add(groups[role])
+    return role

@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "optionsdesk.context_processors.dashboard",
+                "trading.context_processors.agent_mode",
             ],
         },
     },
@@ -150,6 +151,10 @@ if APP.is_production:
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
 
 # --- REST API ---
+# What the next tick does with orders, for /api/status (an app's selector, named here so that
+# `optionsdesk` imports no app).
+AGENT_MODE_SELECTOR = "trading.selectors.agent_mode_effective"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first so unauthenticated API calls get 401 with a WWW-Authenticate header.
@@ -217,6 +222,8 @@ DERIBIT_BASE_URL = APP.deribit_base_url
 DERIBIT_SIM_URL = APP.DERIBIT_SIM_URL
 DERIBIT_CLIENT_ID, DERIBIT_CLIENT_SECRET = APP.deribit_credentials
 DERIBIT_TIMEOUT_S = APP.DERIBIT_TIMEOUT_S
+DERIBIT_MARKET_DATA = APP.DERIBIT_MARKET_DATA
+DERIBIT_PUBLIC_DATA_URL = APP.DERIBIT_PUBLIC_DATA_URL.rstrip("/")
 DRY_RUN_DEFAULT = APP.DRY_RUN
 LLM_ENABLED = APP.llm_enabled
 TELEGRAM_ENABLED = APP.telegram_enabled

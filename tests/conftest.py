@@ -68,6 +68,28 @@ def logged_in_client(client, admin_user):
     return client
 
 
+@pytest.fixture
+def client_as(django_user_model) -> Callable[[str], Any]:
+    """`client_as("operator")`: a new test client logged in as a fresh user holding that role.
+
+    Roles are `optionsdesk.roles` groups: viewer, researcher, operator, admin; "none" is a user
+    in no group (a viewer by default).
+    """
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    def make(role: str, username: str | None = None) -> Client:
+        user = django_user_model.objects.create_user(username or f"user-{role}", "", "pw-12345")
+        if role != "none":
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
+        client = Client()
+        client.force_login(user)
+        client.user = user  # type: ignore[attr-defined]
+        return client
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict[str, object]:
     """Launch Debian's chromium (never a downloaded browser); skip when it is not installed."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Count, DecimalField, F, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
+from pydantic import ValidationError
 
 from trading.domain.health import GuardState
 from trading.domain.pnl import pnl_books
@@ -21,6 +22,7 @@ from trading.models import (
     RuntimeControl,
     RuntimeControlChange,
 )
+from trading.services.controls import agent_environment, effective_params_load
 
 
 def decision_list(*, limit: int | None = None) -> QuerySet[Decision]:
@@ -112,6 +114,7 @@ def agent_status_snapshot() -> dict[str, Any]:
         "backoff_reason": status.backoff_reason,
         "drawdown": status.drawdown_state,
         "kill_switch": control.kill_switch,
+        "effective": agent_mode_effective(),
         "controls": control.snapshot(),
         "last_run": None
         if last_run is None
@@ -169,3 +172,54 @@ def decision_source_comparison(*, limit: int = LIMIT_DEFAULT) -> dict[str, Any]:
     `{"rows": [...], "summary": {...}}` as `trading.domain.source_compare` computes them.
     """
     return compare_sources(_consulted_decisions(limit=limit)).model_dump()
+
+
+def agent_mode_effective() -> dict[str, Any]:
+    """What the NEXT tick will do with orders: the one source for every mode indicator.
+
+    The header badges, the Live Agent card, `/api/agent/status`, `/api/status` and the Telegram
+    bot all show these values, never the deployment's defaults: the controls (dry run, kill
+    switch, mode) are resolved exactly as the tick resolves them (`effective_params_load`), and
+    the health guard's pause is included. `orders` is one of `live`, `dry_run`, `kill_switch`,
+    `paused`, `invalid`, the headline a page shows.
+    """
+    status = AgentStatus.load()
+    guard = GuardState.model_validate(status.guard_state) if status.guard_state else GuardState()
+    environment = agent_environment().value
+    try:
+        params = effective_params_load()
+    except ValidationError as exc:
+        problem = "; ".join(str(e.get("msg", "")) for e in exc.errors())[:300]
+        return {
+            "environment": environment,
+            "valid": False,
+            "problem": problem,
+            "dry_run": None,
+            "kill_switch": RuntimeControl.load().kill_switch,
+            "mode": None,
+            "decision_mode": None,
+            "trading_allowed": guard.trading_allowed,
+            "orders": "invalid",
+            "headline": f"no orders: the controls are invalid ({problem})",
+        }
+    kill = params.risk.kill_switch
+    if kill:
+        orders, headline = "kill_switch", "kill switch on: no order is sent"
+    elif params.dry_run:
+        orders, headline = "dry_run", "dry run: orders are simulated, nothing is sent"
+    elif not guard.trading_allowed:
+        orders, headline = "paused", f"live on {environment}, paused by the health guard"
+    else:
+        orders, headline = "live", f"LIVE on {environment}: real orders are sent"
+    return {
+        "environment": environment,
+        "valid": True,
+        "problem": "",
+        "dry_run": params.dry_run,
+        "kill_switch": kill,
+        "mode": params.mode.value,
+        "decision_mode": params.decision_mode.value,
+        "trading_allowed": guard.trading_allowed,
+        "orders": orders,
+        "headline": headline,
+    }

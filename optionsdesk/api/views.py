@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -57,7 +58,14 @@ class StatusView(APIView):
                     fields={
                         "version": serializers.CharField(),
                         "deribit_env": serializers.CharField(),
-                        "dry_run_default": serializers.BooleanField(),
+                        "dry_run_default": serializers.BooleanField(
+                            help_text="the deployment's setting; see agent_mode for what is live"
+                        ),
+                        "agent_mode": serializers.DictField(
+                            help_text="what the next tick does with orders: environment, "
+                            "dry_run, kill_switch, mode, orders (live, dry_run, kill_switch, "
+                            "paused, invalid) and a headline; same as /api/agent/status effective"
+                        ),
                         "llm_enabled": serializers.BooleanField(),
                         "telegram_enabled": serializers.BooleanField(),
                         "health": _HEALTH,
@@ -75,6 +83,7 @@ class StatusView(APIView):
                 "version": settings.SPECTACULAR_SETTINGS["VERSION"],
                 "deribit_env": settings.DERIBIT_ENV,
                 "dry_run_default": settings.DRY_RUN_DEFAULT,
+                "agent_mode": import_string(settings.AGENT_MODE_SELECTOR)(),
                 "llm_enabled": settings.LLM_ENABLED,
                 "telegram_enabled": settings.TELEGRAM_ENABLED,
                 "health": health.health_report(),
