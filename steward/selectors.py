@@ -17,7 +17,6 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_results.models import TaskResult
-from pydantic import ValidationError
 
 from backtests.models import BacktestRun
 from optionsdesk.models import WorkerHeartbeat
@@ -30,10 +29,8 @@ from trading.models import (
     HealthCheck,
     Position,
     ReconciliationRun,
-    RuntimeControl,
 )
-from trading.selectors import pnl_summary
-from trading.services.controls import effective_params_load
+from trading.selectors import agent_mode_effective, pnl_summary
 
 #: The window of "recent" ticks, decisions and task results.
 WINDOW_H = 24
@@ -81,26 +78,23 @@ def _health(now: Any) -> dict[str, Any]:
 
 def _agent() -> dict[str, Any]:
     status = AgentStatus.load()
-    control = RuntimeControl.load()
     guard = GuardState.model_validate(status.guard_state) if status.guard_state else GuardState()
+    effective = agent_mode_effective()
     view: dict[str, Any] = {
-        "kill_switch": control.kill_switch,
+        "environment": effective["environment"],
+        "mode": effective["mode"],
+        "decision_mode": effective["decision_mode"],
+        "dry_run": effective["dry_run"],
+        "kill_switch": effective["kill_switch"],
+        "orders": effective["orders"],
+        "orders_headline": effective["headline"],
         "guard_status": guard.status.value,
         "guard_reason": guard.reason,
         "backoff_until": status.backoff_until.isoformat() if status.backoff_until else None,
         "consecutive_errors": status.consecutive_errors,
     }
-    try:
-        params = effective_params_load(control)
-    except ValidationError as exc:
-        view["controls_error"] = str(exc)[:300]
-        return view
-    view.update(
-        environment=params.environment.value,
-        mode=params.mode.value,
-        decision_mode=params.decision_mode.value,
-        dry_run=params.dry_run,
-    )
+    if not effective["valid"]:
+        view["controls_error"] = effective["problem"]
     return view
 
 

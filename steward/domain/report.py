@@ -333,7 +333,8 @@ def summary_render(facts: Facts, tasks: Sequence[NextTask]) -> str:
     actions = ", ".join(f"{k} {v}" for k, v in sorted((d.get("by_action") or {}).items()))
     lines = [
         f"[{TEMPLATE_LABEL}]",
-        f"Agent: {agent.get('environment', '?')} / {agent.get('mode', '?')}, dry run "
+        f"Agent (effective): {agent.get('environment', '?')} / {agent.get('mode', '?')}, "
+        f"{agent.get('orders_headline') or 'orders: ?'}; dry run "
         f"{'on' if agent.get('dry_run') else 'off'}, kill switch "
         f"{'on' if agent.get('kill_switch') else 'off'}, guard {agent.get('guard_status')}.",
         f"Ticks in the last {ticks.get('window_h', 24)} h: {ticks.get('runs', 0)} "

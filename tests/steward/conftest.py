@@ -36,10 +36,10 @@ def decisions(agent_settings: Any, sim_client: Any) -> list[Decision]:
 @pytest.fixture
 def operator_user(django_user_model: Any) -> Any:
     """A user holding the operator role."""
-    from steward.permissions import grant_operator
+    from django.contrib.auth.models import Group
 
     user = django_user_model.objects.create_user("op", password="pw-operator-1")
-    grant_operator(user)
+    user.groups.add(Group.objects.get_or_create(name="operator")[0])
     return user
 
 
