@@ -81,4 +81,12 @@ def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
             expires_s=3600,
             queue="research",
         ),
+        PeriodicSpec(
+            name="steward.report",
+            task="steward.report",
+            description="Daily AI Steward report: system state and ranked next tasks.",
+            crontab="30 6 * * *",
+            expires_s=3600,
+            queue="research",
+        ),
     ]
