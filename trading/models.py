@@ -74,6 +74,8 @@ class RuntimeControl(models.Model):
         "premium_min_usd",
         "take_profit_frac",
         "loop_interval_s",
+        "max_scenario_loss_pct",
+        "max_vega_usd",
     )
     EDITABLE_FIELDS = (*OVERRIDE_FIELDS, "reconcile_enabled", "reconcile_action")
 
@@ -112,6 +114,18 @@ class RuntimeControl(models.Model):
     )
     loop_interval_s = models.PositiveIntegerField(
         null=True, blank=True, validators=_bounds("loop_interval_s")
+    )
+    max_scenario_loss_pct = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="worst scenario loss after an order, % of equity; 0 off",
+        validators=_bounds("max_scenario_loss_pct"),
+    )
+    max_vega_usd = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="|book vega| after an order, USD per vol point; 0 off",
+        validators=_bounds("max_vega_usd"),
     )
     reconcile_enabled = models.BooleanField(default=True)
     reconcile_action = models.CharField(
@@ -190,6 +204,9 @@ class AgentStatus(models.Model):
     last_summary = models.JSONField(default=dict, blank=True)
     startup_state = models.JSONField(
         null=True, blank=True, help_text="the last start-up check (trading.services.agent_status)"
+    )
+    risk_report = models.JSONField(
+        null=True, blank=True, help_text="the last tick's portfolio greeks and scenario grid"
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -403,3 +403,10 @@ def agent_mode_effective() -> dict[str, Any]:
         "orders": orders,
         "headline": headline,
     }
+
+
+def risk_report_latest() -> dict[str, Any] | None:
+    """The last tick's risk report (greeks and scenario grid of the book); None before a tick."""
+    status = AgentStatus.objects.filter(pk=1).only("risk_report").first()
+    report = status.risk_report if status is not None else None
+    return report if isinstance(report, dict) else None

@@ -268,6 +268,27 @@ def controls(request: HttpRequest) -> HttpResponse:
     return render(request, "trading/partials/controls.html", context)
 
 
+@login_required
+def risk_panel(request: HttpRequest) -> HttpResponse:
+    """The Live Agent tab's risk panel (htmx): greeks table and scenario heatmaps (viewer).
+
+    `?day=` picks the heatmap's time slice (an index into the grid's days, default now).
+    """
+    from trading.charts import scenario_heatmap_svg
+
+    report = selectors.risk_report_latest()
+    day = request.GET.get("day", "0")
+    day_index = int(day) if day.isdigit() else 0
+    context: dict[str, Any] = {"risk_loaded": True, "risk": report, "risk_day": day_index}
+    if report and "scenarios" in report:
+        scenarios = report["scenarios"]
+        context["risk_heatmap"] = scenario_heatmap_svg(scenarios, day_index)
+        context["risk_days"] = list(enumerate(scenarios["days"]))
+        context["risk_greeks"] = report["greeks"]
+        context["risk_worst"] = scenarios["worst"]
+    return render(request, "trading/partials/risk.html", context)
+
+
 #: Choices of the Rules vs LLM page's `?limit=` selector.
 COMPARE_LIMIT_CHOICES = (50, 200, 500, 2000)
 

@@ -95,6 +95,8 @@ CONTROL_SPECS: tuple[ControlSpec, ...] = (
     ControlSpec("liquidity_max_spread_pct", "Max spread, %", _N, 0, 100, low_open=True),
     ControlSpec("liquidity_min_open_interest", "Min open interest, contracts", _N, 0, 1_000_000),
     ControlSpec("liquidity_min_depth_multiple", "Min book depth, x order", _N, 0, 100),
+    ControlSpec("max_scenario_loss_pct", "Max worst-scenario loss, % of equity", _N, 0, 100),
+    ControlSpec("max_vega_usd", "Max book vega, USD per vol point", _N, 0, 10_000_000),
     ControlSpec("loop_interval_s", "Loop interval, s", _I, 10, 86_400),
     ControlSpec("reconcile_enabled", "Reconciliation", ControlKind.BOOL),
     ControlSpec("reconcile_action", "Reconciliation action", ControlKind.CHOICE),

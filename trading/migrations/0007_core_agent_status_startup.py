@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0006_core_decision_choices'),
+        ('trading', '0005_risk_stress_limits'),
     ]
 
     operations = [

@@ -74,9 +74,14 @@ def last_tick_at_load() -> datetime | None:
     return agent_status_row().last_tick_at
 
 
-def last_tick_save(summary: LastTick, *, at: datetime | None = None) -> None:
-    """Publish the last tick's summary (the dashboard's and the status API's `last`)."""
-    _update(last_tick_at=at or timezone.now(), last_summary=summary.stored())
+def last_tick_save(
+    summary: LastTick, *, risk_report: dict[str, Any] | None = None, at: datetime | None = None
+) -> None:
+    """Publish the last tick's summary (the dashboard's and the status API's `last`) and its
+    risk report (greeks and scenario grid)."""
+    _update(
+        last_tick_at=at or timezone.now(), last_summary=summary.stored(), risk_report=risk_report
+    )
 
 
 # -------------------------------------------------------------------------------- back-off

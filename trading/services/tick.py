@@ -82,6 +82,7 @@ from trading.services.order_gate import (
     order_gate_send,
     order_request_from_proposal,
 )
+from trading.services.risk import risk_report_build
 from trading.services.state import TickState, state_build
 
 logger = logging.getLogger("trading.tick")
@@ -503,4 +504,4 @@ def _status_publish(ctx: TickContext, decision: Decision) -> None:
         guard=LoggedGuard.model_validate(guard.model_dump()),
         drawdown=inputs.drawdown,
     )
-    last_tick_save(summary)
+    last_tick_save(summary, risk_report=risk_report_build(inputs, params.risk))
