@@ -277,6 +277,7 @@ def _trade_rows(run: BacktestRun, result: SimulationResult) -> list[SimulatedTra
                 score=None if np.isnan(trade.score) else trade.score,
                 rank=trade.rank,
                 explored=trade.explored,
+                fallback_fill=trade.fallback_fill,
             )
         )
     return rows
