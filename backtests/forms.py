@@ -63,6 +63,13 @@ class LabForm(forms.Form):
         help_text="optional JSON axes: runs a grid search instead of one run",
     )
     rank_by = forms.CharField(required=False, initial="sharpe")
+    holdout_frac = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=0.5,
+        initial=0.0,
+        help_text="grid: last fraction of the period held out of sample (0 = none)",
+    )
 
     def clean(self) -> dict[str, Any]:
         """Build and validate the domain objects (errors shown on the form)."""
@@ -122,7 +129,12 @@ class LabForm(forms.Form):
             axes = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"grid axes are not JSON: {exc}") from None
-        spec = GridSpec(base=config, axes=axes, rank_by=data.get("rank_by") or "sharpe")
+        spec = GridSpec(
+            base=config,
+            axes=axes,
+            rank_by=data.get("rank_by") or "sharpe",
+            holdout_frac=data.get("holdout_frac") or 0.0,
+        )
         spec.combinations()
         if spec.size > 2000:
             raise ValueError(f"{spec.size} combinations: at most 2000 per grid")
