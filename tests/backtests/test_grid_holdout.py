@@ -87,7 +87,10 @@ def test_run_grid_ranks_in_sample_and_reports_out_of_sample(panel) -> None:
             expected_out.net_profit_usd
         )
         assert row.out_of_sample["num_trades"] == expected_out.num_trades
-    assert rows[0].metrics["net_profit_usd"] >= rows[-1].metrics["net_profit_usd"]
+    best, worst = rows[0].metrics["net_profit_usd"], rows[-1].metrics["net_profit_usd"]
+    assert best is not None
+    assert worst is not None
+    assert best >= worst
 
 
 def test_without_a_holdout_there_is_no_out_of_sample(panel) -> None:
