@@ -117,6 +117,12 @@ def _dec(value: object) -> Decimal | None:
     return Decimal(repr(number))
 
 
+def _positive(value: object) -> float | None:
+    """A finite positive float, else None (the stress check's IV and forward)."""
+    number = _dec(value)
+    return None if number is None else float(number)
+
+
 def quotes_for(frame: pd.DataFrame, names: Iterable[str], index_usd: float) -> list[OptionQuote]:
     """OptionQuotes for the named calls of a chain (candidates and the calls we hold)."""
     wanted = set(names)
@@ -139,6 +145,8 @@ def quotes_for(frame: pd.DataFrame, names: Iterable[str], index_usd: float) -> l
                 mark_price_coin=_dec(row.mark_price),
                 delta=delta if np.isfinite(delta) else None,
                 open_interest=open_interest if np.isfinite(open_interest) else None,
+                mark_iv=_positive(getattr(row, "iv", None)),
+                underlying_price_usd=_positive(getattr(row, "underlying_price", None)),
             )
         )
     return quotes
@@ -196,7 +204,9 @@ def portfolio_positions(
             )
         )
     if dry_run:
-        for paper in Position.objects.filter(status=Position.Status.OPEN, paper=True):
+        # Sandbox paper rows (Greg's GREG_SANDBOX batches) are experiments, not exposure.
+        papers = Position.objects.filter(status=Position.Status.OPEN, paper=True, sandbox=False)
+        for paper in papers:
             result.append(
                 OptionPosition(
                     instrument_name=paper.instrument_name,

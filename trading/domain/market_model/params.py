@@ -68,6 +68,11 @@ class CurrencyModelParams(BaseModel):
     min_trade_amount: float = Field(gt=0, description="option amount step, coin")
     strikes_per_expiry: int = Field(default=40, ge=3)
     strike_range_sd: float = Field(default=4.0, gt=0)
+    iv_multiplier_by_dte: tuple[tuple[float, float], ...] = Field(
+        default=(),
+        description="(DTE upper bound in days, IV multiplier) pairs, ascending; smile IVs of an "
+        "expiry are scaled by the first band it falls in (set by calibration's update policy)",
+    )
 
     @property
     def spot_drift_per_year(self) -> float:

@@ -40,6 +40,10 @@ class OptionQuote(BaseModel):
     expiry: datetime | None = None
     strike_usd: Decimal | None = None
     is_call: bool = True
+    mark_iv: float | None = Field(default=None, description="decimal (0.55 is 55%)")
+    underlying_price_usd: float | None = Field(
+        default=None, description="Deribit's forward of the expiry; the index when None"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -123,6 +127,9 @@ class PortfolioState(BaseModel):
     holdings_coin: dict[str, Decimal] = Field(default_factory=dict)
     net_delta: dict[str, float] = Field(default_factory=dict)
     positions: tuple[OptionPosition, ...] = ()
+    perpetuals_usd: dict[str, Decimal] = Field(
+        default_factory=dict, description="signed USD size of the perpetual per currency"
+    )
 
     @property
     def margin_used_pct(self) -> float | None:
