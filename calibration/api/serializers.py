@@ -22,11 +22,13 @@ BANDS = [name for name, _, _ in DTE_BANDS]
 class CalibrationRunListSerializer(serializers.ModelSerializer[CalibrationRun]):
     """A calibration in a list: provenance summary, headline metrics, multipliers, verdict."""
 
-    source = serializers.CharField(read_only=True, help_text="harvested, live or files")
+    source = serializers.CharField(  # type: ignore[assignment]
+        read_only=True, help_text="harvested, live or files"
+    )
 
     class Meta:
         model = CalibrationRun
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "created_at",
             "underlying",
@@ -47,7 +49,7 @@ class CalibrationRunListSerializer(serializers.ModelSerializer[CalibrationRun]):
             "quality_report",
             "fit_ms",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
 
 
 class CalibrationRunDetailSerializer(CalibrationRunListSerializer):
@@ -89,7 +91,9 @@ class PolicyDecisionSerializer(serializers.ModelSerializer[PolicyDecision]):
     """One decision of the update policy or an operator."""
 
     outcome = serializers.CharField(read_only=True, help_text="applied, held, refused, override")
-    actor = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    actor: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        read_only=True, slug_field="username"
+    )
 
     class Meta:
         model = PolicyDecision
