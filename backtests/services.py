@@ -65,9 +65,15 @@ def source_build(*, spec: SourceSpec) -> MarketDataSource:
     """The `MarketDataSource` a spec describes."""
     if spec.kind == "synthetic":
         from backtests.domain.sources.synthetic import SyntheticSource
+        from calibration.selectors import market_params_applied
 
+        # The IV multipliers the calibration update policy applied (none: the model as fitted).
         return SyntheticSource(
-            seed=spec.seed, start=spec.start, days=spec.days, max_dte_days=spec.max_dte_days
+            params=market_params_applied(),
+            seed=spec.seed,
+            start=spec.start,
+            days=spec.days,
+            max_dte_days=spec.max_dte_days,
         )
     if spec.kind == "snapshots":
         from backtests.domain.sources.snapshots import ParquetSnapshotSource

@@ -75,6 +75,12 @@ class AppSettings(BaseSettings):
     # environment, or Deribit mainnet's public API with no keys (it can never trade: the client
     # refuses every private method, so no real-money confirmation is needed).
     DERIBIT_MARKET_DATA: Literal["configured", "mainnet_public"] = "configured"
+
+    # Calibration (issue #13): where the harvester writes Parquet (default VAR_DIR/harvest), how
+    # often it runs, and which underlyings the daily auto-calibration and the harvester cover.
+    CALIBRATION_DATA_DIR: Path | None = None
+    CALIBRATION_UNDERLYINGS: str = "BTC,ETH"
+    HARVEST_INTERVAL_S: int = Field(default=900, ge=60, le=86_400)
     DERIBIT_PUBLIC_DATA_URL: str = "https://www.deribit.com/api/v2"
     DRY_RUN: bool = True
 

@@ -259,6 +259,11 @@ DRY_RUN_DEFAULT = APP.DRY_RUN
 LLM_ENABLED = APP.llm_enabled
 TELEGRAM_ENABLED = APP.telegram_enabled
 
+# --- Calibration (harvester, auto-calibration) ---
+CALIBRATION_DATA_DIR = APP.CALIBRATION_DATA_DIR or VAR_DIR / "harvest"
+CALIBRATION_UNDERLYINGS = split_list(APP.CALIBRATION_UNDERLYINGS)
+HARVEST_INTERVAL_S = APP.HARVEST_INTERVAL_S
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

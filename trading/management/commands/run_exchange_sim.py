@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trading.deribit.simulator import SimConfig, SimulatedExchange, create_app, serve
+from trading.domain.market_model import MarketModelParams
 
 
 class Command(BaseCommand):
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             speed=options["speed"],
             replay_dir=self._replay_dir(options["replay"]),
             start=self._start(options["start"]),
+            market_params=self._market_params(),
         )
         exchange = SimulatedExchange(config)
         url = f"http://{options['host']}:{options['port']}/api/v2"
@@ -54,6 +56,12 @@ class Command(BaseCommand):
         with contextlib.suppress(KeyboardInterrupt):
             serve(create_app(exchange), host=options["host"], port=options["port"])
         self.stdout.write("simulated exchange stopped")
+
+    def _market_params(self) -> MarketModelParams:
+        """The market model with the IV multipliers calibration's update policy applied."""
+        from calibration.selectors import market_params_applied
+
+        return market_params_applied()
 
     def _replay_dir(self, path: Path | None) -> Path | None:
         if path is None:
