@@ -130,7 +130,7 @@ def _request(
     user: str,
 ) -> OrderRequest:
     underlying = suggestion.underlying
-    index = float(quote["forward_usd"])
+    index = float(quote["index_usd"])
     order = StructureRisk(
         action=f"GREG_{suggestion.action}",
         underlying=underlying,
@@ -192,7 +192,7 @@ def _position_from_fills(
     credit = sum(
         float(leg["price_coin"]) * float(leg["amount"]) * (1 if leg["side"] == "sell" else -1)
         for leg in legs
-    ) * float(quote["forward_usd"])
+    ) * float(quote["index_usd"])
     position = GregPosition.objects.create(
         underlying=suggestion.underlying,
         strategy=suggestion.strategy,
@@ -201,7 +201,7 @@ def _position_from_fills(
         sandbox=False,
         origin=LIVE_ORIGIN,
         environment=env,
-        entry_index_price=float(quote["forward_usd"]),
+        entry_index_price=float(quote["index_usd"]),
         size_coin=Decimal(str(quote["legs"][0]["amount"])),
         credit_usd=credit,
         max_loss_usd=float(quote["max_loss_usd"]),
