@@ -84,6 +84,11 @@ class AppSettings(BaseSettings):
     OPENAI_FALLBACK_MODELS: str = ""
     OPENAI_TIMEOUT_S: float = Field(default=30.0, gt=0, le=600)
     CHAT_QUESTIONS_PER_MINUTE: int = Field(default=20, ge=1, le=10_000)
+    # The review bot's models (empty: OPENAI_MODEL), both followed by OPENAI_FALLBACK_MODELS,
+    # and the reasoning effort sent to reasoning models (empty: not sent).
+    OPENAI_MODEL_REVIEW: str = ""
+    OPENAI_MODEL_FAST: str = ""
+    OPENAI_REASONING_EFFORT: Literal["", "low", "medium", "high"] = ""
 
     TELEGRAM_BOT_TOKEN: SecretStr = SecretStr("")
     TELEGRAM_ALLOWED_USERS: str = ""
