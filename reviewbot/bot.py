@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
@@ -35,6 +36,17 @@ logger = logging.getLogger(__name__)
 #: Telegram refuses messages longer than 4096 characters.
 MAX_MESSAGE_CHARS = 4000
 REFUSAL = "Sorry, this bot answers only its allowed users."
+
+
+def _db(fn: Any) -> Any:
+    """`fn` run in the ORM's worker thread, with stale connections closed first (the bot runs
+    for days; a database restart must not leave it with a dead connection)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        return fn(*args, **kwargs)
+
+    return sync_to_async(call)
 
 
 def outgoing(text: str) -> str:
@@ -68,7 +80,7 @@ class ReviewBot:
         if user is None or chat is None:
             return None
         text = update.effective_message.text if update.effective_message else ""
-        access = await sync_to_async(contact_check)(
+        access = await _db(contact_check)(
             user_id=user.id, username=user.username or "", text=text or ""
         )
         if access != "allowed":
@@ -77,7 +89,7 @@ class ReviewBot:
             if update.callback_query is not None:
                 await update.callback_query.answer()
             return None
-        return await sync_to_async(session_touch)(
+        return await _db(session_touch)(
             chat_id=chat.id, user_id=user.id, username=user.username or ""
         )
 
@@ -95,7 +107,7 @@ class ReviewBot:
         message = update.effective_message
         if session is None or message is None:
             return
-        await sync_to_async(message_record)(
+        await _db(message_record)(
             session=session,
             direction=BotMessage.Direction.IN,
             text=message.text or "",
@@ -103,12 +115,12 @@ class ReviewBot:
         )
         ctx = self._context(session, update)
         try:
-            reply = await sync_to_async(command_run)(name, arg, ctx)
+            reply = await _db(command_run)(name, arg, ctx)
         except Exception:
             logger.exception("reviewbot: /%s failed", name)
             reply = Reply(f"Sorry, /{name} failed; the error is in the bot's log.")
         sent = await send(message, reply)
-        await sync_to_async(message_record)(
+        await _db(message_record)(
             session=session,
             direction=BotMessage.Direction.OUT,
             text=sent.text or reply.text,
@@ -136,10 +148,10 @@ class ReviewBot:
         if query is None or session is None:
             return
         ctx = self._context(session, update)
-        result = await sync_to_async(confirmation_handle)(query.data or "", ctx)
+        result = await _db(confirmation_handle)(query.data or "", ctx)
         await query.answer()
         await query.edit_message_text(outgoing(result))
-        await sync_to_async(message_record)(
+        await _db(message_record)(
             session=session, direction=BotMessage.Direction.OUT, text=result, command="confirm"
         )
 

@@ -30,6 +30,7 @@ from reviewbot.domain.paths import (
     parse_location,
     resolve_in_repo,
 )
+from reviewbot.domain.review import RANK, SEVERITIES
 
 MAX_OPEN_LINES = 200
 MAX_SEARCH_RESULTS = 30
@@ -353,7 +354,7 @@ def run_smoke_tests(args: Mapping[str, Any]) -> str:
 SCAN_RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     (
         "CRITICAL",
-        "hard-coded secret",
+        "hard-coded API key",
         re.compile(r"\b(?:sk-[A-Za-z0-9_-]{16,}|sk_live_[A-Za-z0-9]{8,}|AKIA[0-9A-Z]{16})"),
     ),
     ("CRITICAL", "private key block", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
@@ -372,7 +373,7 @@ SCAN_RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
 def run_security_scans(args: Mapping[str, Any]) -> str:
     """Offline scans of the source tree (no network): secrets, dangerous calls, TLS off, ..."""
     root = repo_root()
-    findings: list[str] = []
+    findings: list[tuple[int, str]] = []
     counts: dict[str, int] = {}
     for path in _files(root):
         rel = path.relative_to(root).as_posix()
@@ -388,10 +389,10 @@ def run_security_scans(args: Mapping[str, Any]) -> str:
             for match in pattern.finditer(text):
                 line = text.count("\n", 0, match.start()) + 1
                 counts[severity] = counts.get(severity, 0) + 1
-                if len(findings) < 40:
-                    findings.append(f"{severity} {title}: {rel}:{line}")
-    head = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing found"
-    return f"Security scan (offline, {len(SCAN_RULES)} rules): {head}\n" + "\n".join(findings)
+                findings.append((RANK[severity], f"{severity} {title} at {rel}:{line}"))
+    head = ", ".join(f"{k} {counts[k]}" for k in SEVERITIES if k in counts) or "nothing found"
+    shown = [text for _, text in sorted(findings)[:40]]
+    return f"Security scan (offline, {len(SCAN_RULES)} rules): {head}\n" + "\n".join(shown)
 
 
 def tail_logs(args: Mapping[str, Any]) -> str:
