@@ -90,6 +90,11 @@ class AppSettings(BaseSettings):
     OPENAI_FALLBACK_MODELS: str = ""
     OPENAI_TIMEOUT_S: float = Field(default=30.0, gt=0, le=600)
     CHAT_QUESTIONS_PER_MINUTE: int = Field(default=20, ge=1, le=10_000)
+    # The review bot's models (empty: OPENAI_MODEL), both followed by OPENAI_FALLBACK_MODELS,
+    # and the reasoning effort sent to reasoning models (empty: not sent).
+    OPENAI_MODEL_REVIEW: str = ""
+    OPENAI_MODEL_FAST: str = ""
+    OPENAI_REASONING_EFFORT: Literal["", "low", "medium", "high"] = ""
 
     AGENT_HEALTH_RATE: str = Field(default="6/min", pattern=r"^\d+/(s|sec|m|min|h|hour|d|day)$")
     RESEARCH_QUEUED_RUNS_PER_USER: int = Field(default=30, ge=1, le=10_000)

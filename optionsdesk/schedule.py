@@ -107,4 +107,11 @@ def declared_schedule(
             expires_s=3600,
             queue="research",
         ),
+        PeriodicSpec(
+            name="reviewbot.alerts_scan",
+            task="reviewbot.alerts_scan",
+            description="Telegram alerts: fills, expiries, guard pauses, discrepancies (once).",
+            every_s=60,
+            expires_s=55,
+        ),
     ]
