@@ -116,3 +116,14 @@ def backtest_run_diff(*, a: BacktestRun, b: BacktestRun) -> dict[str, Any]:
             delta = value_b - value_a if math.isfinite(value_b - value_a) else None
         metrics.append({"metric": name, "a": value_a, "b": value_b, "delta": delta})
     return {"a": a.pk, "b": b.pk, "config_changes": changed, "metrics": metrics}
+
+
+def backtest_run_active_count(*, user: Any) -> int:
+    """How many of `user`'s runs (singles and grids, not cells) are queued or running."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return BacktestRun.objects.filter(
+        created_by=user,
+        kind__in=(BacktestRun.Kind.SINGLE, BacktestRun.Kind.GRID),
+        status__in=(BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING),
+    ).count()

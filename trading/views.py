@@ -5,17 +5,20 @@ One view renders the page or, for htmx polls, only its `live` fragment (django-t
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from optionsdesk.htmx import htmx_partial
+from optionsdesk.roles import Role, user_has_role
 from trading import selectors
 from trading.chat.service import (
     MAX_QUESTION_CHARS,
@@ -214,18 +217,26 @@ def _parse_control(name: str, kind: str, raw: str | None) -> Any:
     if kind == "number":
         if text == "":
             return None
-        return int(text) if name in ("loop_interval_s",) else float(text)
+        number = int(text) if name in ("loop_interval_s",) else float(text)
+        if not math.isfinite(number) or abs(number) > 2**31 - 1:
+            raise ValueError(f"{name}: {text[:40]} is out of range")
+        return number
     return text
 
 
 @login_required
 def controls(request: HttpRequest) -> HttpResponse:
-    """POST: change controls (audited), toggle the kill switch, reset the guard or run checks."""
+    """POST: change controls (audited), toggle the kill switch, reset the guard or run checks.
+
+    Anyone logged in sees the controls; every POST needs the operator role (403 otherwise).
+    """
     from pydantic import ValidationError
 
     from trading.services import controls_update, guard_operator_reset
 
     error = ""
+    if request.method == "POST" and not user_has_role(request.user, Role.OPERATOR):
+        raise PermissionDenied("Changing the controls needs the operator role.")
     if request.method == "POST":
         user = str(request.user)
         intent = request.POST.get("intent", "save")
@@ -252,7 +263,7 @@ def controls(request: HttpRequest) -> HttpResponse:
                     for k, v in changes.items()
                 }
                 controls_update(changes=changes, user=user, source="dashboard")
-        except (ValidationError, ValueError) as exc:
+        except (ValidationError, ValueError, OverflowError) as exc:
             error = str(exc).splitlines()[0][:300]
     context = controls_context() | {"agent_control_error": error}
     return render(request, "trading/partials/controls.html", context)

@@ -163,13 +163,11 @@ class AgentReconciliationSerializer(serializers.ModelSerializer):
 class AgentReconcileRequestSerializer(serializers.Serializer):
     """POST body of a reconciliation: the action (default: the runtime control)."""
 
-    action = serializers.CharField(required=False, help_text="report, adopt, flag or close")
-
-    def validate_action(self, value: str) -> str:
-        """Only the four reconciliation actions."""
-        if value not in models.ReconcileAction.values:
-            raise serializers.ValidationError(f"one of {', '.join(models.ReconcileAction.values)}")
-        return value
+    action = serializers.ChoiceField(
+        choices=models.ReconcileAction.choices,
+        required=False,
+        help_text="report, adopt, flag or close; close sends orders through the order gate",
+    )
 
 
 class PnlBookSerializer(serializers.Serializer):

@@ -14,6 +14,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from optionsdesk.api.throttles import WriteRateThrottle
+from optionsdesk.roles import IsViewer, Role, role_for_writes
 from trading import models, selectors
 from trading.api import serializers as s
 from trading.domain.source_compare import LIMIT_DEFAULT, LIMIT_MAX, comparison_limit
@@ -51,6 +53,8 @@ class DecisionFilter(django_filters.FilterSet):
 class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
     """Every decision the agent made, newest first (filterable)."""
 
+    permission_classes = [IsViewer]
+
     filterset_class = DecisionFilter
 
     def get_queryset(self) -> Any:
@@ -70,6 +74,8 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
 class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     """Tracked positions; `?status=open` or `?status=closed`."""
 
+    permission_classes = [IsViewer]
+
     serializer_class = s.AgentPositionSerializer
     filterset_fields = ("status", "currency", "strategy_id", "paper", "sandbox", "flagged")
 
@@ -85,6 +91,8 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     """Order legs with labels and states."""
 
+    permission_classes = [IsViewer]
+
     serializer_class = s.AgentOrderSerializer
     filterset_fields = ("state", "direction", "dry_run", "instrument_name", "decision")
 
@@ -95,6 +103,8 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
 class StatusViewSet(viewsets.ViewSet):
     """The live agent's status JSON."""
 
+    permission_classes = [IsViewer]
+
     @extend_schema(responses=selectors.AgentStatusView, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
         """Last tick (spot, portfolio, action and why, top candidates), guard, controls."""
@@ -104,6 +114,8 @@ class StatusViewSet(viewsets.ViewSet):
 class PnlViewSet(viewsets.ViewSet):
     """The books' P&L: premium sold and bought back, expiry settlements, net."""
 
+    permission_classes = [IsViewer]
+
     @extend_schema(responses=s.AgentPnlSerializer, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
         """P&L per underlying, paper and real books apart (coin, before trading fees)."""
@@ -111,7 +123,11 @@ class PnlViewSet(viewsets.ViewSet):
 
 
 class ControlsViewSet(viewsets.ViewSet):
-    """Runtime controls: read, or PATCH a subset (validated, audited, read by the next tick)."""
+    """Runtime controls: read, or PATCH a subset (validated, audited, read by the next tick).
+
+    Viewers read; PATCH needs the operator role."""
+
+    permission_classes = [role_for_writes(Role.OPERATOR)]
 
     @extend_schema(responses=s.AgentControlsSerializer, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
@@ -139,7 +155,15 @@ class ControlsViewSet(viewsets.ViewSet):
 
 
 class HealthViewSet(viewsets.ViewSet):
-    """The agent's health guard and its latest checks; POST runs the healthcheck now."""
+    """The agent's health guard and its latest checks; POST runs the healthcheck now.
+
+    Viewers read; POST needs the operator role and is throttled (`agent_health` rate: each call
+    makes about five exchange requests).
+    """
+
+    permission_classes = [role_for_writes(Role.OPERATOR)]
+    throttle_classes = [WriteRateThrottle]
+    throttle_scope = "agent_health"
 
     @extend_schema(responses=s.AgentHealthSerializer, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
@@ -176,7 +200,9 @@ class HealthViewSet(viewsets.ViewSet):
 )
 @extend_schema(tags=["agent"])
 class ReconciliationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Reconciliation history; POST runs one now (`action` optional)."""
+    """Reconciliation history; POST runs one now (`action` optional; operator role)."""
+
+    permission_classes = [role_for_writes(Role.OPERATOR)]
 
     serializer_class = s.AgentReconciliationSerializer
 
@@ -200,6 +226,8 @@ class ReconciliationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewS
 
 class ComparisonViewSet(viewsets.ViewSet):
     """Rules vs LLM: each tick's two proposals paired, agreement, statuses, tokens, latency."""
+
+    permission_classes = [IsViewer]
 
     @extend_schema(
         parameters=[
