@@ -33,6 +33,7 @@ from backtests.domain.panel import ChainPanel
 from backtests.domain.simulator import CoveredCallSimulator, SimulationResult, SimulationStopped
 from backtests.domain.sources.base import MarketDataSource
 from backtests.domain.sources.spec import SourceSpec
+from backtests.domain.stress import worst_scenario_loss_pct
 from backtests.domain.training import (
     candidate_examples,
     chat_examples,
@@ -286,6 +287,12 @@ def equity_curve_columns(result: SimulationResult, max_points: int = MAX_CURVE_P
         "equity_coin": np.round(curve.equity_coin[index], 8).tolist(),
         "hold_usd": np.round(hold[index], 2).tolist(),
         "drawdown": np.round(curve.drawdown_pct()[index], 6).tolist(),
+        "worst_loss_pct": np.round(
+            worst_scenario_loss_pct(curve, result.trades, underlying=result.config.underlying)[
+                index
+            ],
+            4,
+        ).tolist(),
     }
 
 
