@@ -10,6 +10,21 @@ from django.db.models import QuerySet
 from backtests.domain.metrics import format_metric
 from backtests.models import BacktestRun, SimulatedTrade
 
+
+def grid_progress_read(run: BacktestRun) -> BacktestRun:
+    """A grid's progress for display, counted from its cells; nothing is saved.
+
+    The progress page polls every second: it reads. Each finishing cell (and the chord's
+    callback) writes the grid's stored progress through `services.grid_run_refresh`.
+    """
+    if run.kind != BacktestRun.Kind.GRID or run.is_done:
+        return run
+    statuses = list(run.children.values_list("status", flat=True))
+    if statuses:
+        run.progress = sum(s in BacktestRun.TERMINAL for s in statuses) / len(statuses)
+    return run
+
+
 #: Metrics shown side by side when comparing runs, in report order.
 COMPARE_METRICS = (
     "num_trades",

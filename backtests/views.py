@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from backtests import charts, selectors, services
 from backtests.forms import LabForm
 from backtests.models import BacktestRun
+from optionsdesk.htmx import htmx_partial
 from optionsdesk.roles import Role, user_has_role
 
 #: htmx stops polling when a response has this status (https://htmx.org/docs/#polling).
@@ -19,10 +20,6 @@ HTMX_STOP_POLLING = 286
 RUNS_SHOWN = 50
 #: The largest id a row can have (64-bit keys in every database).
 MAX_ID = 2**63 - 1
-
-
-def _wants_fragment(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
 
 
 @login_required
@@ -47,7 +44,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "any_active": any(not run.is_done for run in runs),
     }
     template = "backtests/index.html"
-    if _wants_fragment(request) and request.method == "GET":
+    if htmx_partial(request) and request.method == "GET":
         template += "#runs"
     return render(request, template, context)
 
@@ -79,10 +76,10 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @login_required
 def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
-    """The live progress fragment; once the run is done, stop polling and reload the page."""
-    run = get_object_or_404(BacktestRun, pk=run_id)
-    if run.kind == BacktestRun.Kind.GRID and not run.is_done:
-        run = services.grid_run_refresh(run_id=run.pk) or run
+    """The live progress fragment; once the run is done, stop polling and reload the page.
+
+    Polled every second, so it only reads (`selectors.grid_progress_read`)."""
+    run = selectors.grid_progress_read(get_object_or_404(BacktestRun, pk=run_id))
     response = render(request, "backtests/run.html#progress", {"run": run})
     if run.is_done:
         response.status_code = HTMX_STOP_POLLING
@@ -95,7 +92,7 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_stop(request: HttpRequest, run_id: int) -> HttpResponse:
     """Stop button: ask the run to stop and show its progress."""
     run = services.backtest_run_stop(run=_owned_run(request, run_id))
-    if _wants_fragment(request):
+    if htmx_partial(request):
         return render(request, "backtests/run.html#progress", {"run": run})
     return redirect("backtests:run", run_id=run.pk)
 

@@ -218,7 +218,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ReconcileActionEnum": "trading.models.ReconcileAction"},
+    "ENUM_NAME_OVERRIDES": {
+        "ReconcileActionEnum": "trading.models.ReconcileAction",
+        "DecisionActionEnum": "trading.domain.proposal.ActionType",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "optionsdesk.api.schema.add_error_responses",
@@ -269,6 +272,8 @@ DERIBIT_BASE_URL = APP.deribit_base_url
 DERIBIT_SIM_URL = APP.DERIBIT_SIM_URL
 DERIBIT_CLIENT_ID, DERIBIT_CLIENT_SECRET = APP.deribit_credentials
 DERIBIT_TIMEOUT_S = APP.DERIBIT_TIMEOUT_S
+DERIBIT_MARKET_DATA = APP.DERIBIT_MARKET_DATA
+DERIBIT_PUBLIC_DATA_URL = APP.DERIBIT_PUBLIC_DATA_URL.rstrip("/")
 DRY_RUN_DEFAULT = APP.DRY_RUN
 LLM_ENABLED = APP.llm_enabled
 TELEGRAM_ENABLED = APP.telegram_enabled

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from optionsdesk.htmx import htmx_partial
 from optionsdesk.roles import Role, user_has_role
 from trading import selectors
 from trading.chat.service import (
@@ -36,18 +37,18 @@ CLOSED_SHOWN = 10
 def live_context() -> dict[str, Any]:
     """Spot, portfolio, positions, P&L, mode badge, last action and why, candidates, timeline."""
     snapshot = selectors.agent_status_snapshot()
-    last = snapshot["last"]
+    last = snapshot.last
     return {
         "base_url": settings.DERIBIT_BASE_URL,
         "snapshot": snapshot,
         "last": last,
-        "top_candidates": last.get("top_candidates", {}),
+        "top_candidates": last.top_candidates if last else {},
         "positions": selectors.position_list(status=Position.Status.OPEN),
         "closed_positions": selectors.position_list(status=Position.Status.CLOSED).order_by(
             "-closed_at", "-id"
         )[:CLOSED_SHOWN],
         "pnl": selectors.pnl_summary()["books"],
-        "decisions": selectors.decision_list(limit=20),
+        "decisions": selectors.decision_views(selectors.decision_list(limit=20)),
     }
 
 
@@ -55,7 +56,7 @@ def live_context() -> dict[str, Any]:
 def live(request: HttpRequest) -> HttpResponse:
     """The live agent's current state; htmx polls get only the `live` fragment."""
     template = "trading/live.html"
-    if getattr(request, "htmx", False):
+    if htmx_partial(request):
         template += "#live"
     return render(request, template, live_context())
 
@@ -111,7 +112,7 @@ def _ask_refused(
 ) -> HttpResponse:
     """A question that was not stored: htmx gets the reason beside the form (400, or 429 past
     the per-minute allowance); a plain form post is redirected back with it as a message."""
-    if getattr(request, "htmx", False):
+    if htmx_partial(request):
         code = 429 if isinstance(exc, ChatRateLimited) else 400
         return render(request, "trading/chat.html#ask_error", {"error": str(exc)}, status=code)
     messages.error(request, str(exc))
@@ -133,7 +134,7 @@ def chat_ask_view(request: HttpRequest) -> HttpResponse:
     except (ChatInputError, ChatRateLimited) as exc:
         return _ask_refused(request, conversation, exc)
     conversation = question.conversation
-    if not getattr(request, "htmx", False):
+    if not htmx_partial(request):
         question_answer(question=question)
         return redirect(f"{reverse('trading:chat')}?c={conversation.pk}")
     context = {
@@ -171,6 +172,8 @@ CONTROL_FORM_FIELDS = (
     ("loop_interval_s", "Loop interval, s", "number"),
     ("ivrv_min", "Min IV/RV", "number"),
     ("explore_prob", "Exploration probability", "number"),
+    ("max_scenario_loss_pct", "Max worst-scenario loss, % of equity", "number"),
+    ("max_vega_usd", "Max book vega, USD per vol point", "number"),
 )
 
 
@@ -186,8 +189,8 @@ def controls_context() -> dict[str, Any]:
             (name, label, kind, getattr(control, name), _choices(name) if kind == "choice" else ())
             for name, label, kind in CONTROL_FORM_FIELDS
         ],
-        "agent_guard": snapshot["guard"],
-        "agent_trading_allowed": snapshot["trading_allowed"],
+        "agent_guard": snapshot.guard,
+        "agent_trading_allowed": snapshot.trading_allowed,
         "agent_health_checks": selectors.health_latest(),
         "agent_control_changes": selectors.control_changes(limit=10),
     }
@@ -266,6 +269,27 @@ def controls(request: HttpRequest) -> HttpResponse:
     return render(request, "trading/partials/controls.html", context)
 
 
+@login_required
+def risk_panel(request: HttpRequest) -> HttpResponse:
+    """The Live Agent tab's risk panel (htmx): greeks table and scenario heatmaps (viewer).
+
+    `?day=` picks the heatmap's time slice (an index into the grid's days, default now).
+    """
+    from trading.charts import scenario_heatmap_svg
+
+    report = selectors.risk_report_latest()
+    day = request.GET.get("day", "0")
+    day_index = int(day) if day.isdigit() else 0
+    context: dict[str, Any] = {"risk_loaded": True, "risk": report, "risk_day": day_index}
+    if report and "scenarios" in report:
+        scenarios = report["scenarios"]
+        context["risk_heatmap"] = scenario_heatmap_svg(scenarios, day_index)
+        context["risk_days"] = list(enumerate(scenarios["days"]))
+        context["risk_greeks"] = report["greeks"]
+        context["risk_worst"] = scenarios["worst"]
+    return render(request, "trading/partials/risk.html", context)
+
+
 #: Choices of the Rules vs LLM page's `?limit=` selector.
 COMPARE_LIMIT_CHOICES = (50, 200, 500, 2000)
 
@@ -296,7 +320,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         "limit_choices": sorted({*COMPARE_LIMIT_CHOICES, limit}),
         "limit_error": limit_error,
     }
-    if getattr(request, "htmx", False):
+    if htmx_partial(request):
         return render(request, "trading/compare.html#agreement", context)
     context["chart_svg"] = source_comparison_svg(comparison["rows"])
     return render(request, "trading/compare.html", context)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from trading import models
@@ -198,49 +196,6 @@ class AgentPnlSerializer(serializers.Serializer):
     index_price_usd = serializers.DictField(child=serializers.FloatField())
     books = PnlBookSerializer(many=True)
     basis = serializers.CharField()
-
-
-class AgentModeSerializer(serializers.Serializer):
-    """What the next tick does with orders (`trading.selectors.agent_mode_effective`)."""
-
-    environment = serializers.CharField()
-    valid = serializers.BooleanField()
-    problem = serializers.CharField(allow_blank=True)
-    dry_run = serializers.BooleanField(allow_null=True)
-    kill_switch = serializers.BooleanField()
-    mode = serializers.CharField(allow_null=True)
-    decision_mode = serializers.CharField(allow_null=True)
-    trading_allowed = serializers.BooleanField()
-    orders = serializers.ChoiceField(
-        choices=["live", "dry_run", "kill_switch", "paused", "invalid"],
-        help_text="the headline: what happens to the next tick's orders",
-    )
-    headline = serializers.CharField()
-
-
-class AgentStatusSerializer(serializers.Serializer):
-    """The live agent's status JSON (the seed's /status, plus guard and controls).
-
-    `effective` is what the next tick will do with orders; `kill_switch` and `controls` are the
-    stored control row (`controls.dry_run` null means "the setting's default").
-    """
-
-    last_tick_at = serializers.DateTimeField(allow_null=True)
-    last = serializers.DictField()
-    guard = serializers.DictField()
-    trading_allowed = serializers.BooleanField()
-    backoff_until = serializers.DateTimeField(allow_null=True)
-    backoff_reason = serializers.CharField()
-    drawdown = serializers.DictField(allow_null=True)
-    kill_switch = serializers.BooleanField()
-    effective = AgentModeSerializer()
-    controls = serializers.DictField()
-    last_run = serializers.DictField(allow_null=True)
-    open_positions = serializers.IntegerField()
-
-    def to_representation(self, instance: Any) -> Any:
-        """The snapshot is already plain data."""
-        return super().to_representation(instance)
 
 
 class AgentComparisonRowSerializer(serializers.Serializer):

@@ -105,10 +105,10 @@ class StatusViewSet(viewsets.ViewSet):
 
     permission_classes = [IsViewer]
 
-    @extend_schema(responses=s.AgentStatusSerializer, tags=["agent"])
+    @extend_schema(responses=selectors.AgentStatusView, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
         """Last tick (spot, portfolio, action and why, top candidates), guard, controls."""
-        return Response(s.AgentStatusSerializer(selectors.agent_status_snapshot()).data)
+        return Response(selectors.agent_status_snapshot().model_dump(mode="json"))
 
 
 class PnlViewSet(viewsets.ViewSet):
@@ -170,8 +170,8 @@ class HealthViewSet(viewsets.ViewSet):
         """Guard state and latest checks."""
         snapshot = selectors.agent_status_snapshot()
         data = {
-            "guard": snapshot["guard"],
-            "trading_allowed": snapshot["trading_allowed"],
+            "guard": snapshot.guard.model_dump(mode="json"),
+            "trading_allowed": snapshot.trading_allowed,
             "checks": selectors.health_latest(),
         }
         return Response(s.AgentHealthSerializer(data).data)

@@ -39,24 +39,44 @@ from trading.deribit.errors import (
     error_from_response,
 )
 from trading.domain.decision_log import build_decision_record, to_json_value
+from trading.domain.decision_view import (
+    CandidateRow,
+    LastTick,
+    LoggedGuard,
+    PortfolioSummary,
+    decision_parts,
+)
 from trading.domain.health import GuardState, HealthCheckResult, HealthSeverity, risk_settings_check
 from trading.domain.params import DecisionMode, EffectiveParams
-from trading.domain.policy import PolicyInput, decide_rule_based, route_decision
+from trading.domain.policy import (
+    COVERED_CALL_STRATEGY,
+    PolicyInput,
+    decide_rule_based,
+    route_decision,
+)
 from trading.domain.proposal import ActionType, ExternalProposalOutcome, Proposal
 from trading.domain.risk import (
     DrawdownState,
     RiskInputs,
     RiskVerdict,
+    VerdictCode,
     drawdown_update,
-    evaluate_risk,
 )
 from trading.llm_policy import LLMPolicy
 from trading.models import AgentRun, AgentStatus, Decision, Order
 from trading.services.controls import effective_params_load
 from trading.services.exchange import agent_client
-from trading.services.execution import order_execute, orders_create
 from trading.services.export import decisions_export
 from trading.services.health import error_result, guard_observe
+from trading.services.order_gate import (
+    GateCheck,
+    OrderOrigin,
+    order_gate_check,
+    order_gate_persist,
+    order_gate_send,
+    order_request_from_proposal,
+)
+from trading.services.risk import risk_report_build
 from trading.services.state import TickState, state_build
 
 logger = logging.getLogger("trading.tick")
@@ -306,9 +326,15 @@ def _decide_and_execute(
                 update={"reason": f"{executed.reason} [{params.decision_mode.value}: {why}]"}
             )
     proposal = guard_filter(executed, guard, params)
-    verdict = evaluate_risk(proposal, inputs, params.risk)
+    check = order_gate_check(
+        order_request_from_proposal(
+            proposal, inputs, origin=OrderOrigin.TICK, strategy_id=COVERED_CALL_STRATEGY
+        ),
+        client=client,
+    )
+    verdict = check.verdict
     decision, orders = _decision_create(
-        run, params, state, proposal, routed.shadow, verdict, llm_record
+        run, params, state, proposal, routed.shadow, check, llm_record
     )
     backoff = _execute(orders, client)
     _decision_finish(
@@ -390,9 +416,10 @@ def _decision_create(
     state: TickState,
     proposal: Proposal,
     shadow: Proposal | None,
-    verdict: RiskVerdict,
+    check: GateCheck,
     llm_record: dict[str, Any] | None = None,
 ) -> tuple[Decision, list[Order]]:
+    verdict = check.verdict
     with transaction.atomic():
         decision = Decision.objects.create(
             run=run,
@@ -409,33 +436,26 @@ def _decision_create(
             explored=proposal.explored,
             explore_rank=proposal.explore_rank,
             reason=proposal.reason,
-            verdict_code=verdict.code,
+            verdict_code=verdict.code.value,
             risk_verdict=verdict.as_record(),
             proposal=proposal.as_record(),
             shadow_proposal=None if shadow is None else shadow.as_record(),
             llm_record=None if llm_record is None else to_json_value(llm_record),
         )
         orders: list[Order] = []
-        if verdict.approved and proposal.legs:
-            orders = orders_create(decision=decision, proposal=proposal, params=params)
+        if check.approved and proposal.legs:
+            orders = order_gate_persist(check, decision=decision)
     return decision, orders
 
 
 def _execute(orders: list[Order], client: DeribitClient) -> str:
-    """Send legs in order (a roll buys back first); stop at a leg that did not fully fill."""
+    """Send legs through the order gate (a roll buys back first); note a back-off error."""
+    order_gate_send(orders, client=client)
     backoff = ""
-    for index, order in enumerate(orders):
-        order_execute(order=order, client=client)
+    for order in orders:
         if order.error_code in BACKOFF_CODES:
             error = {"code": order.error_code, "message": order.error[:200]}
             backoff = backoff_set(error_from_response(error))
-        if order.state in _FILLED and order.filled_amount == order.amount:
-            continue
-        for rest in orders[index + 1 :]:
-            rest.state = Order.State.SKIPPED
-            rest.error = f"not sent: leg {order.label} ended {order.state}"
-            rest.save(update_fields=["state", "error"])
-        break
     return backoff
 
 
@@ -487,13 +507,13 @@ def _decision_finish(
         health=guard,
         index_price_usd=state.index_usd,
     )
-    data = to_json_value(record.model_dump(mode="python"))
+    parts = decision_parts(record)
     decision.log_line = record.to_line()
-    decision.state_snapshot = {
-        k: data[k] for k in ("portfolio", "index_price_usd", "context", "health", "params")
-    }
-    decision.candidates = data["candidates"] | {"rejection_counts": data["rejection_counts"]}
-    decision.chosen_candidate = data["chosen_candidate"]
+    decision.state_snapshot = parts.stored_state()
+    decision.candidates = parts.stored_candidates()
+    decision.chosen_candidate = (
+        None if parts.chosen_candidate is None else parts.chosen_candidate.model_dump(mode="json")
+    )
     decision.executed = any(o.state in _FILLED or o.filled_amount > 0 for o in orders)
     decision.save(
         update_fields=[
@@ -514,35 +534,38 @@ def _status_publish(
     guard: GuardState,
 ) -> None:
     portfolio = inputs.portfolio
-    summary = {
-        "tick_at": state.now,
-        "decision_id": decision.pk,
-        "environment": params.environment.value,
-        "mode": params.mode.value,
-        "policy_version": params.policy_version,
-        "decision_mode": params.decision_mode.value,
-        "dry_run": params.dry_run,
-        "explore_pct": params.exploration_pct,
-        "spot": state.spot_summary(),
-        "portfolio": {
-            "equity_usd": portfolio.equity_usd,
-            "margin_used_pct": portfolio.margin_used_pct,
-            "holdings_coin": portfolio.holdings_coin,
-            "net_delta": portfolio.net_delta,
+    summary = LastTick(
+        tick_at=state.now,
+        decision_id=decision.pk,
+        environment=params.environment,
+        mode=params.mode,
+        policy_version=params.policy_version,
+        decision_mode=params.decision_mode,
+        dry_run=params.dry_run,
+        explore_pct=params.exploration_pct,
+        spot=state.spot_summary(),
+        portfolio=PortfolioSummary(
+            equity_usd=portfolio.equity_usd,
+            margin_used_pct=portfolio.margin_used_pct,
+            holdings_coin=portfolio.holdings_coin,
+            net_delta=portfolio.net_delta,
+        ),
+        top_candidates={
+            c: [CandidateRow.model_validate(to_json_value(x.as_dict())) for x in ev.ranked[:5]]
+            for c, ev in state.evaluations.items()
         },
-        "top_candidates": {
-            c: [x.as_dict() for x in ev.ranked[:5]] for c, ev in state.evaluations.items()
-        },
-        "context": {c: ctx.summary() for c, ctx in state.contexts.items()},
-        "action": decision.action,
-        "underlying": decision.underlying,
-        "reason": decision.reason,
-        "verdict": decision.verdict_code,
-        "verdict_reasons": (decision.risk_verdict or {}).get("reasons", []),
-        "explored": decision.explored,
-        "guard": guard.model_dump(mode="json"),
-        "drawdown": inputs.drawdown,
-    }
+        context={c: ctx.summary() for c, ctx in state.contexts.items()},
+        action=ActionType(decision.action),
+        underlying=decision.underlying,
+        reason=decision.reason,
+        verdict=VerdictCode(decision.verdict_code),
+        verdict_reasons=(decision.risk_verdict or {}).get("reasons", []),
+        explored=decision.explored,
+        guard=LoggedGuard.model_validate(guard.model_dump()),
+        drawdown=inputs.drawdown,
+    )
     AgentStatus.objects.filter(pk=1).update(
-        last_tick_at=timezone.now(), last_summary=to_json_value(summary)
+        last_tick_at=timezone.now(),
+        last_summary=summary.stored(),
+        risk_report=risk_report_build(inputs, params.risk),
     )
