@@ -145,8 +145,8 @@ def test_an_operator_presses_kill_on_the_dashboard(client_as):
 
 
 def test_the_controls_hide_their_buttons_from_a_viewer(client_as):
-    viewer_page = client_as("viewer").get(reverse("system:health")).content.decode()
-    operator_page = client_as("operator").get(reverse("system:health")).content.decode()
+    viewer_page = client_as("viewer").get(reverse("trading:controls")).content.decode()
+    operator_page = client_as("operator").get(reverse("trading:controls")).content.decode()
     assert 'data-testid="kill-button"' not in viewer_page
     assert 'data-testid="controls-need-role"' in viewer_page
     assert 'data-testid="kill-button"' in operator_page
@@ -173,3 +173,14 @@ def test_a_researcher_cannot_delete_anothers_run_on_the_dashboard(client_as):
     )
     assert bob.post(reverse("backtests:delete", args=[run.pk])).status_code == 403
     assert bob.post(reverse("backtests:stop", args=[run.pk])).status_code == 403
+
+
+def test_docs_api_names_the_role_of_every_write_operation():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    section = doc.split("## Roles", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(POST|PUT|PATCH|DELETE) (/[^`]+)` \| (\w+)", section, re.M)
+    documented = {(method, path) for method, path, _ in rows}
+    assert documented == set(WRITE_OPERATIONS)
+    assert {role for *_, role in rows} <= {"viewer", "researcher", "operator", "admin"}
