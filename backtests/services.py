@@ -43,6 +43,7 @@ from backtests.domain.training import (
 )
 from backtests.domain.types import BacktestConfig, epoch_to_datetime
 from backtests.models import BacktestRun, SimulatedTrade, TrainingExport
+from optionsdesk.redaction import public_error
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +254,7 @@ def backtest_run_execute(*, run_id: int) -> BacktestRun | None:
         _finish(run_id, status=Status.STOPPED)
     except Exception as exc:  # the run records the failure; the task must not retry forever
         logger.exception("backtest run %s failed", run_id)
-        _finish(run_id, status=Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        _finish(run_id, status=Status.FAILED, error=public_error(exc))  # no server paths
     else:
         backtest_run_store_result(
             run_id=run_id,

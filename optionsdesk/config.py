@@ -7,6 +7,7 @@ into a one-line message and a non-zero exit instead of a traceback.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -183,9 +184,11 @@ class AppSettings(BaseSettings):
             return self.SECRET_KEY.get_secret_value()
         key_file = self.VAR_DIR / "secret_key"
         if not key_file.exists():
-            self.VAR_DIR.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(64))
-            key_file.chmod(0o600)
+            self.VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:  # never readable by others, not even briefly
+                handle.write(secrets.token_urlsafe(64))
+        key_file.chmod(0o600)
         return key_file.read_text().strip()
 
 
