@@ -14,4 +14,5 @@ urlpatterns = [
     path("agent/health/", views.agent_health, name="agent-health"),
     path("compare/", views.compare, name="compare"),
     path("agent/risk/", views.risk_panel, name="risk"),
+    path("agent/preflight/", views.preflight_panel, name="preflight"),
 ]

@@ -320,6 +320,15 @@ def agent_health(request: HttpRequest) -> HttpResponse:
     return render(request, "trading/partials/agent_health.html", context)
 
 
+@login_required
+def preflight_panel(request: HttpRequest) -> HttpResponse:
+    """System Health's preflight panel (htmx): run every `manage.py preflight` check (viewer)."""
+    from trading.services.preflight import preflight_run
+
+    report = preflight_run().as_record()
+    return render(request, "trading/partials/preflight.html", {"preflight_report": report})
+
+
 #: Choices of the Rules vs LLM page's `?limit=` selector.
 COMPARE_LIMIT_CHOICES = (50, 200, 500, 2000)
 

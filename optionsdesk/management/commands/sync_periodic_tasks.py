@@ -21,6 +21,7 @@ class Command(BaseCommand):
         report = periodic_tasks_sync(
             specs=declared_schedule(
                 settings.HEARTBEAT_INTERVAL_S,
+                harvest_interval_s=settings.HARVEST_INTERVAL_S,
                 health_recheck_interval_s=settings.HEALTH_RECHECK_INTERVAL_S,
             )
         )
