@@ -32,6 +32,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--start", default=None, help="simulated start time, ISO-8601 (default: now, UTC)"
         )
+        parser.add_argument(
+            "--market",
+            choices=("v1", "v2"),
+            default="v1",
+            help="synthetic market model: v1 (default) or the calibrated universe v2 (regimes)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Build the exchange and serve it in the foreground."""
@@ -42,7 +48,7 @@ class Command(BaseCommand):
             start=self._start(options["start"]),
             market_params=self._market_params(),
         )
-        exchange = SimulatedExchange(config)
+        exchange = self._exchange(config, options["market"])
         url = f"http://{options['host']}:{options['port']}/api/v2"
         mode = f"replay of {config.replay_dir}" if config.replay_dir else "synthetic market"
         self.stdout.write(
@@ -56,6 +62,16 @@ class Command(BaseCommand):
         with contextlib.suppress(KeyboardInterrupt):
             serve(create_app(exchange), host=options["host"], port=options["port"])
         self.stdout.write("simulated exchange stopped")
+
+    def _exchange(self, config: SimConfig, market: str) -> SimulatedExchange:
+        if market == "v1":
+            return SimulatedExchange(config)
+        from calibration.simulator import exchange_v2
+
+        try:
+            return exchange_v2(config)
+        except ValueError as exc:
+            raise CommandError(f"--market v2: {exc}") from exc
 
     def _market_params(self) -> MarketModelParams:
         """The market model with the IV multipliers calibration's update policy applied."""
