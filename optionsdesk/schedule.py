@@ -69,6 +69,29 @@ def declared_schedule(
             expires_s=3600,
         ),
         PeriodicSpec(
+            name="greg.evaluate",
+            task="greg.evaluate",
+            description="Greg: sensors and waterfall per underlying; position and hedge engines.",
+            every_s=300,
+            expires_s=240,
+        ),
+        PeriodicSpec(
+            name="greg.whatif_report",
+            task="greg.whatif_report",
+            description="Greg: what each suggestion of the last 30 days would have made.",
+            crontab="20 0 * * *",
+            expires_s=3600,
+            queue="research",
+        ),
+        PeriodicSpec(
+            name="steward.report",
+            task="steward.report",
+            description="Daily AI Steward report: system state and ranked next tasks.",
+            crontab="30 6 * * *",
+            expires_s=3600,
+            queue="research",
+        ),
+        PeriodicSpec(
             name="calibration.harvest",
             task="calibration.harvest",
             description="Harvester: option chains to partitioned Parquet (HARVEST_INTERVAL_S).",
@@ -83,5 +106,12 @@ def declared_schedule(
             crontab="10 3 * * *",
             expires_s=3600,
             queue="research",
+        ),
+        PeriodicSpec(
+            name="reviewbot.alerts_scan",
+            task="reviewbot.alerts_scan",
+            description="Telegram alerts: fills, expiries, guard pauses, discrepancies (once).",
+            every_s=60,
+            expires_s=55,
         ),
     ]
