@@ -7,9 +7,10 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from pydantic import ValidationError as PydanticValidationError
 
-from backtests.domain.grid import GridSpec
+from backtests.domain.grid import GridSpec, grid_cell_count
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig, ExitStyle
 from backtests.models import BacktestRun
@@ -63,6 +64,13 @@ class LabForm(forms.Form):
         help_text="optional JSON axes: runs a grid search instead of one run",
     )
     rank_by = forms.CharField(required=False, initial="sharpe")
+    holdout_frac = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=0.5,
+        initial=0.0,
+        help_text="grid: last fraction of the period held out of sample (0 = none)",
+    )
 
     def clean(self) -> dict[str, Any]:
         """Build and validate the domain objects (errors shown on the form)."""
@@ -122,10 +130,19 @@ class LabForm(forms.Form):
             axes = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"grid axes are not JSON: {exc}") from None
-        spec = GridSpec(base=config, axes=axes, rank_by=data.get("rank_by") or "sharpe")
-        spec.combinations()
-        if spec.size > 2000:
-            raise ValueError(f"{spec.size} combinations: at most 2000 per grid")
+        cells, limit = grid_cell_count(axes), settings.GRID_MAX_CELLS
+        if cells > limit:  # counted from the axes' lengths, before anything is expanded
+            raise ValueError(f"{cells} combinations: at most {limit} per grid (GRID_MAX_CELLS)")
+        spec = GridSpec(
+            base=config,
+            axes=axes,
+            rank_by=data.get("rank_by") or "sharpe",
+            holdout_frac=data.get("holdout_frac") or 0.0,
+        )
+        try:
+            spec.combinations()
+        except TypeError as exc:
+            raise ValueError(f"bad axis value: {exc}") from None
         return spec
 
     def launch(self, *, user: Any) -> BacktestRun:

@@ -12,4 +12,6 @@ urlpatterns = [
     path("chat/answer/<int:question_id>", views.chat_answer_view, name="chat-answer"),
     path("agent/controls/", views.controls, name="controls"),
     path("compare/", views.compare, name="compare"),
+    path("agent/risk/", views.risk_panel, name="risk"),
+    path("agent/preflight/", views.preflight_panel, name="preflight"),
 ]

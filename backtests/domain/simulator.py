@@ -13,7 +13,7 @@ exit is found with one vectorised pass over its path.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -47,6 +47,53 @@ from trading.domain.fees import FillStyle, fill_price_array
 ProgressCallback = Callable[[float], None]
 StopCheck = Callable[[], bool]
 
+#: A call sold under `roll_at_dte` must have more than `roll_dte_days` plus this many days left,
+#: so the roll rule cannot buy it back within an hour of the sale (issue 12: with
+#: `roll_dte_days=1`, dailies sold at 08:00 with exactly one day left were rolled an hour later).
+ROLL_WINDOW_MARGIN_DAYS = 1.0 / 24.0
+
+
+#: Why a run's trade P&L (the option leg, USD) and its excess over buy-and-hold differ.
+PNL_VS_BUY_AND_HOLD = (
+    "Net P&L sums the option leg in USD, each cash flow at the index of its own time (premium "
+    "at the sale, buy-back or settlement at the exit, fees). The excess over buy-and-hold is "
+    "the whole book against the coins alone: premiums are received and kept in coin, so they "
+    "are revalued as the coin moves (worth more USD after a rise, less after a fall), and a "
+    "call still open at the end counts at its mark; the two differ by that revaluation."
+)
+
+
+def settlement_assumption(details: Mapping[str, object]) -> str:
+    """How expiries were settled, naming those interpolated across a gap in the data."""
+    text = (
+        "European, cash-settled in coin at the index at 08:00 UTC expiry (interpolated "
+        "between the snapshots around 08:00)"
+    )
+    gaps = details.get("settlement_gaps_hours")
+    if isinstance(gaps, Mapping) and gaps:
+        listed = ", ".join(f"{day} ({hours:g} h between snapshots)" for day, hours in gaps.items())
+        text += f"; settled by interpolation across a data gap: {listed}"
+    elif isinstance(gaps, Mapping):
+        text += "; no expiry fell in a gap of more than an hour"
+    return text
+
+
+def market_assumption(details: Mapping[str, object]) -> str:
+    """The drift and forward basis a run's market had (every report states them)."""
+    basis = details.get("basis_per_year")
+    drift = details.get("drift_per_year")
+    if not isinstance(basis, int | float):
+        return "real chains: forwards as quoted (the observed basis), the index's own path"
+    if not isinstance(drift, int | float):
+        return (
+            f"forward basis {basis:.1%}/yr (model) over the index's real path: forwards priced "
+            "with the model basis, whatever the index did"
+        )
+    consistent = "forwards are unbiased forecasts, no edge from the basis"
+    if abs(drift - basis) > 1e-12:
+        consistent = "drift differs from the basis: sellers gain or lose from the basis"
+    return f"spot drift {drift:.1%}/yr, forward basis {basis:.1%}/yr ({consistent})"
+
 
 class SimulationStopped(Exception):
     """Raised inside `simulate_policy` when the stop check asks to abandon the run."""
@@ -58,6 +105,8 @@ class FillPrices:
 
     sell_coin: FloatArray
     buy_coin: FloatArray
+    sell_fallback: BoolArray
+    buy_fallback: BoolArray
 
 
 def fill_prices(panel: ChainPanel, fill: FillModel) -> FillPrices:
@@ -66,12 +115,17 @@ def fill_prices(panel: ChainPanel, fill: FillModel) -> FillPrices:
     haircut = fill.haircut_pct
     sell = fill_price_array(False, panel.bid_coin, panel.ask_coin, style=style, haircut=haircut)
     buy = fill_price_array(True, panel.bid_coin, panel.ask_coin, style=style, haircut=haircut)
+    sell_fallback = np.zeros(len(sell), dtype=bool)
+    buy_fallback = np.zeros(len(buy), dtype=bool)
     if fill.fallback == "mark_haircut":
         mark = panel.mark_coin
-        sell = np.where(np.isfinite(sell), sell, mark * (1 - haircut))
-        buy = np.where(np.isfinite(buy), buy, mark * (1 + haircut))
+        sell_fallback, buy_fallback = ~np.isfinite(sell), ~np.isfinite(buy)
+        sell = np.where(sell_fallback, mark * (1 - haircut), sell)
+        buy = np.where(buy_fallback, mark * (1 + haircut), buy)
     sell = np.where(sell > 0, sell, np.nan)
-    return FillPrices(sell_coin=sell, buy_coin=buy)
+    return FillPrices(
+        sell_coin=sell, buy_coin=buy, sell_fallback=sell_fallback, buy_fallback=buy_fallback
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +176,7 @@ class _Exit:
     time_index: int
     spot_usd: float
     path_end: int  # number of path rows (from entry) the position was open for
+    fallback: bool = False  # bought back at the mark + haircut: the ask side was empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +187,7 @@ class _Opened:
     entry_price: float
     exit: _Exit
     path: IntArray
+    fallback: bool = False  # a side was filled at the mark -/+ haircut (book side empty)
 
 
 class CoveredCallSimulator:
@@ -144,11 +200,13 @@ class CoveredCallSimulator:
         self._chains: dict[FillModel, CandidateChain] = {}
         self._row_rv = panel.row_rv()
         self._selections: dict[tuple[StrategyParams, FillModel], SelectionTable] = {}
+        self._outside_roll: dict[tuple[StrategyParams, FillModel, float], SelectionTable] = {}
         self._decision_masks: dict[float, BoolArray] = {}
         inverse = np.empty(panel.n_rows, dtype=np.int64)
         inverse[panel.path_order] = np.arange(panel.n_rows, dtype=np.int64)
         self._path_position = inverse
         self._path_end = panel.path_start[1:][panel.row_instrument]
+        self._buy_fallback: BoolArray | None = None
 
     # ------------------------------------------------------------------ caches
 
@@ -188,6 +246,28 @@ class CoveredCallSimulator:
         table = SelectionTable(eligible=eligible, scores=scores, eligible_at_time=at_time)
         self._selections[key] = table
         return table
+
+    def policy_selection(self, config: BacktestConfig) -> SelectionTable:
+        """`selection`, less the calls the run's roll rule would buy back at once (cached).
+
+        Under `roll_at_dte` a call with `roll_dte_days` + `ROLL_WINDOW_MARGIN_DAYS` or fewer
+        days left is not eligible: the roll picks a call outside the roll window.
+        """
+        table = self.selection(config.strategy, config.fill)
+        if not config.exit.roll_dte_active:
+            return table
+        key = (config.strategy, config.fill, config.exit.roll_dte_days)
+        cached = self._outside_roll.get(key)
+        if cached is None:
+            limit = config.exit.roll_dte_days + ROLL_WINDOW_MARGIN_DAYS
+            eligible = table.eligible & (self.panel.dte_days > limit)
+            at_time = np.zeros(len(self.panel.times), dtype=bool)
+            at_time[self.panel.row_time[eligible]] = True
+            cached = SelectionTable(
+                eligible=eligible, scores=table.scores, eligible_at_time=at_time
+            )
+            self._outside_roll[key] = cached
+        return cached
 
     def decision_mask(self, interval_hours: float) -> BoolArray:
         """Decision times of the panel for an interval (cached)."""
@@ -247,6 +327,7 @@ class CoveredCallSimulator:
             time_index=t_index,
             spot_usd=float(self.panel.spot_usd[t_index]),
             path_end=k + 1,
+            fallback=bool(self._buy_fallback is not None and self._buy_fallback[later[k]]),
         )
 
     def _settle_or_close(self, row: int, path: IntArray, buy: FloatArray) -> _Exit:
@@ -267,8 +348,10 @@ class CoveredCallSimulator:
                 path_end=len(path),
             )
         last = int(path[-1])
-        price = float(buy[last]) if math.isfinite(buy[last]) else float(panel.mark_coin[last])
+        quoted = math.isfinite(buy[last])
+        price = float(buy[last]) if quoted else float(panel.mark_coin[last])
         t_index = int(panel.row_time[last])
+        fallback = not quoted or bool(self._buy_fallback is not None and self._buy_fallback[last])
         return _Exit(
             reason=ExitReason.END_OF_DATA,
             price_coin=price,
@@ -276,6 +359,7 @@ class CoveredCallSimulator:
             time_index=t_index,
             spot_usd=float(panel.spot_usd[t_index]),
             path_end=len(path),
+            fallback=fallback,
         )
 
     def _exit_for_row(self, row: int, config: BacktestConfig, fills: FillPrices) -> _Opened:
@@ -285,8 +369,10 @@ class CoveredCallSimulator:
             name = self.panel.instrument_name[self.panel.row_instrument[row]]
             raise ValueError(f"{name} has no bid")
         path = self._path(row)
+        self._buy_fallback = fills.buy_fallback
         exit_ = self._find_exit(row, path, entry_price, config.exit, fills.buy_coin)
-        return _Opened(row=row, entry_price=entry_price, exit=exit_, path=path)
+        fallback = bool(fills.sell_fallback[row]) or exit_.fallback
+        return _Opened(row=row, entry_price=entry_price, exit=exit_, path=path, fallback=fallback)
 
     def _fees(self, opened: list[_Opened], config: BacktestConfig) -> tuple[FloatArray, FloatArray]:
         """(entry fees, exit fees) in coin for a batch of trades, in one vectorised pass."""
@@ -350,6 +436,7 @@ class CoveredCallSimulator:
                     score=scores[k] if scores is not None else math.nan,
                     rank=rank,
                     explored=rank > 0,
+                    fallback_fill=item.fallback,
                     path=None
                     if buy is None
                     else self._trade_path(item.path, item.entry_price, buy, qty),
@@ -469,7 +556,7 @@ class CoveredCallSimulator:
     ) -> SimulationResult:
         """Run the covered-call policy over every decision time of the panel."""
         panel = self.panel
-        table = self.selection(config.strategy, config.fill)
+        table = self.policy_selection(config)
         fills = self.fills(config.fill)
         decisions_at = self.decision_mask(config.decision_interval_hours) & table.eligible_at_time
         candidate_times = np.flatnonzero(decisions_at)
@@ -484,6 +571,14 @@ class CoveredCallSimulator:
             if should_stop is not None and should_stop():
                 raise SimulationStopped
             ranked = self.ranked_rows(next_time, table)
+            if opened and opened[-1].exit.time_index == next_time:
+                # Re-entering at the exit hour (a roll): never the call just bought back.
+                closed = panel.row_instrument[opened[-1].row]
+                ranked = ranked[panel.row_instrument[ranked] != closed]
+                if len(ranked) == 0:
+                    k = int(np.searchsorted(candidate_times, next_time, side="right"))
+                    next_time = int(candidate_times[k]) if k < len(candidate_times) else None
+                    continue
             rank = explore_pick(len(ranked), config.strategy, rng)
             row = int(ranked[rank])
             item = self._exit_for_row(row, config, fills)
@@ -506,7 +601,7 @@ class CoveredCallSimulator:
             curve=curve,
             metrics=metrics,
             flags=too_good_flags(metrics),
-            assumptions=self.assumptions(config),
+            assumptions=self.assumptions(config, trades),
             decisions=records,
         )
 
@@ -536,18 +631,28 @@ class CoveredCallSimulator:
         k = int(np.searchsorted(candidate_times, start, side="left"))
         return int(candidate_times[k]) if k < len(candidate_times) else None
 
-    def assumptions(self, config: BacktestConfig) -> dict[str, str]:
-        """The fee, fill and data assumptions a report must state."""
+    def assumptions(
+        self, config: BacktestConfig, trades: list[SimulatedTrade] | None = None
+    ) -> dict[str, str]:
+        """The fee, fill, settlement, market and data assumptions a report must state."""
         provenance = self.panel.provenance
+        fills = config.fill.describe()
+        if trades is not None:
+            fallback = sum(1 for t in trades if t.fallback_fill)
+            fills += (
+                f"; {fallback} of {len(trades)} trade(s) filled at least one side from the "
+                "fallback (mark -/+ haircut, book side empty), flagged per trade"
+            )
         return {
             "fees": self.fee_model.describe() if config.include_fees else "fees ignored",
-            "fills": config.fill.describe(),
-            "settlement": "European, cash-settled in coin at the index at 08:00 UTC expiry "
-            "(interpolated between snapshots)",
+            "fills": fills,
+            "settlement": settlement_assumption(provenance.details),
+            "pnl_vs_buy_and_hold": PNL_VS_BUY_AND_HOLD,
             "data": f"{provenance.source}: {provenance.description}",
             "period": f"{provenance.start:%Y-%m-%d %H:%M} to {provenance.end:%Y-%m-%d %H:%M} UTC"
             if provenance.start and provenance.end
             else "unknown",
+            "market": market_assumption(provenance.details),
             "accounting": f"{config.initial_coin:g} {config.underlying} held, "
             f"{config.quantity_coin:g} calls per sale; one position at a time",
         }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import BaseValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trading import models
@@ -105,13 +107,77 @@ class AgentPositionSerializer(serializers.ModelSerializer):
         )
 
 
+class AgentControlValueSerializer(serializers.Serializer):
+    """A control's effective value (what the next tick uses) and where it comes from."""
+
+    value = serializers.JSONField(allow_null=True)
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["default", "setting", "override"],
+        help_text="the mode's default, the deployment's setting, or the operator's override",
+    )
+
+
 class AgentControlsSerializer(serializers.ModelSerializer):
-    """The runtime controls; PATCH any subset (validated by the parameter resolver, audited)."""
+    """The runtime controls; PATCH any subset but the kill switch (validated, audited).
+
+    `version` is bumped by every change (also sent as the ETag); `effective` holds each
+    control's effective value and its source.
+    """
+
+    effective = serializers.SerializerMethodField()
 
     class Meta:
         model = models.RuntimeControl
-        fields = (*models.RuntimeControl.EDITABLE_FIELDS, "updated_at", "updated_by")
-        read_only_fields = ("updated_at", "updated_by")
+        fields = (
+            *models.RuntimeControl.EDITABLE_FIELDS,
+            "updated_at",
+            "updated_by",
+            "version",
+            "effective",
+        )
+        read_only_fields = ("updated_at", "updated_by", "version", "kill_switch")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from trading.domain.controls import SPECS_BY_NAME
+
+        for name, spec in SPECS_BY_NAME.items():
+            field = self.fields.get(name)
+            if field is not None:
+                sentence = spec.range_sentence() + "."
+                for key in ("invalid", "min_value", "max_value", "max_string_length"):
+                    field.error_messages[key] = sentence
+                for validator in field.validators:
+                    if isinstance(validator, BaseValidator):  # DRF built them with its text
+                        validator.message = sentence
+
+    @extend_schema_field(
+        serializers.DictField(child=AgentControlValueSerializer(), help_text="per control")
+    )
+    def get_effective(self, control: models.RuntimeControl) -> dict[str, Any]:
+        """Each control's effective value and source (empty when the controls are invalid)."""
+        from pydantic import ValidationError
+
+        from trading.services.controls import controls_effective
+
+        try:
+            rows = controls_effective(control)
+        except ValidationError:
+            return {}
+        return {r.spec.name: {"value": r.value, "source": r.source.value} for r in rows}
+
+
+class AgentKillSwitchSerializer(serializers.Serializer):
+    """POST body of the kill switch: on or off, and why (audited)."""
+
+    on = serializers.BooleanField(help_text="true stops every order; false releases it")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class AgentDrawdownResetSerializer(serializers.Serializer):
+    """POST body of a drawdown-stop release: why it may be released (audited)."""
+
+    reason = serializers.CharField(max_length=300, help_text="why the stop may be released")
 
 
 class AgentHealthCheckSerializer(serializers.ModelSerializer):
@@ -165,13 +231,11 @@ class AgentReconciliationSerializer(serializers.ModelSerializer):
 class AgentReconcileRequestSerializer(serializers.Serializer):
     """POST body of a reconciliation: the action (default: the runtime control)."""
 
-    action = serializers.CharField(required=False, help_text="report, adopt, flag or close")
-
-    def validate_action(self, value: str) -> str:
-        """Only the four reconciliation actions."""
-        if value not in models.ReconcileAction.values:
-            raise serializers.ValidationError(f"one of {', '.join(models.ReconcileAction.values)}")
-        return value
+    action = serializers.ChoiceField(
+        choices=models.ReconcileAction.choices,
+        required=False,
+        help_text="report, adopt, flag or close; close sends orders through the order gate",
+    )
 
 
 class PnlBookSerializer(serializers.Serializer):
@@ -200,49 +264,6 @@ class AgentPnlSerializer(serializers.Serializer):
     index_price_usd = serializers.DictField(child=serializers.FloatField())
     books = PnlBookSerializer(many=True)
     basis = serializers.CharField()
-
-
-class AgentModeSerializer(serializers.Serializer):
-    """What the next tick does with orders (`trading.selectors.agent_mode_effective`)."""
-
-    environment = serializers.CharField()
-    valid = serializers.BooleanField()
-    problem = serializers.CharField(allow_blank=True)
-    dry_run = serializers.BooleanField(allow_null=True)
-    kill_switch = serializers.BooleanField()
-    mode = serializers.CharField(allow_null=True)
-    decision_mode = serializers.CharField(allow_null=True)
-    trading_allowed = serializers.BooleanField()
-    orders = serializers.ChoiceField(
-        choices=["live", "dry_run", "kill_switch", "paused", "invalid"],
-        help_text="the headline: what happens to the next tick's orders",
-    )
-    headline = serializers.CharField()
-
-
-class AgentStatusSerializer(serializers.Serializer):
-    """The live agent's status JSON (the seed's /status, plus guard and controls).
-
-    `effective` is what the next tick will do with orders; `kill_switch` and `controls` are the
-    stored control row (`controls.dry_run` null means "the setting's default").
-    """
-
-    last_tick_at = serializers.DateTimeField(allow_null=True)
-    last = serializers.DictField()
-    guard = serializers.DictField()
-    trading_allowed = serializers.BooleanField()
-    backoff_until = serializers.DateTimeField(allow_null=True)
-    backoff_reason = serializers.CharField()
-    drawdown = serializers.DictField(allow_null=True)
-    kill_switch = serializers.BooleanField()
-    effective = AgentModeSerializer()
-    controls = serializers.DictField()
-    last_run = serializers.DictField(allow_null=True)
-    open_positions = serializers.IntegerField()
-
-    def to_representation(self, instance: Any) -> Any:
-        """The snapshot is already plain data."""
-        return super().to_representation(instance)
 
 
 class AgentComparisonRowSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from trading.api import views
+from trading.api import risk, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("agent/decisions", views.DecisionViewSet, basename="agent-decision")
@@ -22,6 +22,21 @@ urlpatterns = [
         name="agent-controls",
     ),
     path(
+        "agent/kill-switch",
+        views.KillSwitchViewSet.as_view({"post": "create"}),
+        name="agent-kill-switch",
+    ),
+    path(
+        "agent/drawdown",
+        views.DrawdownViewSet.as_view({"get": "retrieve"}),
+        name="agent-drawdown",
+    ),
+    path(
+        "agent/drawdown/reset",
+        views.DrawdownViewSet.as_view({"post": "reset"}),
+        name="agent-drawdown-reset",
+    ),
+    path(
         "agent/comparison",
         views.ComparisonViewSet.as_view({"get": "retrieve"}),
         name="agent-comparison",
@@ -30,5 +45,15 @@ urlpatterns = [
         "agent/health",
         views.HealthViewSet.as_view({"get": "retrieve", "post": "create"}),
         name="agent-health",
+    ),
+    path(
+        "risk/portfolio",
+        risk.RiskPortfolioViewSet.as_view({"get": "retrieve"}),
+        name="risk-portfolio",
+    ),
+    path(
+        "risk/scenarios",
+        risk.RiskScenariosViewSet.as_view({"get": "retrieve"}),
+        name="risk-scenarios",
     ),
 ]

@@ -117,6 +117,12 @@ def _dec(value: object) -> Decimal | None:
     return Decimal(repr(number))
 
 
+def _positive(value: object) -> float | None:
+    """A finite positive float, else None (the stress check's IV and forward)."""
+    number = _dec(value)
+    return None if number is None else float(number)
+
+
 def quotes_for(frame: pd.DataFrame, names: Iterable[str], index_usd: float) -> list[OptionQuote]:
     """OptionQuotes for the named calls of a chain (candidates and the calls we hold)."""
     wanted = set(names)
@@ -127,16 +133,20 @@ def quotes_for(frame: pd.DataFrame, names: Iterable[str], index_usd: float) -> l
     for row in rows.itertuples(index=False):
         delta = float(row.delta)
         open_interest = float(row.open_interest)
+        forward = float(row.underlying_price)
         quotes.append(
             OptionQuote(
                 instrument_name=str(row.instrument_name),
                 spec=default_spec(str(row.instrument_name)),
                 index_price_usd=index_usd,
+                forward_usd=forward if np.isfinite(forward) and forward > 0 else None,
                 best_bid_coin=_dec(row.best_bid_price),
                 best_ask_coin=_dec(row.best_ask_price),
                 mark_price_coin=_dec(row.mark_price),
                 delta=delta if np.isfinite(delta) else None,
                 open_interest=open_interest if np.isfinite(open_interest) else None,
+                mark_iv=_positive(getattr(row, "iv", None)),
+                underlying_price_usd=_positive(getattr(row, "underlying_price", None)),
             )
         )
     return quotes
@@ -154,7 +164,10 @@ def context_load(client: DeribitClient, currency: str, now: datetime) -> MarketC
     chart = client.get_tradingview_chart_data(f"{currency}-PERPETUAL", start_ms, end_ms, "60")
     if chart.status != "ok" or len(chart.close) < 3:
         return None
-    closes = pd.Series(chart.close, index=pd.to_datetime(chart.ticks, unit="ms", utc=True))
+    # Candles are labelled by their open time: a close belongs to the end of its hour (the
+    # candle still open closes "now").
+    close_ms = np.minimum(np.asarray(chart.ticks, dtype=np.int64) + 3_600_000, end_ms)
+    closes = pd.Series(chart.close, index=pd.to_datetime(close_ms, unit="ms", utc=True))
     context = market_context(closes, underlying=currency, as_of=now)
     cache.set(key, context.model_dump(mode="json"), CONTEXT_CACHE_S)
     return context
@@ -221,7 +234,8 @@ def _portfolio(
             (usd(c, a.maintenance_margin) for c, a in accounts.items()), Decimal(0)
         ),
         holdings_coin={c: a.equity for c, a in accounts.items()},
-        net_delta={c: a.delta_total for c, a in accounts.items()},
+        # USD delta in coins, coins held included (PortfolioState.net_delta's convention).
+        net_delta={c: float(a.equity) + a.delta_total for c, a in accounts.items()},
         positions=positions,
     )
 
