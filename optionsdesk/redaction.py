@@ -78,6 +78,23 @@ def redact(text: str, extra_secrets: Iterable[str] = ()) -> str:
     return text
 
 
+#: An absolute file system path of two or more parts (POSIX, or a Windows drive).
+_PATH = re.compile(r"(?:\b[A-Za-z]:)?(?:[/\\][\w.@+~-]+){2,}[/\\]?")
+
+
+def paths_hidden(text: str) -> str:
+    """`text` with server paths cut to their last part (`.../name`), for messages users see.
+
+    A failed backtest's error once showed where the server keeps its data and code.
+    """
+    return _PATH.sub(lambda m: ".../" + re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1], text)
+
+
+def public_error(exc: BaseException) -> str:
+    """An exception as users may see it: type and message, no paths, no secrets, bounded."""
+    return redact(paths_hidden(f"{type(exc).__name__}: {exc}"))[:1000]
+
+
 class RedactingFilter(logging.Filter):
     """Logging filter that redacts secrets from every record's rendered message."""
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("agent/controls/", views.controls, name="controls"),
     path("compare/", views.compare, name="compare"),
     path("agent/risk/", views.risk_panel, name="risk"),
+    path("agent/preflight/", views.preflight_panel, name="preflight"),
 ]
