@@ -87,3 +87,15 @@ def test_greg_lab_shows_the_risk_of_greg_strategies_only(ticked, logged_in_clien
     assert "Greg's book: risk" in panel
     assert "greg_short_put" in panel
     assert "covered_call" not in panel
+
+
+def test_a_perpetual_held_on_the_exchange_counts_in_the_greeks(
+    agent_settings, sim_client, logged_in_client
+):
+    from decimal import Decimal
+
+    sim_client.sell("BTC-PERPETUAL", Decimal("20000"), type="market")
+    tick_run(trigger="test", client=sim_client, seed=1)
+    data = logged_in_client.get("/api/risk/portfolio").json()
+    perp = next(r for r in data["greeks"] if r["key"] == "BTC perpetual")
+    assert perp["delta_usd"] == pytest.approx(-20000, rel=1e-6)
