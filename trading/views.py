@@ -45,6 +45,7 @@ def live_context() -> dict[str, Any]:
         "snapshot": snapshot,
         "last": last,
         "top_candidates": last.top_candidates if last else {},
+        "status_json": snapshot.model_dump_json(indent=2),
         "positions": selectors.position_list(status=Position.Status.OPEN),
         "closed_positions": selectors.position_list(status=Position.Status.CLOSED).order_by(
             "-closed_at", "-id"
@@ -310,6 +311,36 @@ def preflight_panel(request: HttpRequest) -> HttpResponse:
 
     report = preflight_run().as_record()
     return render(request, "trading/partials/preflight.html", {"preflight_report": report})
+
+
+@login_required
+def agent_health(request: HttpRequest) -> HttpResponse:
+    """System Health's agent section (loaded by URL): the overall OK / WARN / FAIL badge with
+    its time, every check, the start-up guard and the guard's settings. Opening it runs the
+    healthcheck when the newest is more than a minute old (`?run=0` only reads)."""
+    from trading.services.agent_status import startup_load
+    from trading.services.health import (
+        PAGE_CHECK_MIN_AGE_S,
+        agent_healthcheck_if_stale,
+        guard_config,
+        startup_blocked,
+    )
+
+    error = ""
+    if request.GET.get("run") != "0":
+        try:
+            agent_healthcheck_if_stale()
+        except Exception as exc:  # the page shows the failure; the checks keep their rows
+            error = f"{type(exc).__name__}: {exc}"[:300]
+    context = {
+        "overview": selectors.health_overview(),
+        "startup": startup_load(),
+        "startup_blocked": startup_blocked(),
+        "guard_settings": guard_config(),
+        "page_check_min_age_s": PAGE_CHECK_MIN_AGE_S,
+        "health_error": error,
+    }
+    return render(request, "trading/partials/agent_health.html", context)
 
 
 #: Choices of the Rules vs LLM page's `?limit=` selector.

@@ -250,8 +250,13 @@ def _portfolio(
     )
 
 
-def state_build(*, client: DeribitClient, params: EffectiveParams) -> TickState:
-    """Fetch and assemble one tick's state (raises the client's typed errors on failure)."""
+def state_build(
+    *, client: DeribitClient, params: EffectiveParams, expire: bool = True
+) -> TickState:
+    """Fetch and assemble one tick's state (raises the client's typed errors on failure).
+
+    `expire=False` (the healthcheck's dry run) leaves expired positions alone: nothing is
+    written."""
     summaries = {c: client.get_book_summary_by_currency(c, "option") for c in params.underlyings}
     accounts = {c: client.get_account_summary(c) for c in params.underlyings}
     # One request for every kind: options for the book, perpetuals for the risk report.
@@ -259,7 +264,11 @@ def state_build(*, client: DeribitClient, params: EffectiveParams) -> TickState:
     exchange_positions = tuple(p for p in every_position if p.kind == "option")
     now = _market_time([r for rows in summaries.values() for r in rows])
     # Before the portfolio is assembled: an expired call must not count as held.
-    expired = positions_expire(client=client, now=now, exchange_positions=exchange_positions)
+    expired = (
+        positions_expire(client=client, now=now, exchange_positions=exchange_positions)
+        if expire
+        else []
+    )
     index_usd = {
         c: float(rows[0].estimated_delivery_price or 0.0) for c, rows in summaries.items() if rows
     }
