@@ -64,4 +64,4 @@ def queue_purge(*queues: str) -> None:
         channel = conn.default_channel
         for queue in queues:
             with contextlib.suppress(Exception):  # an unknown queue: nothing to purge
-                channel.queue_purge(queue)
+                channel.queue_purge(queue)  # type: ignore[attr-defined]
