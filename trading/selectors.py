@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, DecimalField, F, QuerySet, Sum
@@ -9,7 +10,7 @@ from django.db.models.fields.json import KeyTransform
 from pydantic import ValidationError
 
 from trading.domain.health import GuardState
-from trading.domain.pnl import pnl_books
+from trading.domain.pnl import pnl_books, pnl_subtotals, position_figures
 from trading.domain.source_compare import LIMIT_DEFAULT, compare_sources
 from trading.models import (
     AgentRun,
@@ -41,8 +42,31 @@ def position_list(*, status: str | None = None, include_paper: bool = True) -> Q
     return qs
 
 
+def last_marks() -> dict[str, Any]:
+    """The last tick's quotes of the instruments we hold (`marks` of the published status)."""
+    return dict((AgentStatus.load().last_summary or {}).get("marks") or {})
+
+
+def market_now() -> datetime:
+    """The market clock as of the last tick (the simulator's clock may run ahead of the wall's);
+    wall time before any tick. DTE and "how long ago" of market events are on this clock."""
+    from django.utils import timezone
+    from django.utils.dateparse import parse_datetime
+
+    raw = (AgentStatus.load().last_summary or {}).get("tick_at")
+    parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    return parsed or timezone.now()
+
+
+def last_index_usd() -> dict[str, Any]:
+    """The index per underlying at the last decision (USD conversions of the P&L)."""
+    latest = Decision.objects.order_by("-decided_at", "-id").only("id", "state_snapshot").first()
+    return dict((latest.state_snapshot or {}).get("index_price_usd", {})) if latest else {}
+
+
 def pnl_summary() -> dict[str, Any]:
-    """P&L per underlying and book (`trading.domain.pnl`), USD at the last tick's index."""
+    """P&L per underlying and book (`trading.domain.pnl`): realised, unrealised at the mark
+    and at the buy-back price, total, fees; coin and USD at the last tick's index."""
     fills = (
         Order.objects.filter(filled_amount__gt=0)
         .values("currency", "dry_run", "direction")
@@ -52,28 +76,78 @@ def pnl_summary() -> dict[str, Any]:
                 output_field=DecimalField(max_digits=30, decimal_places=18),
             ),
             legs=Count("id"),
+            fees=Sum("fee_coin"),
         )
         .order_by()
     )
     settled = (
-        Position.objects.filter(status=Position.Status.CLOSED, settled_coin__isnull=False)
+        Position.objects.filter(
+            status__in=(Position.Status.CLOSED, Position.Status.ARCHIVED),
+            settled_coin__isnull=False,
+        )
         .values("currency", "paper")
         .annotate(coin=Sum("settled_coin"), expired=Count("id"))
         .order_by()
     )
-    still_open = (
-        Position.objects.filter(status=Position.Status.OPEN)
-        .values("currency", "paper")
-        .annotate(count=Count("id"))
-        .order_by()
+    still_open = Position.objects.filter(status=Position.Status.OPEN).values(
+        "currency", "paper", "instrument_name", "size", "average_price_coin"
     )
-    latest = Decision.objects.order_by("-decided_at", "-id").only("id", "state_snapshot").first()
-    index = (latest.state_snapshot or {}).get("index_price_usd", {}) if latest else {}
+    index = last_index_usd()
+    books = pnl_books(list(fills), list(settled), list(still_open), index, last_marks())
     return {
         "index_price_usd": index,
-        "books": pnl_books(list(fills), list(settled), list(still_open), index),
-        "basis": "coin, before trading fees; premium of open positions is still at risk",
+        "books": books,
+        "subtotals": pnl_subtotals(books),
+        "basis": (
+            "coin, trading fees included (per fill); realised = closed calls and every fee "
+            "paid; unrealised = open calls at the last tick's mark and at the best ask "
+            "(what buying back now would cost); USD at the last tick's index"
+        ),
     }
+
+
+def position_rows(
+    *, status: str = Position.Status.OPEN, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Positions with their cockpit figures (`trading.domain.pnl.position_figures`).
+
+    Open ones with mark, buy-back price, unrealised and realised P&L, premium captured, DTE,
+    distance to strike, breakeven and greeks from the last tick; closed ones with realised P&L.
+    """
+    from trading.domain.instruments import parse_instrument
+
+    marks = last_marks() if status == Position.Status.OPEN else {}
+    index = last_index_usd()
+    now = market_now()
+    rows = []
+    if status == Position.Status.OPEN:
+        qs = position_list(status=status).order_by("paper", "-opened_at", "-id")
+    else:  # closed and archived: newest first
+        qs = Position.objects.exclude(status=Position.Status.OPEN).order_by("-closed_at", "-id")
+    for position in qs[:limit] if limit else qs:
+        try:
+            spec = parse_instrument(position.instrument_name)
+            strike, expiry = spec.strike, spec.expiry
+        except ValueError:
+            strike, expiry = None, None
+        values = {
+            "size": position.size,
+            "average_price_coin": position.average_price_coin,
+            "realised_coin": position.realised_coin,
+            "fees_coin": position.fees_coin,
+            "settled_coin": position.settled_coin,
+        }
+        price = index.get(position.currency)
+        figures = position_figures(
+            values,
+            marks.get(position.instrument_name),
+            index_usd=None if price is None else float(price),
+            now=now,
+            strike=None if strike is None else float(strike),
+            expiry=expiry,
+        )
+        rows.append({"position": position, **figures})
+    return rows
 
 
 def order_list() -> QuerySet[Order]:

@@ -39,11 +39,9 @@ def live_context() -> dict[str, Any]:
         "snapshot": snapshot,
         "last": last,
         "top_candidates": last.get("top_candidates", {}),
-        "positions": selectors.position_list(status=Position.Status.OPEN),
-        "closed_positions": selectors.position_list(status=Position.Status.CLOSED).order_by(
-            "-closed_at", "-id"
-        )[:CLOSED_SHOWN],
-        "pnl": selectors.pnl_summary()["books"],
+        "open_rows": selectors.position_rows(status=Position.Status.OPEN),
+        "closed_rows": selectors.position_rows(status=Position.Status.CLOSED, limit=CLOSED_SHOWN),
+        "pnl": selectors.pnl_summary(),
         "decisions": selectors.decision_list(limit=20),
     }
 

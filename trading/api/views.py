@@ -102,11 +102,12 @@ class StatusViewSet(viewsets.ViewSet):
 
 
 class PnlViewSet(viewsets.ViewSet):
-    """The books' P&L: premium sold and bought back, expiry settlements, net."""
+    """The books' P&L: realised, unrealised (mark, buy-back), total, fees per fill."""
 
     @extend_schema(responses=s.AgentPnlSerializer, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
-        """P&L per underlying, paper and real books apart (coin, before trading fees)."""
+        """P&L per underlying and book (paper and real apart, with subtotals): realised,
+        unrealised at mark and at the buy-back price, total, fees; coin and USD."""
         return Response(s.AgentPnlSerializer(selectors.pnl_summary()).data)
 
 

@@ -51,13 +51,13 @@ from trading.domain.risk import (
     evaluate_risk,
 )
 from trading.llm_policy import LLMPolicy
-from trading.models import AgentRun, AgentStatus, Decision, Order
+from trading.models import AgentRun, AgentStatus, Decision, Order, Position
 from trading.services.controls import effective_params_load
 from trading.services.exchange import agent_client
 from trading.services.execution import order_execute, orders_create
 from trading.services.export import decisions_export
 from trading.services.health import error_result, guard_observe
-from trading.services.state import TickState, state_build
+from trading.services.state import TickState, position_marks, state_build
 
 logger = logging.getLogger("trading.tick")
 
@@ -506,6 +506,17 @@ def _decision_finish(
     )
 
 
+def _held_names(state: TickState) -> set[str]:
+    """Instruments we hold or track (exchange positions and every open row, paper included)."""
+    held = {p.instrument_name for p in state.exchange_positions if p.size != 0}
+    held |= set(
+        Position.objects.filter(status=Position.Status.OPEN).values_list(
+            "instrument_name", flat=True
+        )
+    )
+    return held
+
+
 def _status_publish(
     decision: Decision,
     params: EffectiveParams,
@@ -542,6 +553,7 @@ def _status_publish(
         "explored": decision.explored,
         "guard": guard.model_dump(mode="json"),
         "drawdown": inputs.drawdown,
+        "marks": position_marks(state.chains, _held_names(state), state.now),
     }
     AgentStatus.objects.filter(pk=1).update(
         last_tick_at=timezone.now(), last_summary=to_json_value(summary)
