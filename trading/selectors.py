@@ -297,3 +297,136 @@ def agent_mode_effective() -> dict[str, Any]:
         "orders": orders,
         "headline": headline,
     }
+
+
+#: Columns of the orders CSV export (and the orders page), in order.
+ORDER_COLUMNS = (
+    "id",
+    "label",
+    "book",
+    "environment",
+    "decision_id",
+    "decision_action",
+    "instrument_name",
+    "currency",
+    "direction",
+    "amount",
+    "limit_price",
+    "state",
+    "filled_amount",
+    "average_price",
+    "premium_coin",
+    "fee_coin",
+    "fee_source",
+    "exchange_order_id",
+    "trade_ids",
+    "created_at",
+    "sent_at",
+    "resolved_at",
+    "error",
+)
+
+
+def order_row(order: Order) -> dict[str, Any]:
+    """One order as the history shows it: fills, average price per coin, premium of the whole
+    filled part (amount x average, coin), fee, exchange ids (order and trades), timestamps."""
+    trades = (order.raw or {}).get("trades") or []
+    decision = order.decision
+    return {
+        "id": order.pk,
+        "label": order.label,
+        "book": "paper" if order.dry_run else "real",
+        "environment": order.environment,
+        "decision_id": order.decision_id,
+        "decision_action": decision.action if decision else "",
+        "instrument_name": order.instrument_name,
+        "currency": order.currency,
+        "direction": order.direction,
+        "amount": order.amount,
+        "limit_price": order.limit_price,
+        "state": order.state,
+        "filled_amount": order.filled_amount,
+        "average_price": order.average_price,
+        "premium_coin": order.filled_amount * order.average_price,
+        "fee_coin": order.fee_coin,
+        "fee_source": order.fee_source,
+        "exchange_order_id": order.exchange_order_id,
+        "trade_ids": " ".join(str(t.get("trade_id", "")) for t in trades),
+        "created_at": order.created_at,
+        "sent_at": order.sent_at,
+        "resolved_at": order.resolved_at,
+        "error": order.error,
+    }
+
+
+def orders_csv(orders: QuerySet[Order]) -> str:
+    """The orders as CSV (header row first; times ISO 8601 UTC, wall clock; coin amounts)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=ORDER_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for order in orders.select_related("decision"):
+        row = order_row(order)
+        writer.writerow(
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+        )
+    return buffer.getvalue()
+
+
+def decision_outcome(decision: Decision) -> dict[str, Any] | None:
+    """What became of the call a decision sold, once known: the position its sell leg opened
+    (same instrument and book, opened by that fill), its realised P&L when it closed.
+
+    None when the decision sold nothing. `status` is `open` (not known yet) or `closed`.
+    """
+    from datetime import timedelta
+
+    sell = next(
+        (o for o in decision.orders.all() if o.direction == "sell" and o.filled_amount > 0), None
+    )
+    if sell is None:
+        return None
+    position = (
+        Position.objects.filter(
+            instrument_name=sell.instrument_name,
+            paper=sell.dry_run,
+            opened_at__gte=sell.created_at - timedelta(seconds=5),
+        )
+        .order_by("opened_at", "id")
+        .first()
+    )
+    if position is None:
+        return None
+    values = {
+        "size": position.size,
+        "average_price_coin": position.average_price_coin,
+        "realised_coin": position.realised_coin,
+        "fees_coin": position.fees_coin,
+        "settled_coin": position.settled_coin,
+    }
+    from trading.domain.pnl import position_realised_coin
+
+    if position.status == Position.Status.OPEN:
+        return {
+            "status": "open",
+            "position_id": position.pk,
+            "realised_coin": None,
+            "text": f"{position.instrument_name} is still open: the outcome is not known yet.",
+        }
+    realised = position_realised_coin(values)
+    index = (decision.state_snapshot or {}).get("index_price_usd", {}).get(position.currency)
+    usd = None if index is None else round(float(realised) * float(index), 2)
+    money = f"{realised:+.6f} {position.currency}" + (
+        "" if usd is None else f" (about ${usd:,.2f} at the decision's index)"
+    )
+    return {
+        "status": "closed",
+        "position_id": position.pk,
+        "realised_coin": realised,
+        "realised_usd": usd,
+        "closed_at": position.closed_at,
+        "text": f"{position.instrument_name} closed, realised {money}, fees included. "
+        f"{position.note}",
+    }

@@ -12,4 +12,6 @@ urlpatterns = [
     path("chat/answer/<int:question_id>", views.chat_answer_view, name="chat-answer"),
     path("agent/controls/", views.controls, name="controls"),
     path("compare/", views.compare, name="compare"),
+    path("orders/", views.orders, name="orders"),
+    path("decisions/<int:decision_id>/", views.decision_page, name="decision"),
 ]

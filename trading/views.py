@@ -253,6 +253,96 @@ def controls(request: HttpRequest) -> HttpResponse:
     return render(request, "trading/partials/controls.html", context)
 
 
+#: Orders per page of the orders history.
+ORDERS_PER_PAGE = 100
+
+
+def _without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@login_required
+def orders(request: HttpRequest) -> HttpResponse:
+    """Every order leg, newest first, filterable (`trading.filters.OrderFilter`); `?format=csv`
+    downloads the filtered orders."""
+    from django.core.paginator import Paginator
+
+    from trading.filters import OrderFilter
+    from trading.models import Order
+
+    filtered = OrderFilter(request.GET, queryset=selectors.order_list())
+    qs = filtered.qs if filtered.is_valid() else selectors.order_list().none()
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(selectors.orders_csv(qs), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="orders.csv"'
+        return response
+    page = Paginator(qs, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    errors = "; ".join(
+        f"{name}: {' '.join(str(e) for e in errs)}" for name, errs in filtered.errors.items()
+    )
+    context = {
+        "page": page,
+        "rows": [selectors.order_row(o) for o in page.object_list],
+        "states": Order.State.choices,
+        "currencies": sorted(set(Order.objects.values_list("currency", flat=True))),
+        "query": _without(request, "page", "format"),
+        "filter_errors": errors,
+    }
+    return render(request, "trading/orders.html", context)
+
+
+@login_required
+def decision_page(request: HttpRequest, decision_id: int) -> HttpResponse:
+    """One decision, read-only: inputs, candidates with rejection counts per filter, risk checks,
+    the LLM record and the orders (with fees), and the call's realised outcome once known."""
+    import json
+
+    from trading.domain.wording import rejection_words
+    from trading.models import Decision
+
+    decision = get_object_or_404(selectors.decision_list(), pk=decision_id)
+    candidates = decision.candidates or {}
+    counts = candidates.get("rejection_counts", {}) or {}
+    underlyings = []
+    for currency in sorted(set(candidates) - {"rejection_counts"} | set(counts)):
+        rejections = sorted(
+            ((rejection_words(k), v) for k, v in (counts.get(currency) or {}).items()
+             if k != "not_a_call"),
+            key=lambda item: -item[1],
+        )  # fmt: skip
+        underlyings.append(
+            {
+                "currency": currency,
+                "ranked": candidates.get(currency) or [],
+                "rejections": rejections,
+            }
+        )
+    snapshot = decision.state_snapshot or {}
+    context = {
+        "decision": decision,
+        "orders": list(decision.orders.all()),
+        "checks": (decision.risk_verdict or {}).get("checks", []),
+        "underlyings": underlyings,
+        "chosen": (decision.chosen_candidate or {}).get("instrument_name"),
+        "snapshot": snapshot,
+        "params_json": json.dumps(snapshot.get("params", {}), indent=1, sort_keys=True),
+        "llm_json": json.dumps(decision.llm_record or {}, indent=1, sort_keys=True)[:50_000],
+        "outcome": selectors.decision_outcome(decision),
+        "previous_id": Decision.objects.filter(pk__lt=decision.pk)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first(),
+        "next_id": Decision.objects.filter(pk__gt=decision.pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first(),
+    }
+    return render(request, "trading/decision.html", context)
+
+
 #: Choices of the Rules vs LLM page's `?limit=` selector.
 COMPARE_LIMIT_CHOICES = (50, 200, 500, 2000)
 

@@ -10,7 +10,14 @@ from trading import models
 
 
 class AgentOrderSerializer(serializers.ModelSerializer):
-    """One order leg; Decimals as strings."""
+    """One order leg; Decimals as strings; `fills` are the exchange's trades (live orders)."""
+
+    fills = serializers.SerializerMethodField(help_text="the exchange's trades of this order")
+
+    def get_fills(self, order: models.Order) -> list[dict[str, Any]]:
+        """Trade id, time (ms), price, amount, fee and liquidity of each fill."""
+        keys = ("trade_id", "timestamp", "price", "amount", "fee", "fee_currency", "liquidity")
+        return [{k: t.get(k) for k in keys} for t in (order.raw or {}).get("trades") or []]
 
     class Meta:
         model = models.Order
@@ -32,6 +39,7 @@ class AgentOrderSerializer(serializers.ModelSerializer):
             "average_price",
             "fee_coin",
             "fee_source",
+            "fills",
             "created_at",
             "sent_at",
             "resolved_at",

@@ -8,15 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trading import models, selectors
 from trading.api import serializers as s
 from trading.domain.source_compare import LIMIT_DEFAULT, LIMIT_MAX, comparison_limit
+from trading.filters import OrderFilter
 
 
 class DecisionFilter(django_filters.FilterSet):
@@ -83,13 +87,26 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
 )
 @extend_schema(tags=["agent"])
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
-    """Order legs with labels and states."""
+    """Order legs with labels, states, fills, fees and exchange ids (filterable, CSV export)."""
 
     serializer_class = s.AgentOrderSerializer
-    filterset_fields = ("state", "direction", "dry_run", "instrument_name", "decision")
+    filterset_class = OrderFilter
 
     def get_queryset(self) -> Any:
         return selectors.order_list()
+
+    @extend_schema(
+        summary="Export order legs as CSV",
+        description="The filtered orders (same filters as the list) as text/csv, one row each.",
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    @action(detail=False, methods=["get"], url_path="export", pagination_class=None)
+    def export(self, request: Request) -> HttpResponse:
+        """The filtered orders as CSV (columns: `trading.selectors.ORDER_COLUMNS`)."""
+        orders = self.filter_queryset(self.get_queryset())
+        response = HttpResponse(selectors.orders_csv(orders), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="orders.csv"'
+        return response
 
 
 class StatusViewSet(viewsets.ViewSet):
