@@ -69,11 +69,15 @@ def source_build(*, spec: SourceSpec) -> MarketDataSource:
         root = snapshots_root()
         return ParquetSnapshotSource(root / "snapshots", volatility_dir=root / "volatility_history")
     from backtests.domain.sources.history import DeribitHistorySource
-    from trading.exchange import exchange_client
+    from trading.exchange import market_data_client, market_data_venue
 
-    # Public history of the configured environment (the simulator offline, else Deribit).
-    cache = Path(settings.VAR_DIR) / "backtests" / "deribit_history" / settings.DERIBIT_ENV
-    return DeribitHistorySource(exchange_client(), cache_dir=cache, max_dte_days=spec.max_dte_days)
+    # Public history of the configured environment (the simulator offline), or of Deribit
+    # mainnet's public API with no keys (DERIBIT_MARKET_DATA=mainnet_public).
+    venue = market_data_venue()
+    cache = Path(settings.VAR_DIR) / "backtests" / "deribit_history" / venue
+    return DeribitHistorySource(
+        market_data_client(), cache_dir=cache, max_dte_days=spec.max_dte_days, venue=venue
+    )
 
 
 class _PanelCache:

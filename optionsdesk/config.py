@@ -71,6 +71,11 @@ class AppSettings(BaseSettings):
     DERIBIT_CLIENT_ID: str = ""
     DERIBIT_CLIENT_SECRET: SecretStr = SecretStr("")
     DERIBIT_TIMEOUT_S: float = Field(default=10.0, gt=0, le=120)
+    # Where research (backtest history, harvester) reads public market data: the configured
+    # environment, or Deribit mainnet's public API with no keys (it can never trade: the client
+    # refuses every private method, so no real-money confirmation is needed).
+    DERIBIT_MARKET_DATA: Literal["configured", "mainnet_public"] = "configured"
+    DERIBIT_PUBLIC_DATA_URL: str = "https://www.deribit.com/api/v2"
     DRY_RUN: bool = True
 
     OPENAI_BASE_URL: str = ""

@@ -29,3 +29,26 @@ def exchange_client(
         allow_mainnet=settings.DERIBIT_ENV == "mainnet",
         retry=retry,
     )
+
+
+def market_data_venue() -> str:
+    """Where research reads public market data: `mainnet-public`, or the configured environment."""
+    if settings.DERIBIT_MARKET_DATA == "mainnet_public":
+        return "mainnet-public"
+    return str(settings.DERIBIT_ENV)
+
+
+def market_data_client(*, timeout_s: float | None = None) -> DeribitClient:
+    """The client research reads public market data with (backtest history, the harvester).
+
+    With `DERIBIT_MARKET_DATA=mainnet_public` it is a public-only client of Deribit's mainnet
+    public API (`DERIBIT_PUBLIC_DATA_URL`): no keys, every private method and `public/auth`
+    refused before anything is sent. Otherwise it is the configured environment's client.
+    """
+    if settings.DERIBIT_MARKET_DATA != "mainnet_public":
+        return exchange_client(timeout_s=timeout_s)
+    return DeribitClient(
+        settings.DERIBIT_PUBLIC_DATA_URL,
+        timeout_s=float(timeout_s if timeout_s is not None else settings.DERIBIT_TIMEOUT_S),
+        public_only=True,
+    )

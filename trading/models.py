@@ -286,13 +286,22 @@ class Order(models.Model):
     environment = models.CharField(max_length=8)
     dry_run = models.BooleanField()
     strategy_id = models.CharField(max_length=32, default="covered_call")
+    origin = models.CharField(
+        max_length=20, default="tick", help_text="the path that asked (trading.services.order_gate)"
+    )
+    requested_by = models.CharField(max_length=150, blank=True, default="")
     instrument_name = models.CharField(max_length=64, db_index=True)
     currency = models.CharField(max_length=8)
     direction = models.CharField(max_length=4, choices=[("buy", "buy"), ("sell", "sell")])
     amount = models.DecimalField(max_digits=24, decimal_places=8)
     limit_price = models.DecimalField(
-        max_digits=24, decimal_places=10, help_text="coin per contract"
+        max_digits=24, decimal_places=10, help_text="coin per contract (0 for a market order)"
     )
+    order_type = models.CharField(
+        max_length=8, default="limit", choices=[("limit", "limit"), ("market", "market")]
+    )
+    reduce_only = models.BooleanField(default=False)
+    time_in_force = models.CharField(max_length=24, default="immediate_or_cancel")
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     exchange_order_id = models.CharField(max_length=64, blank=True, default="")
     filled_amount = models.DecimalField(max_digits=24, decimal_places=8, default=Decimal(0))

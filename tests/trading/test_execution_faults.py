@@ -128,15 +128,18 @@ def _open_paper_call(sim_client) -> Position:
     return Position.objects.filter(status="open", currency="BTC").get()
 
 
-def test_the_kill_switch_refuses_opens_but_a_close_still_goes_through(agent_settings, sim_client):
+def test_the_kill_switch_refuses_every_order_closes_included(agent_settings, sim_client):
+    # Issue #11: the kill switch stops every order path (docs/decisions/0013); the policy still
+    # proposes the close, and the order gate refuses it with the reason.
     position = _open_paper_call(sim_client)
     controls_update(changes={"kill_switch": True, "take_profit_frac": 0.01}, user="test")
     Position.objects.filter(pk=position.pk).update(average_price_coin=Decimal("1"))
     outcome = tick_run(trigger="test", client=sim_client, seed=2)
     assert outcome.decision is not None
     assert outcome.decision.action == "CLOSE_COVERED_CALL", outcome.decision.reason
-    assert outcome.decision.verdict_code == "approved"
-    assert "kill switch" in outcome.decision.reason.lower() or "blocked" in outcome.decision.reason
+    assert outcome.decision.verdict_code == "rejected"
+    assert any("gate.kill_switch" in r for r in (outcome.decision.risk_verdict or {})["reasons"])
+    assert not outcome.orders
     Position.objects.filter(status="open").update(status="closed")
     refused = tick_run(trigger="test", client=sim_client, seed=3)
     assert refused.decision is not None

@@ -177,6 +177,14 @@ class MainnetRefusedError(DeribitError):
     default_message = "mainnet_not_allowed"
 
 
+class PublicOnlyError(DeribitError):
+    """A public-data-only client (e.g. mainnet market data for research) was asked for a private
+    method or to authenticate: it holds no keys and can never trade."""
+
+    default_code = -4
+    default_message = "public_data_only"
+
+
 _CODE_TO_CLASS: dict[int, type[DeribitError]] = {
     10000: AuthError,
     13004: InvalidCredentialsError,

@@ -94,13 +94,16 @@ def order_execute(*, order: Order, client: DeribitClient | None) -> Order:
     if client is None:
         raise ValueError("a live order needs an exchange client")
     try:
+        market = order.order_type == "market"
         result = client.place_order(
             order.direction,
             order.instrument_name,
             order.amount,
-            price=order.limit_price,
+            price=None if market else order.limit_price,
+            type=order.order_type,
             label=order.label,
-            time_in_force="immediate_or_cancel",
+            time_in_force=order.time_in_force,
+            reduce_only=order.reduce_only,
         )
     except UnknownOutcomeError as exc:
         _set(order, state=Order.State.UNKNOWN, error=str(exc)[:2000])

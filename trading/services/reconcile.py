@@ -23,10 +23,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from trading.deribit.client import DeribitClient, new_order_label
-from trading.deribit.errors import DeribitError, UnknownOutcomeError
+from trading.deribit.client import DeribitClient
+from trading.deribit.errors import DeribitError
 from trading.deribit.models import Position as ExchangePosition
 from trading.domain.instruments import parse_instrument
+from trading.domain.risk import evaluate_reduce_only
 from trading.models import (
     Order,
     Position,
@@ -35,15 +36,10 @@ from trading.models import (
     ReconciliationRun,
     RuntimeControl,
 )
-from trading.services.controls import effective_params_load
 from trading.services.exchange import agent_client
-from trading.services.execution import (
-    EXTERNAL_STRATEGY,
-    order_apply_exchange_state,
-    order_claim,
-    order_resolve,
-)
+from trading.services.execution import EXTERNAL_STRATEGY, order_resolve
 from trading.services.expiry import positions_expire
+from trading.services.order_gate import GateLeg, OrderOrigin, OrderRequest, order_gate_run
 
 logger = logging.getLogger("trading.reconcile")
 
@@ -223,32 +219,29 @@ def _close(name: str, ours: Decimal, theirs: Decimal, client: DeribitClient) -> 
             _close_row(row, "not on the exchange: closed by reconciliation")
         return "closed our row (not on the exchange)"
     excess = theirs - ours
-    if effective_params_load().dry_run:
-        return f"dry run: would close {excess} on the exchange"
     direction = "buy" if excess < 0 else "sell"
-    order = Order.objects.create(
-        label=new_order_label("rc"),
-        environment=effective_params_load().environment.value,
-        dry_run=False,
+    amount = abs(excess)
+    request = OrderRequest(
+        origin=OrderOrigin.RECONCILE_CLOSE,
         strategy_id=EXTERNAL_STRATEGY,
-        instrument_name=name,
-        currency=parse_instrument(name).currency,
-        direction=direction,
-        amount=abs(excess),
-        limit_price=Decimal(0),
+        legs=(
+            GateLeg(
+                instrument_name=name,
+                direction=direction,
+                amount=amount,
+                limit_price=None,
+                reduce_only=True,
+                time_in_force="good_til_cancelled",
+            ),
+        ),
+        risk=lambda _limits: evaluate_reduce_only(
+            instrument_name=name, direction=direction, amount=amount, exchange_size=theirs
+        ),
+        paper_ok=False,
+        requested_by="reconciliation",
     )
-    if not order_claim(order):
-        return f"close order {order.label} already claimed"
-    try:
-        result = client.place_order(
-            direction, name, abs(excess), type="market", label=order.label, reduce_only=True
-        )
-    except UnknownOutcomeError:
-        order_resolve(order=order, client=client)
-        return f"close order {order.label}: outcome {order.state}"
-    except DeribitError as exc:
-        order.state, order.error_code, order.error = Order.State.REJECTED, exc.code, str(exc)
-        order.save(update_fields=["state", "error_code", "error"])
-        return f"close order {order.label} rejected: {exc}"
-    order_apply_exchange_state(order=order, exchange_order=result.order)
-    return f"{direction} {abs(excess)} reduce-only ({order.label}: {order.state})"
+    result = order_gate_run(request, client=client)
+    if not result.orders:
+        return f"not sent: {'; '.join(result.check.verdict.reasons)}"[:300]
+    order = result.orders[0]
+    return f"{direction} {amount} reduce-only ({order.label}: {order.state})"

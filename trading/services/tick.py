@@ -41,22 +41,33 @@ from trading.deribit.errors import (
 from trading.domain.decision_log import build_decision_record, to_json_value
 from trading.domain.health import GuardState, HealthCheckResult, HealthSeverity, risk_settings_check
 from trading.domain.params import DecisionMode, EffectiveParams
-from trading.domain.policy import PolicyInput, decide_rule_based, route_decision
+from trading.domain.policy import (
+    COVERED_CALL_STRATEGY,
+    PolicyInput,
+    decide_rule_based,
+    route_decision,
+)
 from trading.domain.proposal import ActionType, ExternalProposalOutcome, Proposal
 from trading.domain.risk import (
     DrawdownState,
     RiskInputs,
     RiskVerdict,
     drawdown_update,
-    evaluate_risk,
 )
 from trading.llm_policy import LLMPolicy
 from trading.models import AgentRun, AgentStatus, Decision, Order, Position
 from trading.services.controls import effective_params_load
 from trading.services.exchange import agent_client
-from trading.services.execution import order_execute, orders_create
 from trading.services.export import decisions_export
 from trading.services.health import error_result, guard_observe
+from trading.services.order_gate import (
+    GateCheck,
+    OrderOrigin,
+    order_gate_check,
+    order_gate_persist,
+    order_gate_send,
+    order_request_from_proposal,
+)
 from trading.services.state import TickState, position_marks, state_build
 
 logger = logging.getLogger("trading.tick")
@@ -306,9 +317,15 @@ def _decide_and_execute(
                 update={"reason": f"{executed.reason} [{params.decision_mode.value}: {why}]"}
             )
     proposal = guard_filter(executed, guard, params)
-    verdict = evaluate_risk(proposal, inputs, params.risk)
+    check = order_gate_check(
+        order_request_from_proposal(
+            proposal, inputs, origin=OrderOrigin.TICK, strategy_id=COVERED_CALL_STRATEGY
+        ),
+        client=client,
+    )
+    verdict = check.verdict
     decision, orders = _decision_create(
-        run, params, state, proposal, routed.shadow, verdict, llm_record
+        run, params, state, proposal, routed.shadow, check, llm_record
     )
     backoff = _execute(orders, client)
     _decision_finish(
@@ -390,9 +407,10 @@ def _decision_create(
     state: TickState,
     proposal: Proposal,
     shadow: Proposal | None,
-    verdict: RiskVerdict,
+    check: GateCheck,
     llm_record: dict[str, Any] | None = None,
 ) -> tuple[Decision, list[Order]]:
+    verdict = check.verdict
     with transaction.atomic():
         decision = Decision.objects.create(
             run=run,
@@ -416,26 +434,19 @@ def _decision_create(
             llm_record=None if llm_record is None else to_json_value(llm_record),
         )
         orders: list[Order] = []
-        if verdict.approved and proposal.legs:
-            orders = orders_create(decision=decision, proposal=proposal, params=params)
+        if check.approved and proposal.legs:
+            orders = order_gate_persist(check, decision=decision)
     return decision, orders
 
 
 def _execute(orders: list[Order], client: DeribitClient) -> str:
-    """Send legs in order (a roll buys back first); stop at a leg that did not fully fill."""
+    """Send legs through the order gate (a roll buys back first); note a back-off error."""
+    order_gate_send(orders, client=client)
     backoff = ""
-    for index, order in enumerate(orders):
-        order_execute(order=order, client=client)
+    for order in orders:
         if order.error_code in BACKOFF_CODES:
             error = {"code": order.error_code, "message": order.error[:200]}
             backoff = backoff_set(error_from_response(error))
-        if order.state in _FILLED and order.filled_amount == order.amount:
-            continue
-        for rest in orders[index + 1 :]:
-            rest.state = Order.State.SKIPPED
-            rest.error = f"not sent: leg {order.label} ended {order.state}"
-            rest.save(update_fields=["state", "error"])
-        break
     return backoff
 
 

@@ -145,8 +145,10 @@ class DeribitHistorySource:
         max_dte_days: float = 35.0,
         rv_window_hours: float = 720.0,
         fetch_trades: bool = True,
+        venue: str = "",
     ) -> None:
         self.client = client
+        self.venue = venue
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.params = params or MarketModelParams()
         self.rv_window_hours = rv_window_hours
@@ -175,7 +177,7 @@ class DeribitHistorySource:
                 f"Deribit public history: {underlying}-PERPETUAL hourly closes as the index, "
                 "DVOL as 30-day ATM IV, chains rebuilt with the market model's smile and spreads"
             ),
-            details={"candles": len(candles), "dvol_points": len(dvol)},
+            details={"candles": len(candles), "dvol_points": len(dvol), "venue": self.venue},
         )
         panel = self.pricer.panel(underlying, path, provenance)
         if self.fetch_trades:

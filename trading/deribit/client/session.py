@@ -27,6 +27,7 @@ from trading.deribit.errors import (
     DeribitError,
     ExchangeUnavailableError,
     MainnetRefusedError,
+    PublicOnlyError,
     UnknownOutcomeError,
     error_from_response,
 )
@@ -71,17 +72,23 @@ class RpcSession:
         transport: httpx.BaseTransport | None = None,
         limiter: CreditLimiter | None = None,
         allow_mainnet: bool = False,
+        public_only: bool = False,
         retry: RetryPolicy | None = None,
         instruments_ttl_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if is_mainnet_url(base_url) and not allow_mainnet:
+        # A public-only client has no keys and refuses private methods: reading mainnet market
+        # data with it needs no real-money confirmation.
+        if is_mainnet_url(base_url) and not (allow_mainnet or public_only):
             raise MainnetRefusedError(
                 f"refusing mainnet URL {base_url}: construct with allow_mainnet=True"
             )
         self.base_url = base_url.rstrip("/")
+        self.public_only = public_only
+        if public_only:
+            client_id, client_secret = "", ""
         self.client_id = client_id
         self._client_secret = client_secret
         self.timeout_s = timeout_s
@@ -126,6 +133,12 @@ class RpcSession:
         With `reply` (an adapter of `RpcReply[T]`) the body is validated straight from JSON
         text, which is faster and keeps every number exact; otherwise it is plain JSON.
         """
+        if self.public_only and (private or method == "public/auth"):
+            raise PublicOnlyError(
+                f"{method} refused: this client reads public market data only "
+                f"({self.base_url}) and holds no keys",
+                method=method,
+            )
         self.limiter.acquire(method)
         request_id = next(self._ids)
         body = {

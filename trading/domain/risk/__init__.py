@@ -23,7 +23,8 @@ latching daily drawdown stop), `verdict` (`RiskCheck`, `RiskVerdict`), `capacity
 sizing on the grid and under the rails, margin estimate), `exposure_checks` (what a sell does
 to the account: stops, margin, delta, hard rails), `order_checks` (the order against the
 market: instrument, grid, expiry, premium, liquidity, the close leg), `engine`
-(`evaluate_risk`, which runs them all).
+(`evaluate_risk`, which runs them all), `reduce_only` (`evaluate_reduce_only`, a
+reconciliation close that may only shrink an exchange position).
 """
 
 from trading.domain.risk.capacity import (
@@ -34,6 +35,7 @@ from trading.domain.risk.capacity import (
 from trading.domain.risk.drawdown import DrawdownState, drawdown_reset, drawdown_update
 from trading.domain.risk.engine import evaluate_risk
 from trading.domain.risk.inputs import OptionPosition, OptionQuote, PortfolioState, RiskInputs
+from trading.domain.risk.reduce_only import evaluate_reduce_only
 from trading.domain.risk.verdict import RiskVerdict
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "drawdown_reset",
     "drawdown_update",
     "estimate_short_call_margin_usd",
+    "evaluate_reduce_only",
     "evaluate_risk",
     "open_amount_capacity",
     "quantize_order_amount",

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0004_position_expiry'),
+        ('trading', '0005_order_gate'),
     ]
 
     operations = [
