@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from optionsdesk.roles import Role, role_required, user_has_role
 from trading import selectors
 from trading.chat.service import (
     MAX_QUESTION_CHARS,
@@ -52,7 +53,8 @@ def live(request: HttpRequest) -> HttpResponse:
     template = "trading/live.html"
     if getattr(request, "htmx", False):
         template += "#live"
-    return render(request, template, live_context())
+    context = live_context() | {"can_trade": user_has_role(request.user, Role.OPERATOR)}
+    return render(request, template, context)
 
 
 SUGGESTED_QUESTIONS = (
@@ -251,6 +253,44 @@ def controls(request: HttpRequest) -> HttpResponse:
             error = str(exc).splitlines()[0][:300]
     context = controls_context() | {"agent_control_error": error}
     return render(request, "trading/partials/controls.html", context)
+
+
+def _position_action(request: HttpRequest, position_id: int, verb: str) -> HttpResponse:
+    from django.utils.html import escape
+
+    from trading.services.position_actions import (
+        PositionActionRefused,
+        position_close_now,
+        position_roll_now,
+    )
+
+    act = position_close_now if verb == "close" else position_roll_now
+    try:
+        result = act(position_id=position_id, user=str(request.user))
+        text, css, code = result.message, "pos", 200
+    except PositionActionRefused as exc:
+        text, css, code = str(exc), "neg", 409
+    if getattr(request, "htmx", False):
+        link = f' <a href="{reverse("trading:orders")}">orders &rarr;</a>' if code == 200 else ""
+        body = f'<span class="{css}" data-testid="action-result">{escape(text)}</span>{link}'
+        # htmx swaps only 2xx answers by default: a refusal is still shown, as a 200 fragment.
+        return HttpResponse(body)
+    (messages.success if code == 200 else messages.error)(request, text)
+    return redirect(reverse("trading:live"))
+
+
+@role_required(Role.OPERATOR)
+@require_POST
+def position_close_view(request: HttpRequest, position_id: int) -> HttpResponse:
+    """Operator: close one position now through the order gate (the page asked to confirm)."""
+    return _position_action(request, position_id, "close")
+
+
+@role_required(Role.OPERATOR)
+@require_POST
+def position_roll_view(request: HttpRequest, position_id: int) -> HttpResponse:
+    """Operator: roll one position now into the best candidate, through the order gate."""
+    return _position_action(request, position_id, "roll")
 
 
 #: Orders per page of the orders history.

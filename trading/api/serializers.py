@@ -117,6 +117,13 @@ class AgentPositionSerializer(serializers.ModelSerializer):
         )
 
 
+class AgentPositionActionSerializer(serializers.Serializer):
+    """What a close-now or roll-now did: a sentence and the orders the gate persisted."""
+
+    message = serializers.CharField()
+    orders = AgentOrderSerializer(many=True)
+
+
 class AgentControlsSerializer(serializers.ModelSerializer):
     """The runtime controls; PATCH any subset (validated by the parameter resolver, audited)."""
 

@@ -10,13 +10,20 @@ from typing import Any
 import django_filters
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from optionsdesk.roles import IsOperator
 from trading import models, selectors
 from trading.api import serializers as s
 from trading.domain.source_compare import LIMIT_DEFAULT, LIMIT_MAX, comparison_limit
@@ -72,13 +79,71 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
 )
 @extend_schema(tags=["agent"])
 class PositionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Tracked positions; `?status=open` or `?status=closed`."""
+    """Tracked positions; `?status=open` or `?status=closed`; operators close or roll one."""
 
     serializer_class = s.AgentPositionSerializer
     filterset_fields = ("status", "currency", "strategy_id", "paper", "sandbox", "flagged")
 
     def get_queryset(self) -> Any:
         return selectors.position_list()
+
+    def _act(self, request: Request, pk: str | None, verb: str) -> Response:
+        from trading.services.position_actions import (
+            PositionActionRefused,
+            position_close_now,
+            position_roll_now,
+        )
+
+        position = self.get_object()
+        act = position_close_now if verb == "close" else position_roll_now
+        try:
+            result = act(position_id=position.pk, user=str(request.user))
+        except PositionActionRefused as exc:
+            raise PositionActionConflict(str(exc)) from None
+        body = {"message": result.message, "orders": result.orders}
+        return Response(s.AgentPositionActionSerializer(body).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Close a position now (operator)",
+        description="Buy the short call back at the best ask through the order gate (controls, "
+        "kill switch, environment, dry run, risk engine, label first). Operator role; a viewer "
+        "or researcher gets 403. Refused (409) when the gate or the risk engine says no, or the "
+        "position's book (paper/real) does not match the dry-run setting.",
+        request=None,
+        responses={
+            201: s.AgentPositionActionSerializer,
+            403: OpenApiResponse(description="Not an operator (code `permission_denied`)."),
+            409: OpenApiResponse(description="Refused, nothing sent (code `refused`)."),
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsOperator])
+    def close(self, request: Request, pk: str | None = None) -> Response:
+        """Operator: close now."""
+        return self._act(request, pk, "close")
+
+    @extend_schema(
+        summary="Roll a position now (operator)",
+        description="Buy the short call back and sell the best-ranked other call of its "
+        "underlying, through the order gate. Operator role (403 otherwise); 409 when refused.",
+        request=None,
+        responses={
+            201: s.AgentPositionActionSerializer,
+            403: OpenApiResponse(description="Not an operator (code `permission_denied`)."),
+            409: OpenApiResponse(description="Refused, nothing sent (code `refused`)."),
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsOperator])
+    def roll(self, request: Request, pk: str | None = None) -> Response:
+        """Operator: roll now."""
+        return self._act(request, pk, "roll")
+
+
+class PositionActionConflict(APIException):
+    """The action was refused (gate, risk engine, or book mismatch): nothing was sent."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "refused"
+    default_detail = "The action was refused."
 
 
 @extend_schema_view(
