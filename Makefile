@@ -8,7 +8,7 @@ PORT ?= 8000
 SIM_PORT ?= 8082
 PYTEST_ARGS ?=
 
-.PHONY: install demo test check bench web worker beat sim bot migrate clean
+.PHONY: install demo test check bench web worker worker-agent worker-research beat sim bot migrate clean
 
 # One install command for make, CI and the Dockerfile: the project with its dev and bench extras.
 $(VENV)/.installed: pyproject.toml
@@ -47,8 +47,15 @@ migrate: install
 web:
 	$(VENV)/bin/gunicorn optionsdesk.wsgi --bind $(BIND) --workers 2 --access-logfile -
 
+# Two workers, one per queue (optionsdesk/celery.py): `make worker` runs both.
 worker:
-	$(VENV)/bin/celery -A optionsdesk worker -l info --concurrency 2
+	@trap 'kill 0' INT TERM; $(MAKE) --no-print-directory worker-agent & $(MAKE) --no-print-directory worker-research & wait
+
+worker-agent:
+	$(VENV)/bin/celery -A optionsdesk worker -Q agent -n agent@%h -l info --concurrency 2
+
+worker-research:
+	$(VENV)/bin/celery -A optionsdesk worker -Q research,celery -n research@%h -l info --concurrency 2
 
 beat:
 	$(VENV)/bin/celery -A optionsdesk beat -l info --scheduler django_celery_beat.schedulers:DatabaseScheduler

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from pydantic import ValidationError as PydanticValidationError
 
-from backtests.domain.grid import GridSpec
+from backtests.domain.grid import GridSpec, grid_cell_count
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig, ExitStyle
 from backtests.models import BacktestRun
@@ -122,10 +123,14 @@ class LabForm(forms.Form):
             axes = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"grid axes are not JSON: {exc}") from None
+        cells, limit = grid_cell_count(axes), settings.GRID_MAX_CELLS
+        if cells > limit:  # counted from the axes' lengths, before anything is expanded
+            raise ValueError(f"{cells} combinations: at most {limit} per grid (GRID_MAX_CELLS)")
         spec = GridSpec(base=config, axes=axes, rank_by=data.get("rank_by") or "sharpe")
-        spec.combinations()
-        if spec.size > 2000:
-            raise ValueError(f"{spec.size} combinations: at most 2000 per grid")
+        try:
+            spec.combinations()
+        except TypeError as exc:
+            raise ValueError(f"bad axis value: {exc}") from None
         return spec
 
     def launch(self, *, user: Any) -> BacktestRun:

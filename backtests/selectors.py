@@ -10,6 +10,21 @@ from django.db.models import QuerySet
 from backtests.domain.metrics import format_metric
 from backtests.models import BacktestRun, SimulatedTrade
 
+
+def grid_progress_read(run: BacktestRun) -> BacktestRun:
+    """A grid's progress for display, counted from its cells; nothing is saved.
+
+    The progress page polls every second: it reads. Each finishing cell (and the chord's
+    callback) writes the grid's stored progress through `services.grid_run_refresh`.
+    """
+    if run.kind != BacktestRun.Kind.GRID or run.is_done:
+        return run
+    statuses = list(run.children.values_list("status", flat=True))
+    if statuses:
+        run.progress = sum(s in BacktestRun.TERMINAL for s in statuses) / len(statuses)
+    return run
+
+
 #: Metrics shown side by side when comparing runs, in report order.
 COMPARE_METRICS = (
     "num_trades",
@@ -101,3 +116,14 @@ def backtest_run_diff(*, a: BacktestRun, b: BacktestRun) -> dict[str, Any]:
             delta = value_b - value_a if math.isfinite(value_b - value_a) else None
         metrics.append({"metric": name, "a": value_a, "b": value_b, "delta": delta})
     return {"a": a.pk, "b": b.pk, "config_changes": changed, "metrics": metrics}
+
+
+def backtest_run_active_count(*, user: Any) -> int:
+    """How many of `user`'s runs (singles and grids, not cells) are queued or running."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return BacktestRun.objects.filter(
+        created_by=user,
+        kind__in=(BacktestRun.Kind.SINGLE, BacktestRun.Kind.GRID),
+        status__in=(BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING),
+    ).count()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -10,23 +12,31 @@ from django.views.decorators.http import require_POST
 from backtests import charts, selectors, services
 from backtests.forms import LabForm
 from backtests.models import BacktestRun
+from optionsdesk.htmx import htmx_partial
+from optionsdesk.roles import Role, user_has_role
 
 #: htmx stops polling when a response has this status (https://htmx.org/docs/#polling).
 HTMX_STOP_POLLING = 286
 RUNS_SHOWN = 50
-
-
-def _wants_fragment(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
+#: The largest id a row can have (64-bit keys in every database).
+MAX_ID = 2**63 - 1
 
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     """The lab form and the runs table (the table alone for htmx refreshes)."""
+    if request.method == "POST" and not user_has_role(request.user, Role.RESEARCHER):
+        raise PermissionDenied("Launching runs needs the researcher role.")
     form = LabForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        run = form.launch(user=request.user)
-        return redirect("backtests:run", run_id=run.pk)
+        limit = settings.RESEARCH_QUEUED_RUNS_PER_USER
+        if selectors.backtest_run_active_count(user=request.user) >= limit:
+            form.add_error(
+                None, f"At most {limit} queued or running runs per user; wait or stop some."
+            )
+        else:
+            run = form.launch(user=request.user)
+            return redirect("backtests:run", run_id=run.pk)
     runs = list(selectors.backtest_run_list()[:RUNS_SHOWN])
     context = {
         "form": form,
@@ -34,7 +44,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "any_active": any(not run.is_done for run in runs),
     }
     template = "backtests/index.html"
-    if _wants_fragment(request) and request.method == "GET":
+    if htmx_partial(request) and request.method == "GET":
         template += "#runs"
     return render(request, template, context)
 
@@ -66,10 +76,10 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @login_required
 def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
-    """The live progress fragment; once the run is done, stop polling and reload the page."""
-    run = get_object_or_404(BacktestRun, pk=run_id)
-    if run.kind == BacktestRun.Kind.GRID and not run.is_done:
-        run = services.grid_run_refresh(run_id=run.pk) or run
+    """The live progress fragment; once the run is done, stop polling and reload the page.
+
+    Polled every second, so it only reads (`selectors.grid_progress_read`)."""
+    run = selectors.grid_progress_read(get_object_or_404(BacktestRun, pk=run_id))
     response = render(request, "backtests/run.html#progress", {"run": run})
     if run.is_done:
         response.status_code = HTMX_STOP_POLLING
@@ -81,8 +91,8 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_POST
 def run_stop(request: HttpRequest, run_id: int) -> HttpResponse:
     """Stop button: ask the run to stop and show its progress."""
-    run = services.backtest_run_stop(run=get_object_or_404(BacktestRun, pk=run_id))
-    if _wants_fragment(request):
+    run = services.backtest_run_stop(run=_owned_run(request, run_id))
+    if htmx_partial(request):
         return render(request, "backtests/run.html#progress", {"run": run})
     return redirect("backtests:run", run_id=run.pk)
 
@@ -91,16 +101,27 @@ def run_stop(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_POST
 def run_delete(request: HttpRequest, run_id: int) -> HttpResponse:
     """Delete a run and go back to the tab."""
-    services.backtest_run_delete(run=get_object_or_404(BacktestRun, pk=run_id))
+    services.backtest_run_delete(run=_owned_run(request, run_id))
     return redirect("backtests:index")
+
+
+def _owned_run(request: HttpRequest, run_id: int) -> BacktestRun:
+    """The run, when the user may change it: a researcher's own run, or any run for an admin."""
+    run = get_object_or_404(BacktestRun, pk=run_id)
+    if user_has_role(request.user, Role.ADMIN):
+        return run
+    if not user_has_role(request.user, Role.RESEARCHER) or run.created_by_id != request.user.pk:
+        raise PermissionDenied("Only the run's owner (a researcher) or an admin may change it.")
+    return run
 
 
 def _run_ids(request: HttpRequest) -> list[int]:
     raw = request.GET.getlist("ids") or request.GET.get("ids", "").split(",")
     try:
-        return [int(v) for v in raw if str(v).strip()]
+        ids = [int(v) for v in raw if str(v).strip()]
     except ValueError:
         raise Http404("run ids must be numbers") from None
+    return [i for i in ids if 1 <= i <= MAX_ID]  # larger ids cannot exist (64-bit keys)
 
 
 @login_required

@@ -44,13 +44,8 @@ from trading.domain.market_model import MarketModelParams, default_currency_para
 from trading.services import tick_run  # noqa: E402
 
 TICKS = 15
-VRP = {
-    "realized_to_implied": 0.7,
-    "spread_base_vol_pts": 0.3,
-    "spread_near_expiry_vol_pts": 0.5,
-    "spread_wing_per_z": 0.05,
-    "spread_min_frac_of_price": 0.002,
-}
+# A volatility risk premium; spreads are the model's defaults (fitted to real chains).
+VRP = {"realized_to_implied": 0.7}
 
 
 def _exchange() -> SimulatedExchange:

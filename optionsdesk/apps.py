@@ -9,3 +9,7 @@ class OptionsdeskConfig(AppConfig):
     name = "optionsdesk"
     verbose_name = "System"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Register the OpenAPI extension for pydantic response models."""
+        from optionsdesk.api import pydantic_schema  # noqa: F401 - registers on import

@@ -85,6 +85,12 @@ class AppSettings(BaseSettings):
     OPENAI_TIMEOUT_S: float = Field(default=30.0, gt=0, le=600)
     CHAT_QUESTIONS_PER_MINUTE: int = Field(default=20, ge=1, le=10_000)
 
+    AGENT_HEALTH_RATE: str = Field(default="6/min", pattern=r"^\d+/(s|sec|m|min|h|hour|d|day)$")
+    RESEARCH_QUEUED_RUNS_PER_USER: int = Field(default=30, ge=1, le=10_000)
+    GRID_MAX_CELLS: int = Field(default=2000, ge=1, le=1_000_000)
+    LOGIN_FAILURE_LIMIT: int = Field(default=10, ge=1, le=1_000)
+    LOGIN_COOLOFF_MIN: int = Field(default=15, ge=1, le=10_080)
+
     TELEGRAM_BOT_TOKEN: SecretStr = SecretStr("")
     TELEGRAM_ALLOWED_USERS: str = ""
     TELEGRAM_API_BASE_URL: str = "https://api.telegram.org/bot"

@@ -1,6 +1,7 @@
 """The long-running processes of optionsdesk, declared once.
 
-`manage.py demo` starts them, the Makefile's `web`/`worker`/`beat`/`sim` targets run the same
+`manage.py demo` starts them, the Makefile's `web`/`worker-agent`/`worker-research`/`beat`/`sim`
+targets run the same
 command lines and docker-compose.yml's services use them too; a test keeps the three in step.
 """
 
@@ -28,7 +29,35 @@ PROCESSES: dict[str, list[str]] = {
         "--access-logfile",
         "-",
     ],
-    "worker": ["celery", "-A", "optionsdesk", "worker", "-l", "info", "--concurrency", "2"],
+    # One worker per queue (optionsdesk/celery.py): ticks never wait behind research.
+    "worker-agent": [
+        "celery",
+        "-A",
+        "optionsdesk",
+        "worker",
+        "-Q",
+        "agent",
+        "-n",
+        "agent@%h",
+        "-l",
+        "info",
+        "--concurrency",
+        "2",
+    ],
+    "worker-research": [
+        "celery",
+        "-A",
+        "optionsdesk",
+        "worker",
+        "-Q",
+        "research,celery",
+        "-n",
+        "research@%h",
+        "-l",
+        "info",
+        "--concurrency",
+        "2",
+    ],
     "beat": [
         "celery",
         "-A",

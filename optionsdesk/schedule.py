@@ -66,4 +66,19 @@ def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
             crontab="5 0 * * *",
             expires_s=3600,
         ),
+        PeriodicSpec(
+            name="greg.evaluate",
+            task="greg.evaluate",
+            description="Greg: sensors and waterfall per underlying; position and hedge engines.",
+            every_s=300,
+            expires_s=240,
+        ),
+        PeriodicSpec(
+            name="greg.whatif_report",
+            task="greg.whatif_report",
+            description="Greg: what each suggestion of the last 30 days would have made.",
+            crontab="20 0 * * *",
+            expires_s=3600,
+            queue="research",
+        ),
     ]

@@ -6,6 +6,7 @@ Nothing here reads `os.environ` directly: every variable is declared, typed and 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import dj_database_url
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_celery_beat",
     "django_celery_results",
+    "axes",
     "optionsdesk",
     "trading",
     "calibration",
@@ -59,6 +61,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "optionsdesk.api.errors.BadInputMiddleware",
+    # Last: locks out repeated failed logins (dashboard and admin share Django's login).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "optionsdesk.urls"
@@ -106,6 +111,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling by django-axes (docs/roles.md): LOGIN_FAILURE_LIMIT wrong passwords for one
+# user name from one address lock that pair out for LOGIN_COOLOFF_MIN minutes (HTTP 429).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = APP.LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=APP.LOGIN_COOLOFF_MIN)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "trading:live"
 LOGOUT_REDIRECT_URL = "login"
@@ -161,12 +178,17 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Logged-in users read, admins write, unless a view names its role (optionsdesk.roles).
+    "DEFAULT_PERMISSION_CLASSES": ["optionsdesk.api.permissions.ViewerReadsAdminWrites"],
     "DEFAULT_PAGINATION_CLASS": "optionsdesk.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "optionsdesk.api.errors.exception_handler",
+    # JSON bodies only (nesting-limited); forms and multipart are a 415 (docs/roles.md).
+    "DEFAULT_PARSER_CLASSES": ["optionsdesk.api.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_THROTTLE_RATES": {"agent_health": APP.AGENT_HEALTH_RATE},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "optionsdesk API",
@@ -177,6 +199,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ReconcileActionEnum": "trading.models.ReconcileAction",
+        "DecisionActionEnum": "trading.domain.proposal.ActionType",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "optionsdesk.api.schema.add_error_responses",
@@ -212,9 +238,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = APP.CELERY_TASK_ALWAYS_EAGER
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Agent work and research work on queues of their own (optionsdesk/celery.py, docs/operations.md).
+CELERY_TASK_ROUTES = ("optionsdesk.celery.task_route",)
 # Record last_run_at and run counts after every sent task, so System Health stays current.
 CELERY_BEAT_SYNC_EVERY = 1
 HEARTBEAT_INTERVAL_S = APP.HEARTBEAT_INTERVAL_S
+# Research limits (docs/operations.md): queued or running runs per user; cells per grid.
+RESEARCH_QUEUED_RUNS_PER_USER = APP.RESEARCH_QUEUED_RUNS_PER_USER
+GRID_MAX_CELLS = APP.GRID_MAX_CELLS
 
 # --- Exchange, LLM, Telegram ---
 DERIBIT_ENV = APP.DERIBIT_ENV

@@ -36,3 +36,9 @@ urlpatterns = [
     path("", include("greg.urls")),
     path("", include("trading.urls")),
 ]
+
+# Under /api/ errors Django answers itself come in the API's JSON envelope too.
+handler400 = "optionsdesk.api.errors.bad_request"
+handler403 = "optionsdesk.api.errors.permission_denied"
+handler404 = "optionsdesk.api.errors.page_not_found"
+handler500 = "optionsdesk.api.errors.server_error"

@@ -1,4 +1,7 @@
-"""The System Health tab: one view renders the page or, for htmx polls, only its live fragment."""
+"""The System Health tab: one view renders the page or, for htmx polls, only its live fragment.
+
+App sections (the live agent's controls) are fragments of their own apps, loaded by URL.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from optionsdesk import health, selectors
+from optionsdesk.htmx import htmx_partial
 
 
 @login_required
@@ -20,11 +24,7 @@ def system_health(request: HttpRequest) -> HttpResponse:
         "periodic_tasks": selectors.periodic_task_list(),
         "task_results": selectors.task_result_recent(limit=10),
     }
-    if not getattr(request, "htmx", False):
-        from trading.views import controls_context
-
-        context |= controls_context()
     template = "optionsdesk/system_health.html"
-    if getattr(request, "htmx", False):
+    if htmx_partial(request):
         template += "#live"
     return render(request, template, context)

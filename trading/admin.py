@@ -1,4 +1,10 @@
-"""Admin for the live agent: controls (audited), runs, decisions, orders, positions, chats."""
+"""Admin for the live agent: controls (audited), runs, decisions, orders, positions, chats.
+
+The agent's records (decisions, orders, positions, agent status, runs, reconciliations, health
+checks) and the controls' audit trail are read-only here: the books change only through services
+that record who and why, never by a hand-added row (issue #11: an admin-added Position drove a
+market order).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,19 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from trading import models
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """View only: no add, no change, no delete (also not through inlines or bulk actions)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(models.RuntimeControl)
@@ -31,28 +50,22 @@ class RuntimeControlAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.RuntimeControlChange)
-class RuntimeControlChangeAdmin(admin.ModelAdmin):
-    """Read-only audit trail."""
+class RuntimeControlChangeAdmin(ReadOnlyAdmin):
+    """Append-only audit trail: rows are written by `controls_update`, never edited or deleted."""
 
     list_display = ("changed_at", "changed_by", "source", "changes", "note")
     list_filter = ("source",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(models.AgentStatus)
-class AgentStatusAdmin(admin.ModelAdmin):
+class AgentStatusAdmin(ReadOnlyAdmin):
     """The agent's guard, drawdown, lock and back-off state."""
 
     list_display = ("__str__", "last_tick_at", "backoff_until", "lock_owner", "lock_until")
 
 
 @admin.register(models.AgentRun)
-class AgentRunAdmin(admin.ModelAdmin):
+class AgentRunAdmin(ReadOnlyAdmin):
     """Every tick with how it ended."""
 
     list_display = ("started_at", "trigger", "status", "duration_ms", "requests_count", "summary")
@@ -66,9 +79,12 @@ class OrderInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(models.Decision)
-class DecisionAdmin(admin.ModelAdmin):
+class DecisionAdmin(ReadOnlyAdmin):
     """Decisions with their orders; filter by action, verdict, mode."""
 
     list_display = (
@@ -97,7 +113,7 @@ class DecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
     """Orders by label and state."""
 
     list_display = (
@@ -116,7 +132,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Position)
-class PositionAdmin(admin.ModelAdmin):
+class PositionAdmin(ReadOnlyAdmin):
     """Tracked positions (open/closed, paper, sandbox, flagged)."""
 
     list_display = (
@@ -137,10 +153,17 @@ class PositionAdmin(admin.ModelAdmin):
 class DiscrepancyInline(admin.TabularInline):
     model = models.ReconciliationDiscrepancy
     extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(models.ReconciliationRun)
-class ReconciliationRunAdmin(admin.ModelAdmin):
+class ReconciliationRunAdmin(ReadOnlyAdmin):
     """Reconciliation history with its discrepancies."""
 
     list_display = ("started_at", "trigger", "action", "status", "summary")
@@ -148,7 +171,7 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ReconciliationDiscrepancy)
-class ReconciliationDiscrepancyAdmin(admin.ModelAdmin):
+class ReconciliationDiscrepancyAdmin(ReadOnlyAdmin):
     """Every discrepancy found."""
 
     list_display = ("run", "instrument_name", "kind", "local_size", "exchange_size", "action_taken")
@@ -156,7 +179,7 @@ class ReconciliationDiscrepancyAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.HealthCheck)
-class HealthCheckAdmin(admin.ModelAdmin):
+class HealthCheckAdmin(ReadOnlyAdmin):
     """Agent health-check results."""
 
     list_display = ("checked_at", "kind", "name", "severity", "detail")

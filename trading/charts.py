@@ -83,3 +83,40 @@ def source_comparison_svg(rows: Sequence[Mapping[str, Any]]) -> str:
     date_axis(top)
     date_axis(bottom)
     return svg_of(figure)
+
+
+def scenario_heatmap_svg(scenarios: Mapping[str, Any], day_index: int = 0) -> str:
+    """The scenario grid of one day as a heatmap: spot moves down, vol moves across, P&L in USD.
+
+    `scenarios` is `ScenarioGrid.as_record()`; red is a loss, green a gain, the worst cell of
+    the whole grid is outlined when it is on this day. '' when the grid is empty.
+    """
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Rectangle
+
+    pnl = np.asarray(scenarios.get("pnl_usd") or [], dtype=np.float64)
+    if pnl.ndim != 3 or pnl.size == 0:
+        return ""
+    cube = pnl[min(day_index, pnl.shape[0] - 1)]
+    spot = [f"{s * 100:+.0f}%" for s in scenarios["spot_moves"]]
+    vol = [f"{v * 100:+.0f}%" for v in scenarios["vol_moves"]]
+    bound = max(float(np.abs(pnl).max()), 1.0)
+    figure = Figure(figsize=(min(WIDTH_IN, 1.1 * len(vol) + 1.6), 0.42 * len(spot) + 1.0))
+    axis = figure.subplots()
+    axis.imshow(cube, cmap="RdYlGn", norm=TwoSlopeNorm(0.0, -bound, bound), aspect="auto")
+    for (i, j), value in np.ndenumerate(cube):
+        axis.text(j, i, f"{value / 1000:+.1f}k", ha="center", va="center", fontsize=7)
+    axis.set_xticks(range(len(vol)), vol, fontsize=8)
+    axis.set_yticks(range(len(spot)), spot, fontsize=8)
+    axis.set_xlabel("vol move (each position's IV scaled)", fontsize=8)
+    axis.set_ylabel("spot move", fontsize=8)
+    days = scenarios["days"][min(day_index, pnl.shape[0] - 1)]
+    axis.set_title(f"P&L, USD, +{days:g} d", fontsize=9)
+    worst = scenarios.get("worst") or {}
+    if worst.get("days") == days:
+        row = int(np.argmin(np.abs(np.asarray(scenarios["spot_moves"]) - worst["spot_move"])))
+        col = int(np.argmin(np.abs(np.asarray(scenarios["vol_moves"]) - worst["vol_move"])))
+        axis.add_patch(
+            Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2)
+        )
+    return svg_of(figure)

@@ -9,13 +9,21 @@ leaves a Decision row whose canonical JSONL line is exported after commit.
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from trading.domain.params import RuntimeOverrides
+from trading.domain.params import AgentMode, DecisionMode, RuntimeOverrides
+from trading.domain.proposal import ActionType, DecisionSource
+from trading.domain.risk.verdict import VerdictCode
+
+
+def enum_choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
+    """A field's choices from a domain enum (one list of values, NetBox's ChoiceSet idea)."""
+    return [(member.value, member.value) for member in enum]
 
 
 class ReconcileAction(models.TextChoices):
@@ -53,26 +61,16 @@ class RuntimeControl(models.Model):
         "premium_min_usd",
         "take_profit_frac",
         "loop_interval_s",
+        "max_scenario_loss_pct",
+        "max_vega_usd",
     )
     EDITABLE_FIELDS = (*OVERRIDE_FIELDS, "reconcile_enabled", "reconcile_action")
 
     kill_switch = models.BooleanField(default=False, help_text="refuse every new call")
     daily_drawdown_limit_pct = models.FloatField(null=True, blank=True)
-    mode = models.CharField(
-        max_length=16,
-        blank=True,
-        default="",
-        choices=[("research", "research"), ("production", "production")],
-    )
+    mode = models.CharField(max_length=16, blank=True, default="", choices=enum_choices(AgentMode))
     decision_mode = models.CharField(
-        max_length=16,
-        blank=True,
-        default="",
-        choices=[
-            ("rule_only", "rule_only"),
-            ("llm_only", "llm_only"),
-            ("hybrid_shadow", "hybrid_shadow"),
-        ],
+        max_length=16, blank=True, default="", choices=enum_choices(DecisionMode)
     )
     dry_run = models.BooleanField(null=True, blank=True, help_text="empty: settings DRY_RUN")
     liquidity_max_spread_pct = models.FloatField(null=True, blank=True)
@@ -88,6 +86,12 @@ class RuntimeControl(models.Model):
     premium_min_usd = models.FloatField(null=True, blank=True)
     take_profit_frac = models.FloatField(null=True, blank=True)
     loop_interval_s = models.PositiveIntegerField(null=True, blank=True)
+    max_scenario_loss_pct = models.FloatField(
+        null=True, blank=True, help_text="worst scenario loss after an order, % of equity; 0 off"
+    )
+    max_vega_usd = models.FloatField(
+        null=True, blank=True, help_text="|book vega| after an order, USD per vol point; 0 off"
+    )
     reconcile_enabled = models.BooleanField(default=True)
     reconcile_action = models.CharField(
         max_length=8, choices=ReconcileAction.choices, default=ReconcileAction.REPORT
@@ -158,6 +162,9 @@ class AgentStatus(models.Model):
     consecutive_errors = models.PositiveIntegerField(default=0)
     last_tick_at = models.DateTimeField(null=True, blank=True)
     last_summary = models.JSONField(default=dict, blank=True)
+    risk_report = models.JSONField(
+        null=True, blank=True, help_text="the last tick's portfolio greeks and scenario grid"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -216,15 +223,15 @@ class Decision(models.Model):
     mode = models.CharField(max_length=16)
     policy_version = models.CharField(max_length=64)
     params_hash = models.CharField(max_length=12)
-    decision_mode = models.CharField(max_length=16)
-    decision_source = models.CharField(max_length=16)
+    decision_mode = models.CharField(max_length=16, choices=enum_choices(DecisionMode))
+    decision_source = models.CharField(max_length=16, choices=enum_choices(DecisionSource))
     dry_run = models.BooleanField()
-    action = models.CharField(max_length=24, db_index=True)
+    action = models.CharField(max_length=24, db_index=True, choices=enum_choices(ActionType))
     underlying = models.CharField(max_length=8, blank=True, default="")
     explored = models.BooleanField(default=False)
     explore_rank = models.PositiveSmallIntegerField(null=True, blank=True)
     reason = models.TextField(blank=True, default="")
-    verdict_code = models.CharField(max_length=16, db_index=True)
+    verdict_code = models.CharField(max_length=16, db_index=True, choices=enum_choices(VerdictCode))
     risk_verdict = models.JSONField(null=True, blank=True)
     proposal = models.JSONField(default=dict)
     shadow_proposal = models.JSONField(null=True, blank=True)

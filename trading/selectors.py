@@ -1,16 +1,32 @@
-"""Reads of the live agent for views, the API, tasks and commands."""
+"""Reads of the live agent for views, the API, tasks and commands.
+
+Decisions and the agent's status are read through typed views (`DecisionView`,
+`AgentStatusView`, `trading.domain.decision_view`): a renamed or missing stored field fails
+here, loudly, instead of showing blank cells on the dashboard or in the chat.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import Count, DecimalField, F, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from trading.domain.decision_view import (
+    CandidateRow,
+    DecisionView,
+    LastTick,
+    OrderLegView,
+    candidates_split,
+    decision_state,
+)
 from trading.domain.health import GuardState
 from trading.domain.pnl import pnl_books, pnl_subtotals, position_figures
+from trading.domain.proposal import Proposal
+from trading.domain.risk import DrawdownState
 from trading.domain.source_compare import LIMIT_DEFAULT, compare_sources
 from trading.models import (
     AgentRun,
@@ -30,6 +46,112 @@ def decision_list(*, limit: int | None = None) -> QuerySet[Decision]:
     """Newest decisions first."""
     qs = Decision.objects.select_related("run").prefetch_related("orders")
     return qs[:limit] if limit else qs
+
+
+class _LLMOutcome(BaseModel):
+    """The two members of `Decision.llm_record` readers use (the rest: redacted calls)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    issues: tuple[str, ...] = ()
+
+
+def _orders_loaded(decision: Decision, *, detail: bool) -> tuple[OrderLegView, ...]:
+    prefetched = getattr(decision, "_prefetched_objects_cache", {})
+    if "orders" not in prefetched and not detail:
+        return ()
+    return tuple(
+        OrderLegView(
+            label=o.label,
+            instrument_name=o.instrument_name,
+            direction=o.direction,
+            amount=str(o.amount),
+            state=o.state,
+            filled_amount=str(o.filled_amount),
+        )
+        for o in decision.orders.all()
+    )
+
+
+def decision_view(decision: Decision, *, detail: bool = False) -> DecisionView:
+    """One decision, typed (`DecisionView`); raises `pydantic.ValidationError` when a stored
+    part does not have the shape the tick writes.
+
+    `detail` also reads what the tick saw (`state`, `candidates`, `rejection_counts`) and the
+    orders. Without it, deferred heavy fields are not touched: the LLM status then comes from
+    an `llm_status` annotation when there is one (`decision_list_light`).
+    """
+    deferred = decision.get_deferred_fields()
+    llm_status: str | None = getattr(decision, "llm_status", None)
+    llm_issues: tuple[str, ...] = ()
+    if "llm_record" not in deferred and decision.llm_record is not None:
+        outcome = _LLMOutcome.model_validate(decision.llm_record)
+        llm_status, llm_issues = outcome.status, outcome.issues
+    view: dict[str, Any] = {
+        "id": decision.pk,
+        "decided_at": decision.decided_at,
+        "market_time": decision.market_time,
+        "environment": decision.environment,
+        "mode": decision.mode,
+        "policy_version": decision.policy_version,
+        "params_hash": decision.params_hash,
+        "decision_mode": decision.decision_mode,
+        "decision_source": decision.decision_source,
+        "dry_run": decision.dry_run,
+        "action": decision.action,
+        "underlying": decision.underlying,
+        "explored": decision.explored,
+        "explore_rank": decision.explore_rank,
+        "reason": decision.reason,
+        "verdict_code": decision.verdict_code,
+        "verdict": decision.risk_verdict,
+        "proposal": decision.proposal,
+        "shadow": decision.shadow_proposal,
+        "chosen_candidate": decision.chosen_candidate,
+        "executed": decision.executed,
+        "llm_status": llm_status,
+        "llm_issues": llm_issues,
+        "orders": _orders_loaded(decision, detail=detail),
+    }
+    if detail:
+        view["state"] = decision_state(decision.state_snapshot)
+        view["candidates"], view["rejection_counts"] = candidates_split(decision.candidates)
+    return DecisionView.model_validate(view)
+
+
+def decision_views(decisions: Iterable[Decision], *, detail: bool = False) -> list[DecisionView]:
+    """`decision_view` of each decision, in order."""
+    return [decision_view(d, detail=detail) for d in decisions]
+
+
+def decision_list_light(qs: QuerySet[Decision] | None = None) -> QuerySet[Decision]:
+    """Decisions without their heavy JSON (state, candidates, log line, LLM prompts), with
+    the LLM status read out of the record by the database (`decision_view` uses it)."""
+    from django.db.models.fields.json import KeyTextTransform
+
+    base = qs if qs is not None else Decision.objects.order_by("-decided_at", "-id")
+    return base.defer("state_snapshot", "candidates", "log_line", "llm_record").annotate(
+        llm_status=KeyTextTransform("status", "llm_record")
+    )
+
+
+def decision_candidates(
+    decision: Decision,
+) -> tuple[dict[str, list[CandidateRow]], dict[str, dict[str, int]] | None]:
+    """A decision's ranked candidates per underlying and its rejection counts (typed)."""
+    return candidates_split(decision.candidates)
+
+
+def decision_instruments(decision: Decision) -> list[str]:
+    """Every option a decision names: its legs, its shadow's legs and its chosen candidate."""
+    names = [leg.instrument_name for leg in Proposal.model_validate(decision.proposal).legs]
+    if decision.shadow_proposal:
+        shadow = Proposal.model_validate(decision.shadow_proposal)
+        names += [leg.instrument_name for leg in shadow.legs]
+    if decision.chosen_candidate:
+        names.append(CandidateRow.model_validate(decision.chosen_candidate).instrument_name)
+    return names
 
 
 def position_list(*, status: str | None = None, include_paper: bool = True) -> QuerySet[Position]:
@@ -61,7 +183,8 @@ def market_now() -> datetime:
 def last_index_usd() -> dict[str, Any]:
     """The index per underlying at the last decision (USD conversions of the P&L)."""
     latest = Decision.objects.order_by("-decided_at", "-id").only("id", "state_snapshot").first()
-    return dict((latest.state_snapshot or {}).get("index_price_usd", {})) if latest else {}
+    state = decision_state(latest.state_snapshot) if latest else None
+    return dict(state.index_price_usd) if state else {}
 
 
 def pnl_summary() -> dict[str, Any]:
@@ -173,36 +296,92 @@ def control_changes(*, limit: int = 20) -> QuerySet[RuntimeControlChange]:
     return RuntimeControlChange.objects.all()[:limit]
 
 
-def agent_status_snapshot() -> dict[str, Any]:
+class RunSummary(BaseModel):
+    """The newest tick run: how it ended and what it took."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int
+    status: str
+    trigger: str
+    started_at: datetime
+    summary: str
+    duration_ms: float | None
+    requests: int
+
+
+class EffectiveMode(BaseModel):
+    """What the next tick does with orders (`agent_mode_effective`), typed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: str
+    valid: bool
+    problem: str
+    dry_run: bool | None
+    kill_switch: bool
+    mode: str | None
+    decision_mode: str | None
+    trading_allowed: bool
+    orders: Literal["live", "dry_run", "kill_switch", "paused", "invalid"] = Field(
+        description="the headline: what happens to the next tick's orders"
+    )
+    headline: str
+
+
+class AgentStatusView(BaseModel):
+    """The live agent's status (dashboard and `GET /api/agent/status`), typed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    last_tick_at: datetime | None
+    last: LastTick | None = Field(description="the last tick; null before the first")
+    guard: GuardState
+    trading_allowed: bool
+    backoff_until: datetime | None
+    backoff_reason: str
+    drawdown: DrawdownState | None
+    kill_switch: bool = Field(description="the stored control row's kill switch")
+    effective: EffectiveMode = Field(description="what the next tick will do with orders")
+    controls: dict[str, bool | int | float | str | None] = Field(
+        description='the stored control row (`dry_run` null: "the setting\'s default")'
+    )
+    last_run: RunSummary | None
+    open_positions: int
+
+
+def agent_status_snapshot() -> AgentStatusView:
     """The dashboard's and the status API's view: last tick, guard, back-off, controls."""
     status = AgentStatus.load()
     control = RuntimeControl.load()
     guard = GuardState.model_validate(status.guard_state) if status.guard_state else GuardState()
     last_run = AgentRun.objects.order_by("-started_at", "-id").first()
-    return {
-        "last_tick_at": status.last_tick_at,
-        "last": status.last_summary or {},
-        "guard": guard.model_dump(mode="json"),
-        "trading_allowed": guard.trading_allowed,
-        "backoff_until": status.backoff_until,
-        "backoff_reason": status.backoff_reason,
-        "drawdown": status.drawdown_state,
-        "kill_switch": control.kill_switch,
-        "effective": agent_mode_effective(),
-        "controls": control.snapshot(),
-        "last_run": None
+    return AgentStatusView(
+        last_tick_at=status.last_tick_at,
+        last=LastTick.model_validate(status.last_summary) if status.last_summary else None,
+        guard=guard,
+        trading_allowed=guard.trading_allowed,
+        backoff_until=status.backoff_until,
+        backoff_reason=status.backoff_reason,
+        drawdown=DrawdownState.model_validate(status.drawdown_state)
+        if status.drawdown_state
+        else None,
+        kill_switch=control.kill_switch,
+        effective=EffectiveMode.model_validate(agent_mode_effective()),
+        controls=control.snapshot(),
+        last_run=None
         if last_run is None
-        else {
-            "id": last_run.pk,
-            "status": last_run.status,
-            "trigger": last_run.trigger,
-            "started_at": last_run.started_at,
-            "summary": last_run.summary,
-            "duration_ms": last_run.duration_ms,
-            "requests": last_run.requests_count,
-        },
-        "open_positions": Position.objects.filter(status=Position.Status.OPEN).count(),
-    }
+        else RunSummary(
+            id=last_run.pk,
+            status=last_run.status,
+            trigger=last_run.trigger,
+            started_at=last_run.started_at,
+            summary=last_run.summary,
+            duration_ms=last_run.duration_ms,
+            requests=last_run.requests_count,
+        ),
+        open_positions=Position.objects.filter(status=Position.Status.OPEN).count(),
+    )
 
 
 def _consulted_decisions(*, limit: int) -> list[dict[str, Any]]:
@@ -434,3 +613,10 @@ def decision_outcome(decision: Decision) -> dict[str, Any] | None:
         "text": f"{position.instrument_name} closed, realised {money}, fees included. "
         f"{position.note}",
     }
+
+
+def risk_report_latest() -> dict[str, Any] | None:
+    """The last tick's risk report (greeks and scenario grid of the book); None before a tick."""
+    status = AgentStatus.objects.filter(pk=1).only("risk_report").first()
+    report = status.risk_report if status is not None else None
+    return report if isinstance(report, dict) else None

@@ -16,4 +16,5 @@ urlpatterns = [
     path("positions/<int:position_id>/close", views.position_close_view, name="position-close"),
     path("positions/<int:position_id>/roll", views.position_roll_view, name="position-roll"),
     path("decisions/<int:decision_id>/", views.decision_page, name="decision"),
+    path("agent/risk/", views.risk_panel, name="risk"),
 ]

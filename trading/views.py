@@ -5,16 +5,19 @@ One view renders the page or, for htmx polls, only its `live` fragment (django-t
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from optionsdesk.htmx import htmx_partial
 from optionsdesk.roles import Role, role_required, user_has_role
 from trading import selectors
 from trading.chat.service import (
@@ -34,16 +37,16 @@ CLOSED_SHOWN = 10
 def live_context() -> dict[str, Any]:
     """Spot, portfolio, positions, P&L, mode badge, last action and why, candidates, timeline."""
     snapshot = selectors.agent_status_snapshot()
-    last = snapshot["last"]
+    last = snapshot.last
     return {
         "base_url": settings.DERIBIT_BASE_URL,
         "snapshot": snapshot,
         "last": last,
-        "top_candidates": last.get("top_candidates", {}),
+        "top_candidates": last.top_candidates if last else {},
         "open_rows": selectors.position_rows(status=Position.Status.OPEN),
         "closed_rows": selectors.position_rows(status=Position.Status.CLOSED, limit=CLOSED_SHOWN),
         "pnl": selectors.pnl_summary(),
-        "decisions": selectors.decision_list(limit=20),
+        "decisions": selectors.decision_views(selectors.decision_list(limit=20)),
     }
 
 
@@ -51,7 +54,7 @@ def live_context() -> dict[str, Any]:
 def live(request: HttpRequest) -> HttpResponse:
     """The live agent's current state; htmx polls get only the `live` fragment."""
     template = "trading/live.html"
-    if getattr(request, "htmx", False):
+    if htmx_partial(request):
         template += "#live"
     context = live_context() | {"can_trade": user_has_role(request.user, Role.OPERATOR)}
     return render(request, template, context)
@@ -108,7 +111,7 @@ def _ask_refused(
 ) -> HttpResponse:
     """A question that was not stored: htmx gets the reason beside the form (400, or 429 past
     the per-minute allowance); a plain form post is redirected back with it as a message."""
-    if getattr(request, "htmx", False):
+    if htmx_partial(request):
         code = 429 if isinstance(exc, ChatRateLimited) else 400
         return render(request, "trading/chat.html#ask_error", {"error": str(exc)}, status=code)
     messages.error(request, str(exc))
@@ -130,7 +133,7 @@ def chat_ask_view(request: HttpRequest) -> HttpResponse:
     except (ChatInputError, ChatRateLimited) as exc:
         return _ask_refused(request, conversation, exc)
     conversation = question.conversation
-    if not getattr(request, "htmx", False):
+    if not htmx_partial(request):
         question_answer(question=question)
         return redirect(f"{reverse('trading:chat')}?c={conversation.pk}")
     context = {
@@ -168,6 +171,8 @@ CONTROL_FORM_FIELDS = (
     ("loop_interval_s", "Loop interval, s", "number"),
     ("ivrv_min", "Min IV/RV", "number"),
     ("explore_prob", "Exploration probability", "number"),
+    ("max_scenario_loss_pct", "Max worst-scenario loss, % of equity", "number"),
+    ("max_vega_usd", "Max book vega, USD per vol point", "number"),
 )
 
 
@@ -183,8 +188,8 @@ def controls_context() -> dict[str, Any]:
             (name, label, kind, getattr(control, name), _choices(name) if kind == "choice" else ())
             for name, label, kind in CONTROL_FORM_FIELDS
         ],
-        "agent_guard": snapshot["guard"],
-        "agent_trading_allowed": snapshot["trading_allowed"],
+        "agent_guard": snapshot.guard,
+        "agent_trading_allowed": snapshot.trading_allowed,
         "agent_health_checks": selectors.health_latest(),
         "agent_control_changes": selectors.control_changes(limit=10),
     }
@@ -211,18 +216,26 @@ def _parse_control(name: str, kind: str, raw: str | None) -> Any:
     if kind == "number":
         if text == "":
             return None
-        return int(text) if name in ("loop_interval_s",) else float(text)
+        number = int(text) if name in ("loop_interval_s",) else float(text)
+        if not math.isfinite(number) or abs(number) > 2**31 - 1:
+            raise ValueError(f"{name}: {text[:40]} is out of range")
+        return number
     return text
 
 
 @login_required
 def controls(request: HttpRequest) -> HttpResponse:
-    """POST: change controls (audited), toggle the kill switch, reset the guard or run checks."""
+    """POST: change controls (audited), toggle the kill switch, reset the guard or run checks.
+
+    Anyone logged in sees the controls; every POST needs the operator role (403 otherwise).
+    """
     from pydantic import ValidationError
 
     from trading.services import controls_update, guard_operator_reset
 
     error = ""
+    if request.method == "POST" and not user_has_role(request.user, Role.OPERATOR):
+        raise PermissionDenied("Changing the controls needs the operator role.")
     if request.method == "POST":
         user = str(request.user)
         intent = request.POST.get("intent", "save")
@@ -249,7 +262,7 @@ def controls(request: HttpRequest) -> HttpResponse:
                     for k, v in changes.items()
                 }
                 controls_update(changes=changes, user=user, source="dashboard")
-        except (ValidationError, ValueError) as exc:
+        except (ValidationError, ValueError, OverflowError) as exc:
             error = str(exc).splitlines()[0][:300]
     context = controls_context() | {"agent_control_error": error}
     return render(request, "trading/partials/controls.html", context)
@@ -383,6 +396,27 @@ def decision_page(request: HttpRequest, decision_id: int) -> HttpResponse:
     return render(request, "trading/decision.html", context)
 
 
+@login_required
+def risk_panel(request: HttpRequest) -> HttpResponse:
+    """The Live Agent tab's risk panel (htmx): greeks table and scenario heatmaps (viewer).
+
+    `?day=` picks the heatmap's time slice (an index into the grid's days, default now).
+    """
+    from trading.charts import scenario_heatmap_svg
+
+    report = selectors.risk_report_latest()
+    day = request.GET.get("day", "0")
+    day_index = int(day) if day.isdigit() else 0
+    context: dict[str, Any] = {"risk_loaded": True, "risk": report, "risk_day": day_index}
+    if report and "scenarios" in report:
+        scenarios = report["scenarios"]
+        context["risk_heatmap"] = scenario_heatmap_svg(scenarios, day_index)
+        context["risk_days"] = list(enumerate(scenarios["days"]))
+        context["risk_greeks"] = report["greeks"]
+        context["risk_worst"] = scenarios["worst"]
+    return render(request, "trading/partials/risk.html", context)
+
+
 #: Choices of the Rules vs LLM page's `?limit=` selector.
 COMPARE_LIMIT_CHOICES = (50, 200, 500, 2000)
 
@@ -413,7 +447,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         "limit_choices": sorted({*COMPARE_LIMIT_CHOICES, limit}),
         "limit_error": limit_error,
     }
-    if getattr(request, "htmx", False):
+    if htmx_partial(request):
         return render(request, "trading/compare.html#agreement", context)
     context["chart_svg"] = source_comparison_svg(comparison["rows"])
     return render(request, "trading/compare.html", context)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import serializers
 
-from backtests.domain.grid import GridSpec
+from backtests.domain.grid import GridSpec, grid_cell_count
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
 from backtests.models import BacktestRun, SimulatedTrade, TrainingExport
@@ -98,6 +99,11 @@ def _pydantic(model: Any, data: Any, field: str) -> Any:
         ) from None
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class ObjectField(serializers.JSONField):
+    """A JSON object (documented as one, so clients and schema tests send objects)."""
+
+
 class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
     """Launch a run: `source` (SourceSpec), `config` (BacktestConfig), optional `grid`.
 
@@ -105,12 +111,20 @@ class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
     """
 
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    source = serializers.JSONField(required=False, default=dict)  # type: ignore[assignment]
-    config = serializers.JSONField(required=False, default=dict)
-    grid = serializers.JSONField(required=False, allow_null=True, default=None)
+    source = ObjectField(required=False, default=dict)  # type: ignore[assignment]
+    config = ObjectField(required=False, default=dict)
+    grid = ObjectField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """Validate with the domain models; keep the parsed objects."""
+        """Validate with the domain models; keep the parsed objects.
+
+        `source`, `config` and `grid` must be JSON objects; a grid's size is checked against
+        `GRID_MAX_CELLS` from its axes' lengths alone, before anything is expanded.
+        """
+        for field in ("source", "config", "grid"):
+            value = attrs.get(field)
+            if value is not None and not isinstance(value, dict):
+                raise serializers.ValidationError({field: ["must be a JSON object"]})
         source = _pydantic(SourceSpec, attrs.get("source"), "source")
         config_data = dict(attrs.get("config") or {})
         config_data.setdefault("underlying", source.underlying)
@@ -119,9 +133,21 @@ class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
             raise serializers.ValidationError({"config": ["underlying differs from the source"]})
         grid = None
         if attrs.get("grid"):
+            cells = grid_cell_count(attrs["grid"].get("axes"))
+            if cells > settings.GRID_MAX_CELLS:
+                raise serializers.ValidationError(
+                    {"grid": [f"{cells} cells; at most {settings.GRID_MAX_CELLS} (GRID_MAX_CELLS)"]}
+                )
             grid_data = dict(attrs["grid"]) | {"base": config.model_dump(mode="json")}
             grid = _pydantic(GridSpec, grid_data, "grid")
-            grid.combinations()  # every combination must be a valid configuration
+            try:
+                grid.combinations()  # every combination must be a valid configuration
+            except PydanticValidationError as exc:
+                raise serializers.ValidationError(
+                    {"grid": [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]}
+                ) from None
+            except (TypeError, ValueError) as exc:
+                raise serializers.ValidationError({"grid": [f"bad axis value: {exc}"]}) from None
         return {"name": attrs.get("name", ""), "source": source, "config": config, "grid": grid}
 
 

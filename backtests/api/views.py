@@ -7,13 +7,14 @@ import io
 import json
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -30,9 +31,16 @@ from backtests.api.serializers import (
     SimulatedTradeSerializer,
 )
 from backtests.models import BacktestRun, SimulatedTrade
+from optionsdesk.api.parsers import JSONParser
+from optionsdesk.api.permissions import OwnerOrAdminWrites
+from optionsdesk.roles import IsResearcher, Role, role_for_writes
 
 #: Trade columns of downloads (everything but the id and the run).
 TRADE_COLUMNS = [f.name for f in SimulatedTrade._meta.fields if f.name not in ("id", "run")]
+
+
+#: The largest id a run can have (a 64-bit signed integer in every database).
+MAX_ID = 2**63 - 1
 
 
 def _ids(raw: str | None, name: str) -> list[int]:
@@ -42,7 +50,20 @@ def _ids(raw: str | None, name: str) -> list[int]:
         raise ValidationError({name: ["comma-separated run ids"]}) from None
     if not values:
         raise ValidationError({name: ["required"]})
+    out_of_range = [v for v in values if not 1 <= v <= MAX_ID]
+    if out_of_range:
+        raise ValidationError({name: [f"unknown runs {out_of_range}"]})
     return values
+
+
+def _quota_check(user: Any) -> None:
+    """429 when the user already has `RESEARCH_QUEUED_RUNS_PER_USER` runs queued or running."""
+    limit = settings.RESEARCH_QUEUED_RUNS_PER_USER
+    if selectors.backtest_run_active_count(user=user) >= limit:
+        raise Throttled(
+            detail=f"At most {limit} queued or running runs per user "
+            "(RESEARCH_QUEUED_RUNS_PER_USER); wait for some to finish or stop them."
+        )
 
 
 @extend_schema_view(
@@ -64,9 +85,18 @@ class BacktestRunViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet[BacktestRun],
 ):
-    """Backtest runs: launch (single or grid), follow, download, stop, compare and diff."""
+    """Backtest runs: launch (single or grid), follow, download, stop, compare and diff.
+
+    Viewers read; launching needs the researcher role (and at most
+    `RESEARCH_QUEUED_RUNS_PER_USER` queued runs, else 429); stop, resume and delete need the
+    researcher role and the run's ownership (admins: any run); downloads (exports) need the
+    researcher role.
+    """
 
     queryset = BacktestRun.objects.all()
+    permission_classes = [role_for_writes(Role.RESEARCHER), OwnerOrAdminWrites]
+    parser_classes = [JSONParser]
+    lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self) -> QuerySet[BacktestRun]:
         """Runs newest first; `?kind=`, `?status=`, `?include_cells=1` filter the list."""
@@ -103,6 +133,7 @@ class BacktestRunViewSet(
         """Queue a single run, or a grid search when `grid` is given."""
         form = BacktestRunCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        _quota_check(request.user)
         data = form.validated_data
         if data["grid"] is not None:
             run = services.grid_run_create(
@@ -154,7 +185,7 @@ class BacktestRunViewSet(
         parameters=[OpenApiParameter("as", str, enum=["json", "csv"], default="json")],
         responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): str},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], permission_classes=[IsResearcher])
     def download(self, request: Request, pk: str | None = None) -> HttpResponse:
         """The whole run as a JSON file (`?as=json`) or its trades as CSV (`?as=csv`)."""
         run = self.get_object()

@@ -97,6 +97,17 @@ class GridSpec(BaseModel):
         return [apply_params(self.base, params) for params in self.combination_params()]
 
 
+def grid_cell_count(axes: object) -> int:
+    """How many cells raw (unvalidated) `axes` would expand to, from their lengths alone.
+
+    O(number of axes): a grid too large to run is refused before its values are validated or
+    expanded. Anything that is not a mapping of lists counts as 0 (validation refuses it).
+    """
+    if not isinstance(axes, dict):
+        return 0
+    return math.prod(len(values) if isinstance(values, list) else 1 for values in axes.values())
+
+
 def apply_params(base: BacktestConfig, params: dict[str, Any]) -> BacktestConfig:
     """`base` with the given axis values applied (validated)."""
     strategy: dict[str, Any] = {}

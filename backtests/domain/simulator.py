@@ -13,7 +13,7 @@ exit is found with one vectorised pass over its path.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,6 +46,28 @@ from trading.domain.fees import FillStyle, fill_price_array
 
 ProgressCallback = Callable[[float], None]
 StopCheck = Callable[[], bool]
+
+#: A call sold under `roll_at_dte` must have more than `roll_dte_days` plus this many days left,
+#: so the roll rule cannot buy it back within an hour of the sale (issue 12: with
+#: `roll_dte_days=1`, dailies sold at 08:00 with exactly one day left were rolled an hour later).
+ROLL_WINDOW_MARGIN_DAYS = 1.0 / 24.0
+
+
+def market_assumption(details: Mapping[str, object]) -> str:
+    """The drift and forward basis a run's market had (every report states them)."""
+    basis = details.get("basis_per_year")
+    drift = details.get("drift_per_year")
+    if not isinstance(basis, int | float):
+        return "real chains: forwards as quoted (the observed basis), the index's own path"
+    if not isinstance(drift, int | float):
+        return (
+            f"forward basis {basis:.1%}/yr (model) over the index's real path: forwards priced "
+            "with the model basis, whatever the index did"
+        )
+    consistent = "forwards are unbiased forecasts, no edge from the basis"
+    if abs(drift - basis) > 1e-12:
+        consistent = "drift differs from the basis: sellers gain or lose from the basis"
+    return f"spot drift {drift:.1%}/yr, forward basis {basis:.1%}/yr ({consistent})"
 
 
 class SimulationStopped(Exception):
@@ -144,6 +166,7 @@ class CoveredCallSimulator:
         self._chains: dict[FillModel, CandidateChain] = {}
         self._row_rv = panel.row_rv()
         self._selections: dict[tuple[StrategyParams, FillModel], SelectionTable] = {}
+        self._outside_roll: dict[tuple[StrategyParams, FillModel, float], SelectionTable] = {}
         self._decision_masks: dict[float, BoolArray] = {}
         inverse = np.empty(panel.n_rows, dtype=np.int64)
         inverse[panel.path_order] = np.arange(panel.n_rows, dtype=np.int64)
@@ -188,6 +211,28 @@ class CoveredCallSimulator:
         table = SelectionTable(eligible=eligible, scores=scores, eligible_at_time=at_time)
         self._selections[key] = table
         return table
+
+    def policy_selection(self, config: BacktestConfig) -> SelectionTable:
+        """`selection`, less the calls the run's roll rule would buy back at once (cached).
+
+        Under `roll_at_dte` a call with `roll_dte_days` + `ROLL_WINDOW_MARGIN_DAYS` or fewer
+        days left is not eligible: the roll picks a call outside the roll window.
+        """
+        table = self.selection(config.strategy, config.fill)
+        if not config.exit.roll_dte_active:
+            return table
+        key = (config.strategy, config.fill, config.exit.roll_dte_days)
+        cached = self._outside_roll.get(key)
+        if cached is None:
+            limit = config.exit.roll_dte_days + ROLL_WINDOW_MARGIN_DAYS
+            eligible = table.eligible & (self.panel.dte_days > limit)
+            at_time = np.zeros(len(self.panel.times), dtype=bool)
+            at_time[self.panel.row_time[eligible]] = True
+            cached = SelectionTable(
+                eligible=eligible, scores=table.scores, eligible_at_time=at_time
+            )
+            self._outside_roll[key] = cached
+        return cached
 
     def decision_mask(self, interval_hours: float) -> BoolArray:
         """Decision times of the panel for an interval (cached)."""
@@ -469,7 +514,7 @@ class CoveredCallSimulator:
     ) -> SimulationResult:
         """Run the covered-call policy over every decision time of the panel."""
         panel = self.panel
-        table = self.selection(config.strategy, config.fill)
+        table = self.policy_selection(config)
         fills = self.fills(config.fill)
         decisions_at = self.decision_mask(config.decision_interval_hours) & table.eligible_at_time
         candidate_times = np.flatnonzero(decisions_at)
@@ -484,6 +529,14 @@ class CoveredCallSimulator:
             if should_stop is not None and should_stop():
                 raise SimulationStopped
             ranked = self.ranked_rows(next_time, table)
+            if opened and opened[-1].exit.time_index == next_time:
+                # Re-entering at the exit hour (a roll): never the call just bought back.
+                closed = panel.row_instrument[opened[-1].row]
+                ranked = ranked[panel.row_instrument[ranked] != closed]
+                if len(ranked) == 0:
+                    k = int(np.searchsorted(candidate_times, next_time, side="right"))
+                    next_time = int(candidate_times[k]) if k < len(candidate_times) else None
+                    continue
             rank = explore_pick(len(ranked), config.strategy, rng)
             row = int(ranked[rank])
             item = self._exit_for_row(row, config, fills)
@@ -548,6 +601,7 @@ class CoveredCallSimulator:
             "period": f"{provenance.start:%Y-%m-%d %H:%M} to {provenance.end:%Y-%m-%d %H:%M} UTC"
             if provenance.start and provenance.end
             else "unknown",
+            "market": market_assumption(provenance.details),
             "accounting": f"{config.initial_coin:g} {config.underlying} held, "
             f"{config.quantity_coin:g} calls per sale; one position at a time",
         }

@@ -74,7 +74,7 @@ def state_features(panel: ChainPanel) -> pd.DataFrame:
 def decision_examples(sim: CoveredCallSimulator, result: SimulationResult) -> pd.DataFrame:
     """One row per flat decision time: state, action, reward (needs `record_decisions=True`)."""
     panel, config = sim.panel, result.config
-    table = sim.selection(config.strategy, config.fill)
+    table = sim.policy_selection(config)
     flat = ~result.curve.in_position & sim.decision_mask(config.decision_interval_hours)
     sale_times = {record.time_index: record for record in result.decisions}
     times = np.union1d(np.flatnonzero(flat), np.array(list(sale_times), dtype=np.int64))
@@ -115,7 +115,7 @@ def _candidate_rows(
     sim: CoveredCallSimulator, result: SimulationResult, max_per_decision: int
 ) -> Iterator[dict[str, Any]]:
     panel, config = sim.panel, result.config
-    table = sim.selection(config.strategy, config.fill)
+    table = sim.policy_selection(config)
     for decision_id, record in enumerate(result.decisions):
         for rank, row in enumerate(record.ranked_rows[:max_per_decision].tolist()):
             outcome = sim.trade_at_row(row, config)

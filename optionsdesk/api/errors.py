@@ -1,11 +1,20 @@
-"""One error format for the whole API: {"error": {"code", "message", "details"}}."""
+"""One error format for the whole API: {"error": {"code", "message", "details", "status"}}.
+
+DRF's errors go through `exception_handler`; errors Django answers itself under /api/ (unknown
+URL, too-large body, a crash) through `handler404`/`handler400`/`handler403`/`handler500` and
+`BadInputMiddleware`, so an API client never sees an HTML page.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
@@ -46,3 +55,86 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         }
     }
     return response
+
+
+# ------------------------------------------------------------ outside DRF: the same envelope
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    """Whether the request is for the API (`/api/...`), which answers only in the envelope."""
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, code: str, message: str) -> JsonResponse:
+    """The envelope as a plain Django response (for errors raised before or outside DRF)."""
+    body = {"error": {"code": code, "message": message, "details": {}, "status": status}}
+    return JsonResponse(body, status=status)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """`handler404`: the envelope under /api/, Django's page elsewhere."""
+    if is_api_request(request):
+        return error_response(404, "not_found", "Not found.")
+    return defaults.page_not_found(request, exception or Http404())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """`handler500`: the envelope under /api/ (no detail leaks), Django's page elsewhere."""
+    if is_api_request(request):
+        return error_response(500, "server_error", "Server error.")
+    return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """`handler400` (also for a too-large body): 413 or 400, in the envelope under /api/."""
+    if isinstance(exception, RequestDataTooBig):
+        return error_response(413, "request_too_large", "Request body too large.")
+    if is_api_request(request):
+        return error_response(400, "bad_request", "Bad request.")
+    return defaults.bad_request(request, exception or Exception())
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """`handler403`: the envelope under /api/, Django's page elsewhere."""
+    if is_api_request(request):
+        return error_response(403, "permission_denied", str(exception or "") or "Forbidden.")
+    return defaults.permission_denied(request, exception or DjangoPermissionDenied())
+
+
+class BadInputMiddleware:
+    """Bad input never becomes a 500.
+
+    - an /api/ body larger than `DATA_UPLOAD_MAX_MEMORY_SIZE` is a 413 envelope before any view
+      reads it (DRF's parsers stream the body and would not check its size);
+    - an id or number too large for the database (`OverflowError`: SQLite's 64-bit integers) is a
+      404: no row can have it;
+    - input too deeply nested to handle (`RecursionError`) is a 400.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and is_api_request(request):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                return error_response(
+                    413, "request_too_large", f"Request body too large (limit {limit} bytes)."
+                )
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """Answer the two bad-input exceptions; leave everything else to Django."""
+        if isinstance(exception, OverflowError):
+            if is_api_request(request):
+                return error_response(404, "not_found", "Not found (number out of range).")
+            return defaults.page_not_found(request, Http404("number out of range"))
+        if isinstance(exception, RecursionError):
+            if is_api_request(request):
+                return error_response(400, "parse_error", "Input nested too deeply.")
+            return HttpResponseBadRequest("Input nested too deeply.")
+        return None

@@ -39,20 +39,22 @@ _PATH_PARAMETER = re.compile(r"\{[^}]+\}")
 
 
 def _error_statuses(path: str, operation: dict[str, Any], default_security: list[Any]) -> list[str]:
-    """The error statuses an operation can answer: 400 for input, 401 for a login, 404 for an id.
+    """The error statuses an operation can answer: 400 for input, 401/403 for a login or role,
+    404 for an id or a page, 413/415 for a body too large or not JSON.
 
     A security list holding `{}` means anonymous calls are allowed (e.g. `/health`), so no 401.
     """
     statuses = []
-    if "requestBody" in operation or any(
-        parameter.get("in") == "query" for parameter in operation.get("parameters", [])
-    ):
+    parameters = operation.get("parameters", [])
+    if "requestBody" in operation or any(p.get("in") == "query" for p in parameters):
         statuses.append("400")
     security = operation.get("security", default_security)
     if security and {} not in security:
-        statuses.append("401")
-    if _PATH_PARAMETER.search(path):
+        statuses.extend(("401", "403"))
+    if _PATH_PARAMETER.search(path) or any(p.get("name") == "page" for p in parameters):
         statuses.append("404")
+    if "requestBody" in operation:
+        statuses.extend(("413", "415"))
     return statuses
 
 
@@ -61,7 +63,11 @@ def _error_response(status: str) -> dict[str, Any]:
         "400": "Invalid input; field errors in `error.details` (code `invalid`).",
         "401": "Not logged in: no or a bad token (code `not_authenticated` or "
         "`authentication_failed`).",
-        "404": "No such object (code `not_found`).",
+        "403": "Logged in but without the role this needs (code `permission_denied`; "
+        "docs/roles.md).",
+        "404": "No such object, or a page past the last one (code `not_found`).",
+        "413": "Body larger than DATA_UPLOAD_MAX_MEMORY_SIZE (code `request_too_large`).",
+        "415": "Body not JSON (code `unsupported_media_type`).",
     }
     return {
         "description": descriptions[status],

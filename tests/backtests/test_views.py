@@ -177,3 +177,19 @@ def test_it_compares_runs_with_a_diff_and_deletes(
     assert deleted.status_code == 302
     assert not BacktestRun.objects.filter(pk=other.pk).exists()
     assert desk_client.get("/backtests/compare/?ids=x").status_code == 404
+
+
+def test_the_progress_poll_reads_a_grid_without_writing_it(desk_client: Client) -> None:
+    spec = GridSpec(base=TRADING_CONFIG, axes={"exit_style": ["hold_to_expiry", "take_profit"]})
+    grid = services.grid_run_create(spec=spec, source=SHORT_SOURCE, enqueue=False)
+    cell = grid.children.order_by("combo_index").first()
+    assert cell is not None
+    BacktestRun.objects.filter(pk=cell.pk).update(status=BacktestRun.Status.SUCCEEDED)
+    stamp = BacktestRun.objects.get(pk=grid.pk)
+
+    response = desk_client.get(f"/backtests/runs/{grid.pk}/progress/", **HTMX)
+
+    assert response.status_code == 200
+    assert "50%" in response.content.decode()
+    after = BacktestRun.objects.get(pk=grid.pk)
+    assert (after.progress, after.status) == (stamp.progress, stamp.status)

@@ -12,7 +12,7 @@ import yaml
 from optionsdesk.processes import command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("web", "worker", "beat", "bot")
+SERVICES = ("web", "worker-agent", "worker-research", "beat", "bot")
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,8 @@ def test_compose_commands_match_the_makefile_and_the_demo(compose: dict, service
 
 def test_compose_has_the_production_services_with_healthchecks(compose: dict):
     services = compose["services"]
-    assert {"web", "worker", "beat", "postgres", "redis"} <= set(services)
-    for name in ("web", "worker", "postgres", "redis"):
+    assert {"web", "worker-agent", "worker-research", "beat", "postgres", "redis"} <= set(services)
+    for name in ("web", "worker-agent", "worker-research", "postgres", "redis"):
         assert "healthcheck" in services[name], name
     assert services["web"]["env_file"] == ".env"
     assert services["web"]["environment"]["CELERY_BROKER_URL"].startswith("redis://")

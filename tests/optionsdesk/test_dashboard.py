@@ -61,3 +61,16 @@ def test_logout_ends_the_session(logged_in_client):
     response = logged_in_client.post(reverse("logout"))
     assert response.status_code == 302
     assert logged_in_client.get(reverse("trading:live")).status_code == 302
+
+
+def test_views_ask_htmx_through_one_helper():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = [
+        str(path.relative_to(root))
+        for app in ("optionsdesk", "trading", "backtests", "calibration", "greg", "steward")
+        for path in (root / app).rglob("*.py")
+        if 'getattr(request, "htmx"' in path.read_text() and path.name != "htmx.py"
+    ]
+    assert offenders == []

@@ -2,9 +2,10 @@
 
 Imported by the `test_agent_*`, `test_tick_*`, `test_execution_*`, `test_reconcile_*`,
 `test_controls_*` and `test_live_*` modules. The simulated market gets a stronger volatility
-risk premium than the default (realized vol 70% of implied, default 80%) and tight quotes, so
-the tests' ticks have several candidates and stable choices. The agent on the *default* market
-is tested in `test_default_market.py` and `test_agent_celery_e2e.py`.
+risk premium than the default (realized vol 70% of implied, default 80%), so the tests' ticks
+have several candidates and stable choices. Quotes are the default spread model's (fitted to
+the real December 2025 chains); no test needs narrower spreads than the real market's. The
+agent on the *default* market is tested in `test_default_market.py` and `test_agent_celery_e2e.py`.
 """
 
 from __future__ import annotations
@@ -29,23 +30,11 @@ CLIENT_SECRET = "optionsdesk-sim-secret"
 FAST_RETRY = RetryPolicy(max_attempts=2, base_delay_s=0.0, max_delay_s=0.0)
 
 
-#: Tighter quotes than the default synthetic market (whose near-expiry spreads are wider than
-#: the 15% spread guard on many calls), so every test tick has candidates.
-TIGHT_SPREADS = {
-    "spread_base_vol_pts": 0.3,
-    "spread_near_expiry_vol_pts": 0.5,
-    "spread_wing_per_z": 0.05,
-    "spread_min_frac_of_price": 0.002,
-}
-
-
 def vrp_market(realized_to_implied: float = 0.7) -> MarketModelParams:
-    """The default synthetic market with a VRP (realized vol a fraction of implied) and tight
-    quotes, so the seed's filters leave calls to sell."""
+    """The default synthetic market with a VRP (realized vol a fraction of implied), so the
+    seed's filters leave calls to sell."""
     currencies = {
-        name: params.model_copy(
-            update={"realized_to_implied": realized_to_implied, **TIGHT_SPREADS}
-        )
+        name: params.model_copy(update={"realized_to_implied": realized_to_implied})
         for name, params in default_currency_params().items()
     }
     return MarketModelParams(currencies=currencies)

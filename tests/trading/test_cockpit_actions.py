@@ -110,8 +110,16 @@ def test_a_paper_call_is_never_closed_by_a_real_order(
 
 
 def test_roll_now_from_the_dashboard_buys_back_then_sells_another_call(
-    decisions: list[Decision], cockpit_exchange: Any, client_as: Any
+    decisions: list[Decision], cockpit_exchange: Any, client_as: Any, monkeypatch: Any
 ) -> None:
+    # The simulator's account holds 10 BTC: with coins held counted, the default net-delta
+    # limit (5) refuses a roll that adds delta, so this test widens it (the refusal is a
+    # risk-engine verdict, covered by the kill-switch test's path).
+    from trading.domain.params import AgentDefaults, RiskLimits
+    from trading.services import controls
+
+    wide = AgentDefaults(dry_run=True, risk=RiskLimits(max_net_delta_abs=100.0))
+    monkeypatch.setattr(controls, "agent_defaults", lambda: wide)
     position = _open_btc()
     response = client_as("operator").post(
         reverse("trading:position-roll", args=[position.pk]), HTTP_HX_REQUEST="true"

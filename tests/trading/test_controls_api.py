@@ -102,8 +102,15 @@ def test_anonymous_callers_are_refused(client, path):
     assert client.get(path).status_code in (401, 403)
 
 
+def _controls_fragment(client) -> str:
+    """The System Health tab loads the controls from their own URL; both must hold."""
+    health = client.get(reverse("system:health")).content.decode()
+    assert f'hx-get="{reverse("trading:controls")}"' in health
+    return client.get(reverse("trading:controls")).content.decode()
+
+
 def test_the_system_health_tab_has_the_kill_switch(logged_in_client):
-    page = logged_in_client.get(reverse("system:health")).content.decode()
+    page = _controls_fragment(logged_in_client)
     assert 'data-testid="agent-controls"' in page
     assert "Kill switch" in page
     response = logged_in_client.post(reverse("trading:controls"), {"intent": "kill"})
@@ -113,7 +120,7 @@ def test_the_system_health_tab_has_the_kill_switch(logged_in_client):
 
 
 def test_the_decision_mode_is_switched_from_a_select_on_the_dashboard(logged_in_client):
-    page = logged_in_client.get(reverse("system:health")).content.decode()
+    page = _controls_fragment(logged_in_client)
     select = page[page.index('<select id="ctl-decision_mode"') :]
     select = select[: select.index("</select>")]
     for option in ("", "rule_only", "llm_only", "hybrid_shadow"):

@@ -39,3 +39,17 @@ def test_htmx_polls_get_only_the_fragment(logged_in_client):
     html = logged_in_client.get(reverse("trading:live"), HTTP_HX_REQUEST="true").content.decode()
     assert html.lstrip().startswith('<div id="live"')
     assert "<h2>" not in html
+
+
+def test_the_rules_vs_llm_figure_loads_once_outside_the_polled_fragment(logged_in_client):
+    page = logged_in_client.get(reverse("trading:live")).content.decode()
+    poll = logged_in_client.get(reverse("trading:live"), HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="load"' in page
+    assert 'data-testid="compare-section"' in page
+    assert 'hx-trigger="load"' not in poll
+    assert 'data-testid="compare-section"' not in poll
+
+
+def test_its_links_come_from_the_url_names(logged_in_client):
+    page = logged_in_client.get(reverse("trading:live")).content.decode()
+    assert f'href="{reverse("agent-status")}"' in page

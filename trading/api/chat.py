@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from optionsdesk.roles import IsViewer
 from trading.chat.service import (
     MAX_QUESTION_CHARS,
     ChatInputError,
@@ -30,6 +31,12 @@ from trading.models import ChatMessage, Conversation
 
 class ChatMessageSerializer(serializers.ModelSerializer[ChatMessage]):
     """A question or an answer, with how the answer was made."""
+
+    answer_kind = serializers.ChoiceField(
+        choices=[*ChatMessage.AnswerKind.choices, ("", "a question")],
+        read_only=True,
+        help_text="llm or template for an answer; empty for a question",
+    )
 
     class Meta:
         model = ChatMessage
@@ -122,7 +129,9 @@ def _throttled(exc: ChatRateLimited) -> Throttled:
 
 
 class ChatView(APIView):
-    """Ask the agent a question."""
+    """Ask the agent a question (any role: the chat reads and never trades)."""
+
+    permission_classes = [IsViewer]
 
     @extend_schema(
         request=ChatRequestSerializer,
@@ -183,6 +192,8 @@ class ConversationViewSet(
     viewsets.GenericViewSet[Conversation],
 ):
     """Your conversations with the agent (newest activity first); one with its history."""
+
+    permission_classes = [IsViewer]  # own conversations only: any role may delete theirs
 
     queryset = Conversation.objects.none()  # the schema's model; requests use get_queryset
 

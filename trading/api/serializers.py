@@ -184,13 +184,11 @@ class AgentReconciliationSerializer(serializers.ModelSerializer):
 class AgentReconcileRequestSerializer(serializers.Serializer):
     """POST body of a reconciliation: the action (default: the runtime control)."""
 
-    action = serializers.CharField(required=False, help_text="report, adopt, flag or close")
-
-    def validate_action(self, value: str) -> str:
-        """Only the four reconciliation actions."""
-        if value not in models.ReconcileAction.values:
-            raise serializers.ValidationError(f"one of {', '.join(models.ReconcileAction.values)}")
-        return value
+    action = serializers.ChoiceField(
+        choices=models.ReconcileAction.choices,
+        required=False,
+        help_text="report, adopt, flag or close; close sends orders through the order gate",
+    )
 
 
 def _coin(help_text: str, **kwargs: Any) -> serializers.DecimalField:
@@ -252,49 +250,6 @@ class AgentPnlSerializer(serializers.Serializer):
     books = PnlBookSerializer(many=True)
     subtotals = PnlSubtotalSerializer(many=True)
     basis = serializers.CharField()
-
-
-class AgentModeSerializer(serializers.Serializer):
-    """What the next tick does with orders (`trading.selectors.agent_mode_effective`)."""
-
-    environment = serializers.CharField()
-    valid = serializers.BooleanField()
-    problem = serializers.CharField(allow_blank=True)
-    dry_run = serializers.BooleanField(allow_null=True)
-    kill_switch = serializers.BooleanField()
-    mode = serializers.CharField(allow_null=True)
-    decision_mode = serializers.CharField(allow_null=True)
-    trading_allowed = serializers.BooleanField()
-    orders = serializers.ChoiceField(
-        choices=["live", "dry_run", "kill_switch", "paused", "invalid"],
-        help_text="the headline: what happens to the next tick's orders",
-    )
-    headline = serializers.CharField()
-
-
-class AgentStatusSerializer(serializers.Serializer):
-    """The live agent's status JSON (the seed's /status, plus guard and controls).
-
-    `effective` is what the next tick will do with orders; `kill_switch` and `controls` are the
-    stored control row (`controls.dry_run` null means "the setting's default").
-    """
-
-    last_tick_at = serializers.DateTimeField(allow_null=True)
-    last = serializers.DictField()
-    guard = serializers.DictField()
-    trading_allowed = serializers.BooleanField()
-    backoff_until = serializers.DateTimeField(allow_null=True)
-    backoff_reason = serializers.CharField()
-    drawdown = serializers.DictField(allow_null=True)
-    kill_switch = serializers.BooleanField()
-    effective = AgentModeSerializer()
-    controls = serializers.DictField()
-    last_run = serializers.DictField(allow_null=True)
-    open_positions = serializers.IntegerField()
-
-    def to_representation(self, instance: Any) -> Any:
-        """The snapshot is already plain data."""
-        return super().to_representation(instance)
 
 
 class AgentComparisonRowSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from trading.api import views
+from trading.api import risk, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("agent/decisions", views.DecisionViewSet, basename="agent-decision")
@@ -30,5 +30,15 @@ urlpatterns = [
         "agent/health",
         views.HealthViewSet.as_view({"get": "retrieve", "post": "create"}),
         name="agent-health",
+    ),
+    path(
+        "risk/portfolio",
+        risk.RiskPortfolioViewSet.as_view({"get": "retrieve"}),
+        name="risk-portfolio",
+    ),
+    path(
+        "risk/scenarios",
+        risk.RiskScenariosViewSet.as_view({"get": "retrieve"}),
+        name="risk-scenarios",
     ),
 ]

@@ -23,7 +23,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from optionsdesk.roles import IsOperator
+from optionsdesk.api.throttles import WriteRateThrottle
+from optionsdesk.roles import IsOperator, IsViewer, Role, role_for_writes
 from trading import models, selectors
 from trading.api import serializers as s
 from trading.domain.source_compare import LIMIT_DEFAULT, LIMIT_MAX, comparison_limit
@@ -62,6 +63,8 @@ class DecisionFilter(django_filters.FilterSet):
 class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
     """Every decision the agent made, newest first (filterable)."""
 
+    permission_classes = [IsViewer]
+
     filterset_class = DecisionFilter
 
     def get_queryset(self) -> Any:
@@ -80,6 +83,8 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
 @extend_schema(tags=["agent"])
 class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     """Tracked positions; `?status=open` or `?status=closed`; operators close or roll one."""
+
+    permission_classes = [IsViewer]
 
     serializer_class = s.AgentPositionSerializer
     filterset_fields = ("status", "currency", "strategy_id", "paper", "sandbox", "flagged")
@@ -154,6 +159,8 @@ class PositionActionConflict(APIException):
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     """Order legs with labels, states, fills, fees and exchange ids (filterable, CSV export)."""
 
+    permission_classes = [IsViewer]
+
     serializer_class = s.AgentOrderSerializer
     filterset_class = OrderFilter
 
@@ -177,14 +184,18 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
 class StatusViewSet(viewsets.ViewSet):
     """The live agent's status JSON."""
 
-    @extend_schema(responses=s.AgentStatusSerializer, tags=["agent"])
+    permission_classes = [IsViewer]
+
+    @extend_schema(responses=selectors.AgentStatusView, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
         """Last tick (spot, portfolio, action and why, top candidates), guard, controls."""
-        return Response(s.AgentStatusSerializer(selectors.agent_status_snapshot()).data)
+        return Response(selectors.agent_status_snapshot().model_dump(mode="json"))
 
 
 class PnlViewSet(viewsets.ViewSet):
     """The books' P&L: realised, unrealised (mark, buy-back), total, fees per fill."""
+
+    permission_classes = [IsViewer]
 
     @extend_schema(responses=s.AgentPnlSerializer, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
@@ -194,7 +205,11 @@ class PnlViewSet(viewsets.ViewSet):
 
 
 class ControlsViewSet(viewsets.ViewSet):
-    """Runtime controls: read, or PATCH a subset (validated, audited, read by the next tick)."""
+    """Runtime controls: read, or PATCH a subset (validated, audited, read by the next tick).
+
+    Viewers read; PATCH needs the operator role."""
+
+    permission_classes = [role_for_writes(Role.OPERATOR)]
 
     @extend_schema(responses=s.AgentControlsSerializer, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
@@ -222,15 +237,23 @@ class ControlsViewSet(viewsets.ViewSet):
 
 
 class HealthViewSet(viewsets.ViewSet):
-    """The agent's health guard and its latest checks; POST runs the healthcheck now."""
+    """The agent's health guard and its latest checks; POST runs the healthcheck now.
+
+    Viewers read; POST needs the operator role and is throttled (`agent_health` rate: each call
+    makes about five exchange requests).
+    """
+
+    permission_classes = [role_for_writes(Role.OPERATOR)]
+    throttle_classes = [WriteRateThrottle]
+    throttle_scope = "agent_health"
 
     @extend_schema(responses=s.AgentHealthSerializer, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
         """Guard state and latest checks."""
         snapshot = selectors.agent_status_snapshot()
         data = {
-            "guard": snapshot["guard"],
-            "trading_allowed": snapshot["trading_allowed"],
+            "guard": snapshot.guard.model_dump(mode="json"),
+            "trading_allowed": snapshot.trading_allowed,
             "checks": selectors.health_latest(),
         }
         return Response(s.AgentHealthSerializer(data).data)
@@ -259,7 +282,9 @@ class HealthViewSet(viewsets.ViewSet):
 )
 @extend_schema(tags=["agent"])
 class ReconciliationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Reconciliation history; POST runs one now (`action` optional)."""
+    """Reconciliation history; POST runs one now (`action` optional; operator role)."""
+
+    permission_classes = [role_for_writes(Role.OPERATOR)]
 
     serializer_class = s.AgentReconciliationSerializer
 
@@ -283,6 +308,8 @@ class ReconciliationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewS
 
 class ComparisonViewSet(viewsets.ViewSet):
     """Rules vs LLM: each tick's two proposals paired, agreement, statuses, tokens, latency."""
+
+    permission_classes = [IsViewer]
 
     @extend_schema(
         parameters=[

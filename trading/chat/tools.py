@@ -17,13 +17,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.db.models.fields.json import KeyTextTransform
 from pydantic import ValidationError
 
+from trading import selectors
 from trading.domain.chat import MAX_LIMIT, InstrumentHint, instrument_hint
+from trading.domain.decision_log import to_json_value
 from trading.domain.health import GuardState
+from trading.domain.proposal import Proposal
 from trading.models import AgentStatus, Decision, Position, RuntimeControl
-from trading.selectors import pnl_summary
+from trading.selectors import decision_candidates, pnl_summary
 from trading.services.controls import effective_params_load
 
 #: How far back an instrument search looks (the newest decisions first).
@@ -94,92 +96,77 @@ def _int_arg(args: Mapping[str, Any], name: str, default: int, *, high: int) -> 
 
 
 def candidate_groups(decision: Decision) -> dict[str, list[dict[str, Any]]]:
-    """The decision's ranked candidates per underlying (the log also keeps rejection counts)."""
-    stored = decision.candidates or {}
-    return {name: list(rows) for name, rows in stored.items() if isinstance(rows, list)}
+    """The decision's ranked candidates per underlying (typed read; rejection counts apart)."""
+    ranked, _ = decision_candidates(decision)
+    return {name: [row.model_dump(mode="json") for row in rows] for name, rows in ranked.items()}
 
 
-def _candidates_of(decision: Decision) -> list[dict[str, Any]]:
-    groups = candidate_groups(decision)
-    if decision.underlying in groups:
-        return groups[decision.underlying]
-    return [row for rows in groups.values() for row in rows]
+def _leg_rows(proposal: Proposal) -> list[dict[str, Any]]:
+    return [leg.model_dump(mode="json") for leg in proposal.legs]
 
 
 def decision_view(decision: Decision, *, detail: bool = False) -> dict[str, Any]:
-    """One decision as the chat sees it: what, why, by whom, the verdict and what happened."""
-    proposal = decision.proposal or {}
-    verdict = decision.risk_verdict or {}
-    shadow = decision.shadow_proposal
+    """One decision as the chat sees it: what, why, by whom, the verdict and what happened.
+
+    Read through the typed `trading.selectors.decision_view`, so a renamed stored field fails
+    here instead of giving the model blanks.
+    """
+    typed = selectors.decision_view(decision, detail=detail)
+    shadow = typed.shadow
     view: dict[str, Any] = {
-        "id": decision.pk,
-        "decided_at": decision.decided_at.isoformat(),
-        "market_time": decision.market_time.isoformat(),
-        "action": decision.action,
-        "underlying": decision.underlying,
-        "source": decision.decision_source,
-        "decision_mode": decision.decision_mode,
-        "mode": decision.mode,
-        "dry_run": decision.dry_run,
-        "executed": decision.executed,
-        "verdict": decision.verdict_code,
-        "reason": _text(decision.reason),
-        "legs": proposal.get("legs", []),
-        "explored": decision.explored,
-        "chosen_candidate": decision.chosen_candidate,
+        "id": typed.id,
+        "decided_at": typed.decided_at.isoformat(),
+        "market_time": typed.market_time.isoformat(),
+        "action": typed.action.value,
+        "underlying": typed.underlying,
+        "source": typed.decision_source.value,
+        "decision_mode": typed.decision_mode.value,
+        "mode": typed.mode.value,
+        "dry_run": typed.dry_run,
+        "executed": typed.executed,
+        "verdict": typed.verdict_code.value,
+        "reason": _text(typed.reason),
+        "legs": _leg_rows(typed.proposal),
+        "explored": typed.explored,
+        "chosen_candidate": None
+        if typed.chosen_candidate is None
+        else typed.chosen_candidate.model_dump(mode="json"),
         "failed_checks": [
-            {"name": c.get("name"), "detail": _text(c.get("detail"))}
-            for c in verdict.get("checks", [])
-            if not c.get("passed")
+            {"name": name, "detail": _text(detail_text)}
+            for name, detail_text in typed.failed_checks
         ],
         "shadow": None
-        if not shadow
+        if shadow is None
         else {
-            "source": shadow.get("source"),
-            "action": shadow.get("action"),
-            "legs": shadow.get("legs", []),
-            "reason": _text(shadow.get("reason")),
+            "source": shadow.source.value,
+            "action": shadow.action.value,
+            "legs": _leg_rows(shadow),
+            "reason": _text(shadow.reason),
         },
+        "llm_status": typed.llm_status,
     }
     if not detail:
-        view["llm_status"] = getattr(decision, "llm_status", None)
         return view
-    state = decision.state_snapshot or {}
-    context = (state.get("context") or {}).get(decision.underlying) or {}
-    view["llm_status"] = (decision.llm_record or {}).get("status")
-    candidates = _candidates_of(decision)
+    state = typed.state
+    context = None if state is None else state.context.get(typed.underlying)
+    candidates = typed.candidates_of_underlying()
     view["candidate_count"] = len(candidates)
-    view["top_candidates"] = candidates[:TOP_CANDIDATES]
-    view["rejection_counts"] = (decision.candidates or {}).get("rejection_counts")
-    view["index_price_usd"] = (state.get("index_price_usd") or {}).get(decision.underlying)
+    view["top_candidates"] = [c.model_dump(mode="json") for c in candidates[:TOP_CANDIDATES]]
+    view["rejection_counts"] = typed.rejection_counts
+    view["index_price_usd"] = None if state is None else state.index_price_usd.get(typed.underlying)
     view["market"] = {
-        k: context.get(k)
+        k: None if context is None else to_json_value(getattr(context, k))
         for k in ("regime", "vol_trend", "rv_7d", "rv_30d", "return_7d_pct", "return_30d_pct")
     }
-    view["holdings_coin"] = (state.get("portfolio") or {}).get("holdings_coin")
-    view["orders"] = [
-        {
-            "label": o.label,
-            "instrument_name": o.instrument_name,
-            "direction": o.direction,
-            "amount": str(o.amount),
-            "state": o.state,
-            "filled_amount": str(o.filled_amount),
-        }
-        for o in decision.orders.all()
-    ]
-    view["llm_issues"] = (decision.llm_record or {}).get("issues", [])
+    holdings = None if state is None or state.portfolio is None else state.portfolio.holdings_coin
+    view["holdings_coin"] = None if holdings is None else to_json_value(holdings)
+    view["orders"] = [o.model_dump(mode="json") for o in typed.orders]
+    view["llm_issues"] = list(typed.llm_issues)
     return view
 
 
 def _mentions(decision: Decision, hint: InstrumentHint) -> bool:
-    names = [leg.get("instrument_name", "") for leg in (decision.proposal or {}).get("legs", [])]
-    names += [
-        leg.get("instrument_name", "") for leg in (decision.shadow_proposal or {}).get("legs", [])
-    ]
-    if decision.chosen_candidate:
-        names.append(decision.chosen_candidate.get("instrument_name", ""))
-    return any(hint.matches(name) for name in names if name)
+    return any(hint.matches(name) for name in selectors.decision_instruments(decision) if name)
 
 
 # ---------------------------------------------------------------------------------- tools
@@ -218,11 +205,8 @@ def get_agent_status(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any
 
 
 def _light(qs: QuerySet[Decision]) -> QuerySet[Decision]:
-    """Decisions without their heavy JSON (state, candidates, log line, LLM prompts), with
-    the LLM status read out of the record by the database."""
-    return qs.defer("state_snapshot", "candidates", "log_line", "llm_record").annotate(
-        llm_status=KeyTextTransform("status", "llm_record")
-    )
+    """Decisions without their heavy JSON, with the LLM status (`selectors.decision_list_light`)."""
+    return selectors.decision_list_light(qs)
 
 
 def list_decisions(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -305,7 +289,7 @@ def get_candidates(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
         for name, rows in candidate_groups(latest).items()
         if not currency or name == currency
     }
-    rejections = (latest.candidates or {}).get("rejection_counts")
+    _, rejections = decision_candidates(latest)
     return {
         "as_of": latest.market_time.isoformat(),
         "decision_id": latest.pk,

@@ -206,6 +206,18 @@ def implied_vol_and_greeks(
     return result, Greeks(*[out[j].reshape(shape) for j in range(6)])
 
 
+def deribit_theta(theta_per_day: ArrayLike, t_years: ArrayLike) -> FloatArray:
+    """Theta as Deribit reports it: the time decay over min(1 day, remaining life), USD.
+
+    `Greeks.theta` is the decay rate per calendar day, which grows like 1/sqrt(T) and near
+    expiry exceeds the option's whole value; Deribit scales the rate by the time actually left
+    when under a day, so a call with an hour left shows an hour's decay.
+    """
+    days_left = np.asarray(t_years, dtype=np.float64) * 365.0
+    rate = np.asarray(theta_per_day, dtype=np.float64)
+    return np.asarray(rate * np.clip(days_left, 0.0, 1.0))
+
+
 def coin_price(price_usd: ArrayLike, forward: ArrayLike) -> FloatArray:
     """Price of an inverse (coin-settled) option in coin: USD price divided by the forward."""
     return np.asarray(np.asarray(price_usd, dtype=np.float64) / np.asarray(forward, np.float64))

@@ -147,6 +147,19 @@ class RiskLimits(BaseModel):
     daily_drawdown_limit_pct: float = Field(
         default=10.0, ge=0.0, lt=100.0, description="peak-to-trough equity loss today; 0 = off"
     )
+    max_scenario_loss_pct: float = Field(
+        default=50.0,
+        ge=0.0,
+        le=100.0,
+        description=(
+            "loss of the book after an order at the worst cell of the scenario grid (spot"
+            " -40%..+40% x vol -50%..+100% x now/+1 d/+7 d), percent of equity; coins held count,"
+            " so -40% spot alone costs their share; 0 disables"
+        ),
+    )
+    max_vega_usd: float = Field(
+        default=10_000.0, ge=0.0, description="|book vega|, USD per vol point; 0 disables"
+    )
     kill_switch: bool = False
 
     def max_order_amount_for(self, currency: str) -> Decimal:
@@ -218,6 +231,8 @@ class RuntimeOverrides(BaseModel):
     premium_min_usd: float | None = Field(default=None, ge=0.0)
     take_profit_frac: float | None = Field(default=None, gt=0.0, le=1.0)
     loop_interval_s: int | None = Field(default=None, ge=10)
+    max_scenario_loss_pct: float | None = Field(default=None, ge=0.0, le=100.0)
+    max_vega_usd: float | None = Field(default=None, ge=0.0)
 
     def set_fields(self) -> dict[str, Any]:
         """Only the overrides actually set (for audit logs and the effective-params record)."""
@@ -232,6 +247,8 @@ _LIQUIDITY_FIELDS = (
     "daily_drawdown_limit_pct",
     "kill_switch",
     "premium_min_usd",
+    "max_scenario_loss_pct",
+    "max_vega_usd",
 )
 
 

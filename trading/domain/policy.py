@@ -9,7 +9,10 @@ One tick, per underlying, in this order (the first rule that fires wins):
      (then the call is left to expire worthless: buying it back would only pay the spread);
    - *profit taken*: (sold price - ask) / sold price >= `take_profit_frac`.
    A triggered call is **rolled** into the best candidate (epsilon-greedy, another instrument)
-   when new risk is allowed and a candidate exists, otherwise **closed**.
+   when new risk is allowed and a candidate exists, otherwise **closed**. Calls the roll rules
+   would trigger on within `ROLL_WINDOW_MARGIN_DAYS` (an hour) are never sold, by a roll or
+   an open (`outside_roll_window`): otherwise research mode, whose `dte_min_days` equals
+   `roll_dte_min_days`, sells a call at 1.002 days left and rolls it five minutes later.
 2. **Open.** An underlying with fewer open calls than `max_calls_per_underlying` and a ranked
    candidate gets a new call: epsilon-greedy choice among the top K (`candidates.py`), size the
    mode's default amount clamped to the risk limits and put on the amount step.
@@ -30,7 +33,7 @@ import numpy as np
 from trading.domain.candidates import CandidateEvaluation, Selection, choose_candidate
 from trading.domain.context import MarketContext
 from trading.domain.instruments import dte_days, quantize_price
-from trading.domain.params import DecisionMode, EffectiveParams
+from trading.domain.params import DecisionMode, EffectiveParams, RollRules
 from trading.domain.proposal import (
     ActionType,
     DecisionSource,
@@ -47,6 +50,8 @@ from trading.domain.risk import (
 )
 
 COVERED_CALL_STRATEGY = "covered_call"
+#: A new call must stay out of the roll rules' reach for at least this long (one hour).
+ROLL_WINDOW_MARGIN_DAYS = 1.0 / 24.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +148,25 @@ def _buy_leg(quote: OptionQuote | None, name: str, amount: Decimal) -> OrderLeg 
     )
 
 
-def _available(evaluation: CandidateEvaluation | None, exclude: set[str]) -> CandidateEvaluation:
+def outside_roll_window(dte: float, delta: float, rules: RollRules) -> bool:
+    """Whether a call with `dte` days left and `delta` stays clear of the roll rules (near
+    expiry, in the money near expiry) for `ROLL_WINDOW_MARGIN_DAYS` after it is sold."""
+    horizon = dte - ROLL_WINDOW_MARGIN_DAYS
+    if horizon < rules.roll_dte_min_days:
+        return False
+    return not (delta >= rules.roll_itm_delta and horizon <= rules.roll_itm_dte_days)
+
+
+def _available(
+    evaluation: CandidateEvaluation | None, exclude: set[str], rules: RollRules
+) -> CandidateEvaluation:
     if evaluation is None:
         return CandidateEvaluation(ranked=(), rejected=())
-    ranked = tuple(c for c in evaluation.ranked if c.instrument_name not in exclude)
+    ranked = tuple(
+        c
+        for c in evaluation.ranked
+        if c.instrument_name not in exclude and outside_roll_window(c.dte_days, c.delta, rules)
+    )
     return CandidateEvaluation(ranked=ranked, rejected=evaluation.rejected)
 
 
@@ -198,7 +218,9 @@ def _manage(tick: _Tick, currency: str, review: PositionReview, can_open: bool) 
     if close_leg is None:
         return None
     if can_open:
-        available = _available(tick.state.evaluations.get(currency), {position.instrument_name})
+        available = _available(
+            tick.state.evaluations.get(currency), {position.instrument_name}, tick.params.roll
+        )
         selection = choose_candidate(available, tick.params.strategy, tick.rng)
         if selection is not None:
             roll = _roll(tick, currency, close_leg, close_quote, selection, available, why)
@@ -260,7 +282,7 @@ def _open(tick: _Tick, currency: str) -> tuple[Proposal | None, str]:
         names = ", ".join(p.instrument_name for p in mine)
         return None, f"{currency}: already at {len(mine)} open call(s) ({names})"
     exclude = {p.instrument_name for p in inputs.portfolio.short_calls(currency)}
-    available = _available(tick.state.evaluations.get(currency), exclude)
+    available = _available(tick.state.evaluations.get(currency), exclude, params.roll)
     selection = choose_candidate(available, params.strategy, tick.rng)
     if selection is None:
         return None, f"{currency}: no candidate passed the filter"

@@ -39,7 +39,7 @@ from trading.deribit.client import DeribitClient, new_order_label
 from trading.domain.instruments import parse_instrument
 from trading.domain.params import EffectiveParams, Environment, RiskLimits
 from trading.domain.proposal import Proposal
-from trading.domain.risk import RiskInputs, evaluate_risk
+from trading.domain.risk import RiskInputs, StressTrade, evaluate_risk, evaluate_stress
 from trading.domain.risk.verdict import RiskCheck, RiskVerdict
 from trading.models import Decision, Order, RuntimeControl
 from trading.services.controls import effective_params_load
@@ -100,6 +100,10 @@ class OrderRequest:
     paper_ok: bool = True
     requested_by: str = ""
     note: str = ""
+    #: The book before the orders: when given, the gate stress-tests the book after them
+    #: (`evaluate_stress`) unless the verdict already did, so every strategy's orders meet the
+    #: stress limits (max worst-scenario loss, max vega).
+    stress_inputs: RiskInputs | None = None
 
 
 @dataclass
@@ -161,6 +165,7 @@ def order_request_from_proposal(
         risk=lambda limits: evaluate_risk(proposal, inputs, limits),
         requested_by=requested_by,
         note=note,
+        stress_inputs=inputs,
     )
 
 
@@ -208,6 +213,24 @@ def _gate_checks(
     return checks
 
 
+def _stress_checks(
+    request: OrderRequest, risk: RiskVerdict, limits: RiskLimits
+) -> tuple[RiskCheck, ...]:
+    """Stress checks of the book after the request's legs, unless not needed or already run."""
+    inputs = request.stress_inputs
+    # Buying (closing a short, or a long option's premium) never opens unbounded risk, and a
+    # close must never be blocked by a stress limit; only requests with a sell are judged.
+    sells = any(leg.direction == "sell" and not leg.reduce_only for leg in request.legs)
+    already = any(c.name == "stress_loss" for c in risk.checks)
+    if inputs is None or not sells or already:
+        return ()
+    trades = [
+        StressTrade(leg.instrument_name, leg.amount if leg.direction == "buy" else -leg.amount)
+        for leg in request.legs
+    ]
+    return evaluate_stress(trades, inputs, limits)
+
+
 def order_gate_check(request: OrderRequest, *, client: DeribitClient | None) -> GateCheck:
     """Judge `request` with fresh controls: kill switch, environment, dry run, risk engine."""
     try:
@@ -222,7 +245,7 @@ def order_gate_check(request: OrderRequest, *, client: DeribitClient | None) -> 
     if not request.legs:
         return GateCheck(request=request, verdict=risk, params=params)
     gate = _gate_checks(request, params, client)
-    checks = (*gate, *risk.checks)
+    checks = (*gate, *risk.checks, *_stress_checks(request, risk, params.risk))
     verdict = risk.model_copy(
         update={"checks": checks, "approved": all(c.passed for c in checks) and risk.approved}
     )

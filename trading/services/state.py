@@ -117,6 +117,12 @@ def _dec(value: object) -> Decimal | None:
     return Decimal(repr(number))
 
 
+def _positive(value: object) -> float | None:
+    """A finite positive float, else None (the stress check's IV and forward)."""
+    number = _dec(value)
+    return None if number is None else float(number)
+
+
 def quotes_for(frame: pd.DataFrame, names: Iterable[str], index_usd: float) -> list[OptionQuote]:
     """OptionQuotes for the named calls of a chain (candidates and the calls we hold)."""
     wanted = set(names)
@@ -127,16 +133,20 @@ def quotes_for(frame: pd.DataFrame, names: Iterable[str], index_usd: float) -> l
     for row in rows.itertuples(index=False):
         delta = float(row.delta)
         open_interest = float(row.open_interest)
+        forward = float(row.underlying_price)
         quotes.append(
             OptionQuote(
                 instrument_name=str(row.instrument_name),
                 spec=default_spec(str(row.instrument_name)),
                 index_price_usd=index_usd,
+                forward_usd=forward if np.isfinite(forward) and forward > 0 else None,
                 best_bid_coin=_dec(row.best_bid_price),
                 best_ask_coin=_dec(row.best_ask_price),
                 mark_price_coin=_dec(row.mark_price),
                 delta=delta if np.isfinite(delta) else None,
                 open_interest=open_interest if np.isfinite(open_interest) else None,
+                mark_iv=_positive(getattr(row, "iv", None)),
+                underlying_price_usd=_positive(getattr(row, "underlying_price", None)),
             )
         )
     return quotes
@@ -225,7 +235,9 @@ def portfolio_positions(
             )
         )
     if dry_run:
-        for paper in Position.objects.filter(status=Position.Status.OPEN, paper=True):
+        # Sandbox paper rows (Greg's GREG_SANDBOX batches) are experiments, not exposure.
+        papers = Position.objects.filter(status=Position.Status.OPEN, paper=True, sandbox=False)
+        for paper in papers:
             result.append(
                 OptionPosition(
                     instrument_name=paper.instrument_name,
@@ -253,7 +265,8 @@ def _portfolio(
             (usd(c, a.maintenance_margin) for c, a in accounts.items()), Decimal(0)
         ),
         holdings_coin={c: a.equity for c, a in accounts.items()},
-        net_delta={c: a.delta_total for c, a in accounts.items()},
+        # USD delta in coins, coins held included (PortfolioState.net_delta's convention).
+        net_delta={c: float(a.equity) + a.delta_total for c, a in accounts.items()},
         positions=positions,
     )
 

@@ -39,6 +39,14 @@ from trading.deribit.errors import (
     error_from_response,
 )
 from trading.domain.decision_log import build_decision_record, to_json_value
+from trading.domain.decision_view import (
+    CandidateRow,
+    LastTick,
+    LoggedGuard,
+    PortfolioSummary,
+    PositionMark,
+    decision_parts,
+)
 from trading.domain.health import GuardState, HealthCheckResult, HealthSeverity, risk_settings_check
 from trading.domain.params import DecisionMode, EffectiveParams
 from trading.domain.policy import (
@@ -52,6 +60,7 @@ from trading.domain.risk import (
     DrawdownState,
     RiskInputs,
     RiskVerdict,
+    VerdictCode,
     drawdown_update,
 )
 from trading.llm_policy import LLMPolicy
@@ -68,6 +77,7 @@ from trading.services.order_gate import (
     order_gate_send,
     order_request_from_proposal,
 )
+from trading.services.risk import risk_report_build
 from trading.services.state import TickState, position_marks, state_build
 
 logger = logging.getLogger("trading.tick")
@@ -427,7 +437,7 @@ def _decision_create(
             explored=proposal.explored,
             explore_rank=proposal.explore_rank,
             reason=proposal.reason,
-            verdict_code=verdict.code,
+            verdict_code=verdict.code.value,
             risk_verdict=verdict.as_record(),
             proposal=proposal.as_record(),
             shadow_proposal=None if shadow is None else shadow.as_record(),
@@ -498,13 +508,13 @@ def _decision_finish(
         health=guard,
         index_price_usd=state.index_usd,
     )
-    data = to_json_value(record.model_dump(mode="python"))
+    parts = decision_parts(record)
     decision.log_line = record.to_line()
-    decision.state_snapshot = {
-        k: data[k] for k in ("portfolio", "index_price_usd", "context", "health", "params")
-    }
-    decision.candidates = data["candidates"] | {"rejection_counts": data["rejection_counts"]}
-    decision.chosen_candidate = data["chosen_candidate"]
+    decision.state_snapshot = parts.stored_state()
+    decision.candidates = parts.stored_candidates()
+    decision.chosen_candidate = (
+        None if parts.chosen_candidate is None else parts.chosen_candidate.model_dump(mode="json")
+    )
     decision.executed = any(o.state in _FILLED or o.filled_amount > 0 for o in orders)
     decision.save(
         update_fields=[
@@ -536,36 +546,42 @@ def _status_publish(
     guard: GuardState,
 ) -> None:
     portfolio = inputs.portfolio
-    summary = {
-        "tick_at": state.now,
-        "decision_id": decision.pk,
-        "environment": params.environment.value,
-        "mode": params.mode.value,
-        "policy_version": params.policy_version,
-        "decision_mode": params.decision_mode.value,
-        "dry_run": params.dry_run,
-        "explore_pct": params.exploration_pct,
-        "spot": state.spot_summary(),
-        "portfolio": {
-            "equity_usd": portfolio.equity_usd,
-            "margin_used_pct": portfolio.margin_used_pct,
-            "holdings_coin": portfolio.holdings_coin,
-            "net_delta": portfolio.net_delta,
+    summary = LastTick(
+        tick_at=state.now,
+        decision_id=decision.pk,
+        environment=params.environment,
+        mode=params.mode,
+        policy_version=params.policy_version,
+        decision_mode=params.decision_mode,
+        dry_run=params.dry_run,
+        explore_pct=params.exploration_pct,
+        spot=state.spot_summary(),
+        portfolio=PortfolioSummary(
+            equity_usd=portfolio.equity_usd,
+            margin_used_pct=portfolio.margin_used_pct,
+            holdings_coin=portfolio.holdings_coin,
+            net_delta=portfolio.net_delta,
+        ),
+        top_candidates={
+            c: [CandidateRow.model_validate(to_json_value(x.as_dict())) for x in ev.ranked[:5]]
+            for c, ev in state.evaluations.items()
         },
-        "top_candidates": {
-            c: [x.as_dict() for x in ev.ranked[:5]] for c, ev in state.evaluations.items()
+        context={c: ctx.summary() for c, ctx in state.contexts.items()},
+        action=ActionType(decision.action),
+        underlying=decision.underlying,
+        reason=decision.reason,
+        verdict=VerdictCode(decision.verdict_code),
+        verdict_reasons=(decision.risk_verdict or {}).get("reasons", []),
+        explored=decision.explored,
+        guard=LoggedGuard.model_validate(guard.model_dump()),
+        drawdown=inputs.drawdown,
+        marks={
+            name: PositionMark.model_validate(mark)
+            for name, mark in position_marks(state.chains, _held_names(state), state.now).items()
         },
-        "context": {c: ctx.summary() for c, ctx in state.contexts.items()},
-        "action": decision.action,
-        "underlying": decision.underlying,
-        "reason": decision.reason,
-        "verdict": decision.verdict_code,
-        "verdict_reasons": (decision.risk_verdict or {}).get("reasons", []),
-        "explored": decision.explored,
-        "guard": guard.model_dump(mode="json"),
-        "drawdown": inputs.drawdown,
-        "marks": position_marks(state.chains, _held_names(state), state.now),
-    }
+    )
     AgentStatus.objects.filter(pk=1).update(
-        last_tick_at=timezone.now(), last_summary=to_json_value(summary)
+        last_tick_at=timezone.now(),
+        last_summary=summary.stored(),
+        risk_report=risk_report_build(inputs, params.risk),
     )

@@ -177,7 +177,13 @@ class DeribitHistorySource:
                 f"Deribit public history: {underlying}-PERPETUAL hourly closes as the index, "
                 "DVOL as 30-day ATM IV, chains rebuilt with the market model's smile and spreads"
             ),
-            details={"candles": len(candles), "dvol_points": len(dvol), "venue": self.venue},
+            details={
+                "candles": len(candles),
+                "dvol_points": len(dvol),
+                "venue": self.venue,
+                "basis_per_year": self.pricer.params.currencies[underlying].basis_per_year,
+                "drift_per_year": None,
+            },
         )
         panel = self.pricer.panel(underlying, path, provenance)
         if self.fetch_trades:

@@ -82,6 +82,7 @@ class SyntheticSource:
                 "jump_intensity_per_year": cp.jump_intensity_per_year,
                 "skew": cp.skew,
                 "basis_per_year": cp.basis_per_year,
+                "drift_per_year": cp.spot_drift_per_year,
             },
         )
 

@@ -18,7 +18,7 @@ from optionsdesk.processes import command
 
 
 class Command(BaseCommand):
-    """`manage.py demo`: web + worker + beat (+ simulated exchange); Ctrl-C stops them all."""
+    """`manage.py demo`: web + agent and research workers + beat (+ simulated exchange)."""
 
     help = "Start optionsdesk locally: SQLite, filesystem broker, simulated exchange."
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         call_command("ensure_admin", stdout=self.stdout)
         call_command("sync_periodic_tasks", stdout=self.stdout)
         bind = f"{options['host']}:{options['port']}"
-        names = ["web", "worker", "beat"]
+        names = ["web", "worker-agent", "worker-research", "beat"]
         if "run_exchange_sim" in get_commands() and settings.DERIBIT_ENV == "sim":
             names.insert(0, "sim")
         children = self._start(names, bind=bind, sim_port=str(options["sim_port"]))

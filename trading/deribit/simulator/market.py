@@ -369,7 +369,7 @@ class ReplayMarket:
             delta=rounded(g.delta, 5),
             gamma=rounded(g.gamma, 8),
             vega=rounded(g.vega, 5),
-            theta=rounded(g.theta, 5),
+            theta=rounded(black76.deribit_theta(g.theta, t_years), 5),
             rho=rounded(g.rho, 5),
             open_interest=np.nan_to_num(chain["open_interest"].to_numpy(dtype=np.float64)),
             volume=np.nan_to_num(chain["volume"].to_numpy(dtype=np.float64)),

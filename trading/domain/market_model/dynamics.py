@@ -73,7 +73,7 @@ def evolve_currencies(
             cp.spot_iv_correlation * iv_shock + math.sqrt(1 - cp.spot_iv_correlation**2) * common
         )
         state.log_spot += (
-            (cp.drift_per_year - compensator - 0.5 * diffusion_vol**2) * dt_years
+            (cp.spot_drift_per_year - compensator - 0.5 * diffusion_vol**2) * dt_years
             + diffusion_vol * math.sqrt(dt_years) * spot_shock
             + jump_sum
         )

@@ -295,7 +295,7 @@ class MarketModel:
             delta=rounded(g.delta, 5),
             gamma=rounded(g.gamma, 8),
             vega=rounded(g.vega, 5),
-            theta=rounded(g.theta, 5),
+            theta=rounded(black76.deribit_theta(g.theta, t_years), 5),
             rho=rounded(g.rho, 5),
             open_interest=oi,
             volume=volume,

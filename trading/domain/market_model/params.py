@@ -2,8 +2,12 @@
 
 Default parameters were fitted on `../shared/data/deribit/` (December 2025): the AR(1) on the
 hourly 30-day IV history, skew/curvature/term exponent by least squares on the option snapshots,
-spreads from the snapshots' bid/ask in vol points by DTE and |z| bucket, the forward basis from
-`underlying_price` across expiries. The realized/implied ratio is the exception: its December
+spreads by `spreads.fit_spread_params` (the bid/ask rule applied to every two-sided real call
+reproduces the real median spread per delta x DTE bucket; BTC base 0.371 + 1.082 / dte**0.889
+vol points, ETH 0.136 + 2.376 / dte**0.501, wing factor 1 + 0.13 / 0.10 |z|, then Deribit's tick
+grid; docs/decisions/0014), the forward basis from `underlying_price` across expiries
+(BTC 4.4%/yr, ETH 3.2%/yr; the spot drifts at the basis unless `drift_per_year` says otherwise,
+so forwards are unbiased). The realized/implied ratio is the exception: its December
 2025 fit (`rv_30d / iv_30d`, `DEC_2025_REALIZED_TO_IMPLIED`, BTC 1.10, ETH 1.05) describes an
 unusual week with no volatility risk premium, so the default is a long-run typical 0.8
 (`LONG_RUN_REALIZED_TO_IMPLIED`; docs/decisions/0010). Jumps, correlations and funding are
@@ -39,17 +43,21 @@ class CurrencyModelParams(BaseModel):
     jump_intensity_per_year: float = Field(default=8.0, ge=0)
     jump_mean_log: float = Field(default=-0.01)
     jump_std_log: float = Field(default=0.03, ge=0)
-    drift_per_year: float = 0.0
+    drift_per_year: float | None = Field(
+        default=None,
+        description="expected spot growth per year; None: the forward basis",
+    )
     basis_per_year: float = Field(description="forward basis, continuously compounded")
     skew: float = Field(description="d(IV/ATM)/dz, z standardised log-moneyness")
     smile_curvature: float = Field(description="d2(IV/ATM)/dz2 / 2")
     smile_z_max: float = Field(default=4.0, gt=0)
     term_exponent: float = Field(description="ATM(T) = ATM30 * (T/30d)**term_exponent")
-    spread_base_vol_pts: float = Field(default=1.5, ge=0)
-    spread_near_expiry_vol_pts: float = Field(default=8.0, ge=0)
-    spread_near_expiry_power: float = Field(default=0.7, ge=0)
-    spread_wing_per_z: float = Field(default=0.3, ge=0)
-    spread_min_frac_of_price: float = Field(default=0.01, ge=0)
+    # Spread rule (quoting.quote_bid_ask); defaults are BTC's fit (spreads.fit_spread_params).
+    spread_base_vol_pts: float = Field(default=0.371, ge=0)
+    spread_near_expiry_vol_pts: float = Field(default=1.082, ge=0)
+    spread_near_expiry_power: float = Field(default=0.889, ge=0)
+    spread_wing_per_z: float = Field(default=0.133, ge=0)
+    spread_min_frac_of_price: float = Field(default=0.0, ge=0)
     funding_8h_mean: float = 0.0001
     funding_8h_phi_hourly: float = Field(default=0.9, ge=0, lt=1)
     funding_8h_vol_hourly: float = Field(default=0.00003, ge=0)
@@ -60,6 +68,21 @@ class CurrencyModelParams(BaseModel):
     min_trade_amount: float = Field(gt=0, description="option amount step, coin")
     strikes_per_expiry: int = Field(default=40, ge=3)
     strike_range_sd: float = Field(default=4.0, gt=0)
+    iv_multiplier_by_dte: tuple[tuple[float, float], ...] = Field(
+        default=(),
+        description="(DTE upper bound in days, IV multiplier) pairs, ascending; smile IVs of an "
+        "expiry are scaled by the first band it falls in (set by calibration's update policy)",
+    )
+
+    @property
+    def spot_drift_per_year(self) -> float:
+        """Expected growth of the index per year: `drift_per_year`, else the forward basis.
+
+        With drift equal to the basis a forward is an unbiased forecast of the index at expiry,
+        so a seller at fair vol earns nothing from the basis (a 4.4%/yr basis over a zero drift
+        would hand a 0.25-delta call seller about 2.4% of premium at 7 days).
+        """
+        return self.basis_per_year if self.drift_per_year is None else self.drift_per_year
 
     @model_validator(mode="after")
     def _check_bounds(self) -> CurrencyModelParams:
@@ -114,7 +137,10 @@ def default_currency_params(
             skew=-0.052,
             smile_curvature=0.047,
             term_exponent=0.027,
-            spread_base_vol_pts=1.4,
+            spread_base_vol_pts=0.136,
+            spread_near_expiry_vol_pts=2.376,
+            spread_near_expiry_power=0.501,
+            spread_wing_per_z=0.104,
             open_interest_median=763.0,
             quote_amount_median=100.0,
             min_trade_amount=1.0,

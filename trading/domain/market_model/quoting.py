@@ -34,7 +34,20 @@ def smile_iv(
     atm_t = atm_iv_30d * (t / (30 / 365.0)) ** cp.term_exponent
     z = np.clip(np.log(strike / forward) / (atm_t * np.sqrt(t)), -cp.smile_z_max, cp.smile_z_max)
     factor = np.maximum(1 + cp.skew * z + cp.smile_curvature * z**2, 0.2)
+    if cp.iv_multiplier_by_dte:
+        factor = factor * dte_multiplier(cp.iv_multiplier_by_dte, t * 365.0)
     return np.asarray(atm_t * factor)
+
+
+def dte_multiplier(bands: tuple[tuple[float, float], ...], dte_days: FloatArray) -> FloatArray:
+    """IV multiplier of each DTE: the first (upper bound, multiplier) band containing it, else 1."""
+    dte = np.asarray(dte_days, dtype=np.float64)
+    out = np.ones_like(dte)
+    lower = -np.inf
+    for upper, multiplier in bands:
+        out = np.where((dte > lower) & (dte <= upper), multiplier, out)
+        lower = upper
+    return np.asarray(out)
 
 
 def quote_bid_ask(

@@ -10,7 +10,8 @@ Legs are judged by what they do to risk:
   daily drawdown stop, portfolio availability, margin, net delta, the hard rails (covered by
   holdings, per-expiry exposure, calls per underlying, size cap, mainnet notional caps), the
   premium minimum, the liquidity guards (spread, open interest, book depth), the settlement
-  window, and the amount/tick grid.
+  window, the amount/tick grid, and the stress limits on the whole book after the trade
+  (worst scenario loss in % of equity, book vega; `stress`).
 * a **buy** leg (CLOSE, or the old call of a ROLL) reduces risk. It only has to close a short
   that exists (never buy more than is short) on the exchange's grid. The kill switch and the
   drawdown stop never block it, so an operator can always flatten.
@@ -22,7 +23,8 @@ Modules: `inputs` (quotes, positions, portfolio, one tick's `RiskInputs`), `draw
 latching daily drawdown stop), `verdict` (`RiskCheck`, `RiskVerdict`), `capacity` (order
 sizing on the grid and under the rails, margin estimate), `exposure_checks` (what a sell does
 to the account: stops, margin, delta, hard rails), `order_checks` (the order against the
-market: instrument, grid, expiry, premium, liquidity, the close leg), `engine`
+market: instrument, grid, expiry, premium, liquidity, the close leg), `stress` (the book after
+the trade on the scenario grid, for any strategy's signed trades), `engine`
 (`evaluate_risk`, which runs them all), `reduce_only` (`evaluate_reduce_only`, a
 reconciliation close that may only shrink an exchange position).
 """
@@ -36,20 +38,34 @@ from trading.domain.risk.drawdown import DrawdownState, drawdown_reset, drawdown
 from trading.domain.risk.engine import evaluate_risk
 from trading.domain.risk.inputs import OptionPosition, OptionQuote, PortfolioState, RiskInputs
 from trading.domain.risk.reduce_only import evaluate_reduce_only
-from trading.domain.risk.verdict import RiskVerdict
+from trading.domain.risk.stress import (
+    StressReport,
+    StressTrade,
+    book_from_inputs,
+    evaluate_stress,
+    stress_report,
+)
+from trading.domain.risk.verdict import RiskCheck, RiskVerdict, VerdictCode
 
 __all__ = [
     "DrawdownState",
     "OptionPosition",
     "OptionQuote",
     "PortfolioState",
+    "RiskCheck",
     "RiskInputs",
     "RiskVerdict",
+    "StressReport",
+    "StressTrade",
+    "VerdictCode",
+    "book_from_inputs",
     "drawdown_reset",
     "drawdown_update",
     "estimate_short_call_margin_usd",
     "evaluate_reduce_only",
     "evaluate_risk",
+    "evaluate_stress",
     "open_amount_capacity",
     "quantize_order_amount",
+    "stress_report",
 ]

@@ -64,12 +64,17 @@ def open_amount_capacity(
 def estimate_short_call_margin_usd(quote: OptionQuote, amount: Decimal) -> Decimal:
     """Initial margin of selling `amount` calls under Deribit's standard formula, USD.
 
-    Per coin: max(0.15 - OTM fraction, 0.10) + mark, times the index. An estimate: the account's
-    margin model (portfolio margin, cross collateral) may ask less.
+    Per coin: max(0.15 - OTM fraction, 0.10) + mark, times the index. The OTM fraction is
+    measured on the expiry's forward (`quote.forward_usd`, Deribit's `underlying_price`; the
+    index only when the forward is unknown), as the simulated exchange does
+    (`simulator.accounts.otm_fraction`) and as the reference example reproduces (OTM 3.33% =
+    (110000 - 106450) / 106450). An estimate: the account's margin model (portfolio margin,
+    cross collateral) may ask less.
     """
     index = _dec(quote.index_price_usd)
-    strike = quote.strike_usd or index
-    otm_frac = max(strike - index, Decimal(0)) / index
+    reference = _dec(quote.forward_usd) if quote.forward_usd else index
+    strike = quote.strike_usd or reference
+    otm_frac = max(strike - reference, Decimal(0)) / reference
     mark = quote.mark_price_coin or quote.best_bid_coin or Decimal(0)
     per_coin = max(STANDARD_MARGIN_BASE - otm_frac, STANDARD_MARGIN_FLOOR) + mark
     return per_coin * amount * index

@@ -14,6 +14,7 @@ from trading.domain.risk.exposure_checks import (
 )
 from trading.domain.risk.inputs import OptionQuote, RiskInputs
 from trading.domain.risk.order_checks import _check_close_leg, _check_instrument, _check_market
+from trading.domain.risk.stress import evaluate_stress, proposal_trades
 from trading.domain.risk.verdict import RiskVerdict, _Checks
 
 if TYPE_CHECKING:
@@ -21,7 +22,11 @@ if TYPE_CHECKING:
 
 
 def evaluate_risk(proposal: Proposal, inputs: RiskInputs, limits: RiskLimits) -> RiskVerdict:
-    """Judge a proposal: run every check that applies to its legs, approve only if all pass."""
+    """Judge a proposal: run every check that applies to its legs, approve only if all pass.
+
+    A proposal that opens risk is also judged on the whole book after all its legs
+    (`stress.evaluate_stress`: worst scenario loss and vega).
+    """
     action = str(proposal.action.value)
     if not proposal.legs:
         return RiskVerdict(action=action, approved=True, increases_risk=False)
@@ -33,6 +38,11 @@ def evaluate_risk(proposal: Proposal, inputs: RiskInputs, limits: RiskLimits) ->
         _check_close_leg(c, close_leg, inputs)
     if open_leg is not None:
         _evaluate_open_leg(c, open_leg, (close_leg, close_quote), inputs, limits)
+        if open_leg.instrument_name in inputs.quotes:
+            trades = proposal_trades(
+                (g.instrument_name, g.direction, g.amount) for g in proposal.legs
+            )
+            c.items.extend(evaluate_stress(trades, inputs, limits))
     return RiskVerdict(
         action=action,
         approved=all(check.passed for check in c.items),

@@ -84,6 +84,18 @@ def _check_account(
         )
 
 
+def order_delta_coin(quote: OptionQuote, amount: Decimal, *, sell: bool) -> float:
+    """Change of the book's USD delta (coins) from trading `amount` of `quote` at its mark.
+
+    Convention (`PortfolioState.net_delta`): the USD delta of the whole book in coins, coins
+    held included. On an inverse option the premium is paid in coin, so a sale changes it by
+    -(Black delta - mark price in coin) per contract: Deribit's premium-adjusted delta.
+    """
+    mark = float(quote.mark_price_coin or 0)
+    per_contract = float(quote.delta or 0.0) - mark
+    return (-per_contract if sell else per_contract) * float(amount)
+
+
 def _check_delta(
     c: _Checks,
     quote: OptionQuote,
@@ -92,21 +104,27 @@ def _check_delta(
     inputs: RiskInputs,
     limits: RiskLimits,
 ) -> None:
+    """Net delta in one convention (see `PortfolioState.net_delta`): passes when the book
+    stays within the limit, reduces its delta, or stays covered (0 <= delta <= coins held)."""
     current = inputs.portfolio.net_delta.get(quote.currency, 0.0)
     if quote.delta is None:
         c.add("net_delta", False, f"delta of {quote.instrument_name} unknown", leg="open")
         return
-    change = -quote.delta * float(amount)
+    change = order_delta_coin(quote, amount, sell=True)
     close_quote, close_amount = close
     if close_quote is not None and close_quote.delta is not None:
-        change += close_quote.delta * float(close_amount)
+        change += order_delta_coin(close_quote, close_amount, sell=False)
     after = current + change
-    ok = abs(after) <= limits.max_net_delta_abs or abs(after) < abs(current)
+    holdings = float(inputs.portfolio.holdings(quote.currency))
+    covered = 0.0 <= after <= holdings
+    ok = abs(after) <= limits.max_net_delta_abs or abs(after) < abs(current) or covered
     c.add(
         "net_delta",
         ok,
-        f"net delta {current:+.4f} -> {after:+.4f} {quote.currency} vs max "
-        f"|{limits.max_net_delta_abs}|" + ("" if ok else " and it does not reduce it"),
+        f"net delta (USD delta in coins, coins held included) {current:+.4f} -> {after:+.4f} "
+        f"{quote.currency} vs max |{limits.max_net_delta_abs}|"
+        + (" (covered: within 0..coins held)" if covered else "")
+        + ("" if ok else " and it does not reduce it"),
         leg="open",
         value=f"{after:.6f}",
         limit=limits.max_net_delta_abs,

@@ -26,6 +26,9 @@ class OptionQuote(BaseModel):
     instrument_name: str
     spec: ContractSpec
     index_price_usd: float = Field(gt=0)
+    forward_usd: float | None = Field(
+        default=None, gt=0, description="the expiry's forward (underlying_price); margin's OTM"
+    )
     best_bid_coin: Decimal | None = None
     best_ask_coin: Decimal | None = None
     best_bid_amount: Decimal | None = None
@@ -37,6 +40,10 @@ class OptionQuote(BaseModel):
     expiry: datetime | None = None
     strike_usd: Decimal | None = None
     is_call: bool = True
+    mark_iv: float | None = Field(default=None, description="decimal (0.55 is 55%)")
+    underlying_price_usd: float | None = Field(
+        default=None, description="Deribit's forward of the expiry; the index when None"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -104,7 +111,11 @@ class PortfolioState(BaseModel):
     """The account as the risk engine needs it (money in USD, deltas and holdings in coins).
 
     `holdings_coin` is what covers calls (the coins held, per currency); `net_delta` is the
-    account delta per currency, in coins. Every short call counts against the holdings,
+    book's USD delta per currency in coins, **coins held included**: d(equity in USD)/d(index),
+    which on Deribit's inverse options is `equity + delta_total` (the balance plus each
+    position's Black delta; `delta_total` alone leaves the coins out and would show a covered
+    book as a naked short). Orders change it by their premium-adjusted delta
+    (`exposure_checks.order_delta_coin`). Every short call counts against the holdings,
     including sandbox and other strategies' positions: they are all real exposure.
     """
 
@@ -116,6 +127,9 @@ class PortfolioState(BaseModel):
     holdings_coin: dict[str, Decimal] = Field(default_factory=dict)
     net_delta: dict[str, float] = Field(default_factory=dict)
     positions: tuple[OptionPosition, ...] = ()
+    perpetuals_usd: dict[str, Decimal] = Field(
+        default_factory=dict, description="signed USD size of the perpetual per currency"
+    )
 
     @property
     def margin_used_pct(self) -> float | None:

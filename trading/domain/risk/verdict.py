@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+
+class VerdictCode(StrEnum):
+    """A decision's outcome in one word (`Decision.verdict_code`)."""
+
+    NO_ACTION = "no_action"
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 class RiskCheck(BaseModel):
@@ -42,16 +51,16 @@ class RiskVerdict(BaseModel):
         return tuple(f"{c.name}: {c.detail}" for c in self.failed)
 
     @property
-    def code(self) -> str:
+    def code(self) -> VerdictCode:
         """Short outcome for a Decision row: no_action, approved or rejected."""
         if self.action == "DO_NOTHING":
-            return "no_action"
-        return "approved" if self.approved else "rejected"
+            return VerdictCode.NO_ACTION
+        return VerdictCode.APPROVED if self.approved else VerdictCode.REJECTED
 
     def as_record(self) -> dict[str, Any]:
         """JSON-ready dict with stable keys (code and reasons included)."""
         record = self.model_dump(mode="json")
-        record["code"] = self.code
+        record["code"] = self.code.value
         record["reasons"] = list(self.reasons)
         return record
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0005_order_gate'),
+        ('trading', '0005_risk_stress_limits'),
     ]
 
     operations = [

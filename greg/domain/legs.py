@@ -1,0 +1,318 @@
+"""Leg builders: turn a chosen strategy into concrete, priced, quantised legs.
+
+Each structure follows the spec's DTE window (the expiry nearest the window's middle) and
+strike targets (ATM: strike nearest the forward; delta: the OTM option whose forward delta is
+nearest the target, inside ``delta_min..delta_max`` when the spec gives a band). Sells are
+priced at the best bid and buys at the best ask (coin, on the tick grid); amounts are rounded
+down to the instrument's amount step. Money is reported in USD at the forward.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from greg.domain.spec import GregSpec, LegSpec, StructureSpec, load_spec
+from trading.domain import black76
+from trading.domain.chain import enrich_chain
+from trading.domain.fees import option_fee_coin
+from trading.domain.instruments import (
+    BelowMinimumAmountError,
+    ContractSpec,
+    default_spec,
+    quantize_amount,
+    quantize_price,
+)
+
+SpecLookup = Callable[[str], ContractSpec]
+STRESS_SIGMAS: Final[float] = 3.0
+MIN_IM_FRACTION: Final[float] = 0.10
+BASE_IM_FRACTION: Final[float] = 0.15
+DTE_TOLERANCE_DAYS: Final[float] = 10.0
+
+
+class Leg(BaseModel):
+    """One priced leg; ``amount`` in contracts (coin), signed greeks are the leg's exposure."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instrument_name: str
+    side: str
+    option_type: str
+    strike: float
+    expiry: datetime
+    dte_days: float
+    amount: Decimal
+    price_coin: Decimal
+    mark_price_coin: float
+    iv_pct: float
+    delta: float
+    gamma: float
+    vega_usd: float
+    theta_usd: float
+
+
+class StructureQuote(BaseModel):
+    """A strategy's legs with premium, fees, max loss, margin and net greeks (USD, coins)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: str
+    underlying: str
+    forward_usd: float
+    legs: tuple[Leg, ...]
+    credit_usd: float
+    fees_usd: float
+    max_loss_usd: float
+    max_loss_basis: str
+    margin_usd: float
+    net_delta: float
+    net_gamma: float
+    net_vega_usd: float
+    net_theta_usd: float
+    notional_usd: float
+    dte_note: str = ""
+
+
+class BuildFailure(BaseModel):
+    """Why a structure could not be built (no expiry in window, no bid to sell into, ...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: str
+    reason: str
+
+
+def _pick_expiry(chain: pd.DataFrame, low: float, high: float) -> tuple[float, str] | None:
+    """The expiry nearest the window's middle; else the nearest one within the tolerance.
+
+    Why a tolerance: listed expiries often leave a gap (no weekly 30-45 days out); the rules'
+    window is kept as the preference and any departure is reported in the quote.
+    """
+    per_expiry = chain.groupby("expiry_timestamp")["t_years"].median() * 365.0
+    if per_expiry.empty:
+        return None
+    inside = per_expiry[(per_expiry >= low) & (per_expiry <= high)]
+    if not inside.empty:
+        best = (inside - (low + high) / 2.0).abs().idxmin()
+        return float(best), ""
+    outside = np.maximum(low - per_expiry, per_expiry - high)
+    nearest = outside.idxmin()
+    if float(outside[nearest]) > DTE_TOLERANCE_DAYS:
+        return None
+    days = float(per_expiry[nearest])
+    return float(nearest), f"no expiry in {low:g}-{high:g} DTE; nearest listed is {days:.1f} DTE"
+
+
+def _pick_row(group: pd.DataFrame, leg: LegSpec) -> pd.Series | None:
+    rows = group[group["option_type"] == leg.kind]
+    if rows.empty:
+        return None
+    if leg.target == "atm":
+        distance = (rows["strike"] - rows["underlying_price"]).abs()
+        return rows.loc[distance.idxmin()]
+    deltas = rows["delta"].abs()
+    otm = np.where(
+        rows["option_type"] == "C",
+        rows["strike"] > rows["underlying_price"],
+        rows["strike"] < rows["underlying_price"],
+    )
+    usable = rows[otm & np.isfinite(deltas.to_numpy())]
+    if leg.delta_min is not None and leg.delta_max is not None:
+        band = usable["delta"].abs().between(leg.delta_min, leg.delta_max)
+        usable = usable[band] if band.any() else usable
+    if usable.empty:
+        return None
+    target = leg.delta or 0.25
+    return usable.loc[(usable["delta"].abs() - target).abs().idxmin()]
+
+
+def _book_price(row: pd.Series, side: str, spec: ContractSpec) -> Decimal | None:
+    raw = row["best_bid_price"] if side == "sell" else row["best_ask_price"]
+    if raw is None or not math.isfinite(float(raw)) or float(raw) <= 0:
+        return None
+    return quantize_price(Decimal(repr(float(raw))), spec, "nearest")
+
+
+def _leg(row: pd.Series, leg: LegSpec, amount: Decimal, price: Decimal, now: datetime) -> Leg:
+    sign = -1.0 if leg.side == "sell" else 1.0
+    size = float(amount) * sign
+    iv = float(row["iv"]) if math.isfinite(float(row["iv"])) else float(row["mark_iv"]) / 100.0
+    g = black76.greeks(
+        float(row["underlying_price"]), float(row["strike"]), float(row["t_years"]), iv,
+        leg.kind == "C",
+    )  # fmt: skip
+    expiry = datetime.fromtimestamp(float(row["expiry_timestamp"]), tz=UTC)
+    return Leg(
+        instrument_name=str(row["instrument_name"]),
+        side=leg.side,
+        option_type=leg.kind,
+        strike=float(row["strike"]),
+        expiry=expiry,
+        dte_days=(expiry - now).total_seconds() / 86400.0,
+        amount=amount,
+        price_coin=price,
+        mark_price_coin=float(row["mark_price"]),
+        iv_pct=iv * 100.0,
+        delta=float(g.delta) * size,
+        gamma=float(g.gamma) * size,
+        vega_usd=float(g.vega) * size,
+        theta_usd=float(g.theta) * size,
+    )
+
+
+def _short_margin_usd(leg: Leg, forward: float) -> float:
+    """Deribit-style initial margin of a short inverse option, per the leg (USD)."""
+    otm = (
+        max(leg.strike - forward, 0.0) if leg.option_type == "C" else max(forward - leg.strike, 0.0)
+    )
+    fraction = max(BASE_IM_FRACTION - otm / forward, MIN_IM_FRACTION) + float(leg.price_coin)
+    return fraction * forward * float(leg.amount)
+
+
+def _risk(
+    strategy: str, legs: tuple[Leg, ...], forward: float, credit: float
+) -> tuple[float, str, float]:
+    """(max loss USD, how it was found, margin estimate USD) of a structure."""
+    amount = float(legs[0].amount)
+    shorts = [leg for leg in legs if leg.side == "sell"]
+    longs = [leg for leg in legs if leg.side == "buy"]
+    if strategy == "STRATEGY_B_CALENDAR":
+        debit = -credit
+        return debit, "debit paid (long back month covers the short front)", debit
+    if strategy == "STRATEGY_C_SHORT_PUT":
+        loss = shorts[0].strike * amount - credit
+        return loss, "put assigned at a zero price, less the credit", shorts[0].strike * amount
+    if longs:
+        widths = []
+        for short in shorts:
+            wing = [x for x in longs if x.option_type == short.option_type]
+            if wing:
+                widths.append(abs(wing[0].strike - short.strike))
+        loss = max(widths) * amount - credit
+        return loss, "widest wing minus credit (defined risk)", loss
+    iv = max(leg.iv_pct for leg in legs) / 100.0
+    t_years = max(leg.dte_days for leg in legs) / 365.0
+    move = forward * iv * math.sqrt(t_years) * STRESS_SIGMAS
+    loss = (
+        max(
+            sum(max(forward + move - s.strike, 0.0) for s in shorts if s.option_type == "C"),
+            sum(max(s.strike - (forward - move), 0.0) for s in shorts if s.option_type == "P"),
+        )
+        * amount
+        - credit
+    )
+    margin = sum(_short_margin_usd(s, forward) for s in shorts)
+    return loss, f"undefined risk: loss at a {STRESS_SIGMAS:g}-sigma move to expiry", margin
+
+
+def structure_build(
+    strategy: str,
+    chain: pd.DataFrame,
+    *,
+    amount: Decimal,
+    now: datetime,
+    spec_of: SpecLookup = default_spec,
+    spec: GregSpec | None = None,
+) -> StructureQuote | BuildFailure:
+    """Build one strategy's legs from an option chain (enriched or not)."""
+    spec = spec or load_spec()
+    structure = spec.strategies[strategy]
+    df = chain if "delta" in chain.columns else enrich_chain(chain)
+    if df.empty:
+        return BuildFailure(strategy=strategy, reason="empty option chain")
+    picked = _expiries(df, structure)
+    if isinstance(picked, str):
+        return BuildFailure(strategy=strategy, reason=picked)
+    expiries, dte_note = picked
+    legs: list[Leg] = []
+    for leg_spec in structure.legs:
+        group = df[df["expiry_timestamp"] == expiries[leg_spec.expiry]]
+        row = _pick_row(group, leg_spec)
+        if row is None:
+            return BuildFailure(strategy=strategy, reason=f"no {leg_spec.kind} for {leg_spec}")
+        contract = spec_of(str(row["instrument_name"]))
+        try:
+            size = quantize_amount(amount, contract)
+        except BelowMinimumAmountError as exc:
+            return BuildFailure(strategy=strategy, reason=str(exc))
+        price = _book_price(row, leg_spec.side, contract)
+        if price is None:
+            side = "bid" if leg_spec.side == "sell" else "ask"
+            return BuildFailure(strategy=strategy, reason=f"no {side} on {row['instrument_name']}")
+        legs.append(_leg(row, leg_spec, size, price, now))
+    if len({leg.instrument_name for leg in legs}) < len(legs):
+        return BuildFailure(strategy=strategy, reason="legs collapse onto the same instrument")
+    quote = _quote(strategy, str(df["underlying"].iloc[0]), tuple(legs), df)
+    return quote.model_copy(update={"dte_note": dte_note})
+
+
+def _expiries(df: pd.DataFrame, structure: StructureSpec) -> tuple[dict[str, float], str] | str:
+    front = _pick_expiry(df, structure.dte_min, structure.dte_max)
+    if front is None:
+        return f"no expiry within {structure.dte_min:g}-{structure.dte_max:g} DTE (+-10 days)"
+    result, notes = {"front": front[0], "back": front[0]}, [front[1]]
+    if structure.back_dte_min is not None and structure.back_dte_max is not None:
+        back = _pick_expiry(df, structure.back_dte_min, structure.back_dte_max)
+        if back is None:
+            low, high = structure.back_dte_min, structure.back_dte_max
+            return f"no back expiry within {low:g}-{high:g} DTE (+-10 days)"
+        result["back"], notes = back[0], [*notes, back[1]]
+    return result, "; ".join(n for n in notes if n)
+
+
+def _quote(
+    strategy: str, underlying: str, legs: tuple[Leg, ...], df: pd.DataFrame
+) -> StructureQuote:
+    forward = float(
+        df.loc[df["instrument_name"] == legs[0].instrument_name, "underlying_price"].iloc[0]
+    )
+    credit_coin = sum(
+        float(leg.price_coin) * float(leg.amount) * (1 if leg.side == "sell" else -1)
+        for leg in legs
+    )
+    fees_coin = sum(float(option_fee_coin(leg.amount, leg.price_coin)) for leg in legs)
+    credit = credit_coin * forward
+    max_loss, basis, margin = _risk(strategy, legs, forward, credit)
+    return StructureQuote(
+        strategy=strategy,
+        underlying=underlying,
+        forward_usd=forward,
+        legs=legs,
+        credit_usd=credit,
+        fees_usd=fees_coin * forward,
+        max_loss_usd=max_loss,
+        max_loss_basis=basis,
+        margin_usd=margin,
+        net_delta=sum(leg.delta for leg in legs),
+        net_gamma=sum(leg.gamma for leg in legs),
+        net_vega_usd=sum(leg.vega_usd for leg in legs),
+        net_theta_usd=sum(leg.theta_usd for leg in legs),
+        notional_usd=max(float(leg.amount) for leg in legs) * forward,
+    )
+
+
+def structures_build(
+    chain: pd.DataFrame,
+    *,
+    amount: Decimal | Mapping[str, Decimal],
+    now: datetime,
+    spec_of: SpecLookup = default_spec,
+) -> dict[str, StructureQuote | BuildFailure]:
+    """All seven structures on one chain (enriched once)."""
+    spec = load_spec()
+    df = chain if "delta" in chain.columns else enrich_chain(chain)
+    result: dict[str, StructureQuote | BuildFailure] = {}
+    for strategy in spec.strategies:
+        size = amount if isinstance(amount, Decimal) else amount[strategy]
+        result[strategy] = structure_build(
+            strategy, df, amount=size, now=now, spec_of=spec_of, spec=spec
+        )
+    return result

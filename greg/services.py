@@ -1,1 +1,0 @@
-"""Writes and orchestration of the greg app (<entity>_<verb>, keyword-only)."""

@@ -1,0 +1,148 @@
+"""Market inputs for the sensors, fetched with our Deribit client (about six requests per
+underlying), with harvested history filling in where the exchange's history is short.
+
+Requests: the option chain (book summaries), the perpetual's summary (index, predicted
+funding), hourly and daily perpetual candles, DVOL daily candles and the instrument specs
+(cached by the client). Harvested 30-day IV (``volatility_history/<ccy>_volatility_history
+.parquet`` under ``GREG_DERIBIT_DATA_DIR``, default ``../shared/data/deribit``) extends the DVOL
+history back to six months when the exchange returns less (the simulator keeps ~35 days).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+
+from greg.domain.sensors import IV_RANK_DAYS, MarketInputs
+from trading.deribit.client import DeribitClient
+from trading.domain.instruments import ContractSpec, default_spec
+from trading.services.state import chain_frame
+
+logger = logging.getLogger("greg.market")
+HOURLY_DAYS = 32
+DAILY_DAYS = 400
+
+
+@dataclass(frozen=True)
+class MarketFetch:
+    """The sensors' inputs plus what the leg builders need (enriched chain, contract specs)."""
+
+    inputs: MarketInputs
+    specs: dict[str, ContractSpec]
+    requests: int
+
+
+def data_root() -> Path:
+    """Where harvested Deribit data lives (setting GREG_DERIBIT_DATA_DIR or ../shared)."""
+    configured = getattr(settings, "GREG_DERIBIT_DATA_DIR", None)
+    if configured:
+        return Path(configured)
+    return Path(settings.BASE_DIR).parent / "shared" / "data" / "deribit"
+
+
+@lru_cache(maxsize=8)
+def _harvested_iv(path: str, mtime: float) -> pd.Series:
+    frame = pd.read_parquet(path, columns=["timestamp", "iv_30d"])
+    index = pd.to_datetime(frame["timestamp"], utc=True)
+    return pd.Series(frame["iv_30d"].to_numpy(dtype=float), index=index).dropna().sort_index()
+
+
+def harvested_iv_history(underlying: str) -> pd.Series | None:
+    """Harvested hourly 30-day IV (percent) of an underlying, or None when not available."""
+    path = data_root() / "volatility_history" / f"{underlying.lower()}_volatility_history.parquet"
+    if not path.is_file():
+        return None
+    return _harvested_iv(str(path), path.stat().st_mtime)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _candles(
+    client: DeribitClient, name: str, start: datetime, end: datetime, res: str
+) -> pd.DataFrame:
+    chart = client.get_tradingview_chart_data(name, _ms(start), _ms(end), res)
+    if chart.status != "ok" or not chart.close:
+        return pd.DataFrame(columns=["high", "low", "close"])
+    index = pd.to_datetime(chart.ticks, unit="ms", utc=True)
+    return pd.DataFrame({"high": chart.high, "low": chart.low, "close": chart.close}, index=index)
+
+
+def _iv_history(client: DeribitClient, underlying: str, now: datetime) -> tuple[pd.Series, str]:
+    start = now - timedelta(days=IV_RANK_DAYS + 2)
+    dvol = client.get_volatility_index_data(underlying, _ms(start), _ms(now), "1D")
+    live = pd.Series(
+        [c[4] for c in dvol.data],
+        index=pd.to_datetime([c[0] for c in dvol.data], unit="ms", utc=True),
+        dtype=float,
+    ).sort_index()
+    covered = not live.empty and live.index[0] <= pd.Timestamp(start) + pd.Timedelta(days=30)
+    if covered:
+        return live, "dvol"
+    harvested = harvested_iv_history(underlying)
+    if harvested is None or harvested.empty:
+        return live, "dvol (short)"
+    first_live = live.index[0] if not live.empty else pd.Timestamp(now)
+    older = harvested[(harvested.index < first_live) & (harvested.index <= pd.Timestamp(now))]
+    daily = older.resample("1D").last().dropna()
+    return pd.concat([daily, live]).sort_index(), "dvol + harvested iv_30d"
+
+
+def _specs(client: DeribitClient, underlying: str) -> dict[str, ContractSpec]:
+    specs: dict[str, ContractSpec] = {}
+    for instrument in client.get_instruments(underlying, "option"):
+        try:
+            specs[instrument.instrument_name] = ContractSpec.from_deribit(
+                instrument.model_dump(mode="python")
+            )
+        except ValueError:
+            logger.warning("unusable spec for %s", instrument.instrument_name)
+    return specs
+
+
+def spec_lookup(specs: dict[str, ContractSpec]) -> Callable[[str], ContractSpec]:
+    """A lookup by instrument name that falls back to Deribit's published terms."""
+
+    def lookup(name: str) -> ContractSpec:
+        return specs.get(name) or default_spec(name)
+
+    return lookup
+
+
+def market_fetch(*, client: DeribitClient, underlying: str) -> MarketFetch:
+    """Fetch one underlying's sensor inputs and contract specs from the exchange."""
+    before = client.request_count
+    summaries = client.get_book_summary_by_currency(underlying, "option")
+    stamps = [r.creation_timestamp for r in summaries]
+    now = datetime.fromtimestamp(max(stamps) / 1000, UTC) if stamps else datetime.now(UTC)
+    chain = chain_frame(summaries, now)
+    perp = client.get_book_summary_by_instrument(f"{underlying}-PERPETUAL")
+    hourly = _candles(
+        client, f"{underlying}-PERPETUAL", now - timedelta(days=HOURLY_DAYS), now, "60"
+    )
+    daily = _candles(client, f"{underlying}-PERPETUAL", now - timedelta(days=DAILY_DAYS), now, "1D")
+    iv_history, iv_source = _iv_history(client, underlying, now)
+    specs = _specs(client, underlying)
+    funding = perp.funding_8h if perp.funding_8h is not None else perp.current_funding
+    inputs = MarketInputs(
+        underlying=underlying,
+        as_of=now,
+        chain=chain if not chain.empty else None,
+        chain_time=now,
+        hourly_close=hourly["close"] if not hourly.empty else None,
+        daily=daily if not daily.empty else None,
+        iv_history=iv_history if not iv_history.empty else None,
+        iv_history_source=iv_source,
+        index_price=perp.estimated_delivery_price or perp.mark_price,
+        funding_rate=funding,
+        funding_time=datetime.fromtimestamp(perp.creation_timestamp / 1000, UTC),
+    )
+    return MarketFetch(inputs=inputs, specs=specs, requests=client.request_count - before)

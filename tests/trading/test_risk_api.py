@@ -1,0 +1,69 @@
+"""The book's risk after a tick: GET /api/risk/portfolio, /api/risk/scenarios, the risk panel."""
+# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
+    agent_settings,
+    sim_client,
+    sim_exchange,
+    sim_server,
+)
+from trading.services import tick_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ticked(agent_settings, sim_client):
+    """Two ticks on the simulator: the first sells a call, the second sees it in the book."""
+    tick_run(trigger="test", client=sim_client, seed=1)
+    return tick_run(trigger="test", client=sim_client, seed=2)
+
+
+def test_before_any_tick_the_risk_endpoints_are_a_404_envelope(logged_in_client):
+    response = logged_in_client.get("/api/risk/portfolio")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert "not ticked" in response.json()["error"]["message"]
+
+
+def test_portfolio_greeks_after_a_tick_include_coins_and_the_convention(ticked, logged_in_client):
+    data = logged_in_client.get("/api/risk/portfolio").json()
+    groups = {r["group"] for r in data["greeks"]}
+    assert groups >= {"total", "underlying", "strategy"}
+    btc = next(r for r in data["greeks"] if r["group"] == "underlying" and r["key"] == "BTC")
+    assert btc["delta_coin"] > 0  # the coins held dominate a covered call's delta
+    assert any(r["key"] == "BTC coins" for r in data["greeks"])
+    assert "Deribit" in data["convention"]
+    assert data["worst"]["label"].startswith("spot ")
+    assert data["limits"]["max_scenario_loss_pct"] == 50.0
+
+
+def test_scenario_grid_after_a_tick_has_pnl_coin_and_margin_per_cell(ticked, logged_in_client):
+    data = logged_in_client.get("/api/risk/scenarios").json()
+    days, spots, vols = len(data["days"]), len(data["spot_moves"]), len(data["vol_moves"])
+    assert (days, spots, vols) == (3, 9, 6)
+    assert len(data["pnl_usd"]) == days
+    assert len(data["pnl_usd"][0]) == spots
+    assert len(data["pnl_usd"][0][0]) == vols
+    assert set(data["pnl_coin"]) >= {"BTC"}
+    assert data["pnl_usd"][0][4][2] == 0.0  # no move, no time: no P&L
+    assert data["worst"]["pnl_usd"] == min(min(min(v) for v in day) for day in data["pnl_usd"])
+
+
+def test_a_user_without_a_session_gets_401(client):
+    assert client.get("/api/risk/scenarios").status_code in (401, 403)
+
+
+def test_live_tab_loads_the_risk_panel_with_greeks_and_a_heatmap(ticked, logged_in_client):
+    page = logged_in_client.get(reverse("trading:live")).content.decode()
+    assert 'data-testid="risk-panel"' in page
+    panel = logged_in_client.get(reverse("trading:risk"), {"day": "2"}).content.decode()
+    assert 'data-testid="risk-greeks"' in panel
+    assert "<svg" in panel
+    assert "+7 d" in panel
+    assert "Worst scenario" in panel

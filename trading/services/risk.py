@@ -1,0 +1,52 @@
+"""The book's risk report: portfolio greeks and the scenario grid, built once per tick.
+
+Why at the tick: the tick already holds the book (coins, positions, quotes with their IVs and
+forwards); the dashboard and `GET /api/risk/...` read the stored report instead of calling the
+exchange from a web request. The report never fails a tick: a problem is recorded in `error`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from trading.domain.params import RiskLimits
+from trading.domain.portfolio import ScenarioSpec, portfolio_greeks, scenario_grid
+from trading.domain.risk import RiskInputs, book_from_inputs
+
+logger = logging.getLogger("trading.risk")
+
+#: Stated once on every report (the package docstring of trading.domain.portfolio says more).
+CONVENTION = (
+    "Deribit's: delta in coins (a coin held is 1, an inverse perpetual size_usd/index), "
+    "delta_usd = delta x index; gamma per 1 USD (gamma_usd: USD delta change for a 1% move); "
+    "vega USD per vol point; theta USD per day; *_coin = USD / index. Options: Black-76 on "
+    "each expiry's forward with each position's IV; vol moves scale every IV (the surface)."
+)
+
+
+def risk_report_build(inputs: RiskInputs, limits: RiskLimits) -> dict[str, Any]:
+    """The JSON-ready report of `inputs`' book: greeks rows, scenario grid, worst cell, limits."""
+    try:
+        book, unvalued = book_from_inputs(inputs)
+        grid = scenario_grid(book, ScenarioSpec())
+        greeks = portfolio_greeks(book)
+    except (ValueError, ArithmeticError) as exc:  # a report must never fail the tick
+        logger.warning("risk report failed: %s", exc)
+        return {"as_of": inputs.now.isoformat(), "error": str(exc)[:300]}
+    return {
+        "as_of": inputs.now.isoformat(),
+        "environment": inputs.environment.value,
+        "convention": CONVENTION,
+        "equity_usd": book.equity_usd,
+        "index_usd": dict(book.index_usd),
+        "coins": dict(book.coins),
+        "positions": len(book.options),
+        "unvalued": list(unvalued),
+        "greeks": [row.as_record() for row in greeks.rows],
+        "scenarios": grid.as_record(),
+        "limits": {
+            "max_scenario_loss_pct": limits.max_scenario_loss_pct,
+            "max_vega_usd": limits.max_vega_usd,
+        },
+    }
