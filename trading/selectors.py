@@ -180,6 +180,31 @@ def market_now() -> datetime:
     return parsed or timezone.now()
 
 
+def position_subtotals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Open positions' USD subtotals per book (real first): count, unrealised, realised."""
+    result = []
+    for book in ("real", "paper"):
+        mine = [r for r in rows if ("paper" if r["position"].paper else "real") == book]
+        if not mine:
+            continue
+        subtotal: dict[str, Any] = {"book": book, "positions": len(mine)}
+        for field in ("unrealised_mark_usd", "unrealised_buyback_usd", "realised_usd"):
+            values = [r.get(field) for r in mine]
+            known = [float(v) for v in values if v is not None]
+            subtotal[field] = round(sum(known), 2) if len(known) == len(values) else None
+        result.append(subtotal)
+    return result
+
+
+def last_rejection_counts() -> dict[str, dict[str, int]]:
+    """How many calls each candidate filter rejected at the last decision, per underlying."""
+    latest = Decision.objects.order_by("-decided_at", "-id").only("id", "candidates").first()
+    if latest is None:
+        return {}
+    _, counts = candidates_split(latest.candidates)
+    return counts or {}
+
+
 def last_index_usd() -> dict[str, Any]:
     """The index per underlying at the last decision (USD conversions of the P&L)."""
     latest = Decision.objects.order_by("-decided_at", "-id").only("id", "state_snapshot").first()

@@ -34,19 +34,52 @@ from trading.models import ChatMessage, Conversation, Position
 CLOSED_SHOWN = 10
 
 
-def live_context() -> dict[str, Any]:
-    """Spot, portfolio, positions, P&L, mode badge, last action and why, candidates, timeline."""
+#: Decisions the timeline shows.
+TIMELINE_SHOWN = 20
+
+
+def _timeline(hide_idle: bool) -> tuple[list[Any], int]:
+    """The newest decisions; with `hide_idle`, a DO_NOTHING that repeats the one before it (same
+    reason) is hidden and counted."""
+    if not hide_idle:
+        return selectors.decision_views(selectors.decision_list(limit=TIMELINE_SHOWN)), 0
+    rows, hidden, previous = [], 0, None
+    for decision in selectors.decision_list(limit=TIMELINE_SHOWN * 10):
+        idle = decision.action == "DO_NOTHING"
+        if idle and previous is not None and previous == decision.reason:
+            hidden += 1
+            continue
+        previous = decision.reason if idle else None
+        rows.append(decision)
+        if len(rows) == TIMELINE_SHOWN:
+            break
+    return selectors.decision_views(rows), hidden
+
+
+def live_context(*, hide_idle: bool = False) -> dict[str, Any]:
+    """Spot, portfolio, positions, P&L, mode badge, last action and why, candidates (and which
+    filters rejected how many when none passed), timeline (optionally without repeated idles)."""
+    from trading.domain.wording import rejection_summary
+
     snapshot = selectors.agent_status_snapshot()
     last = snapshot.last
+    decisions, hidden = _timeline(hide_idle)
+    counts = selectors.last_rejection_counts()
+    open_rows = selectors.position_rows(status=Position.Status.OPEN)
     return {
+        "position_subtotals": selectors.position_subtotals(open_rows),
+        "paper_open": sum(1 for r in open_rows if r["position"].paper),
+        "hide_idle": hide_idle,
+        "hidden_idle": hidden,
+        "rejections": {ccy: rejection_summary(c) for ccy, c in counts.items()},
         "base_url": settings.DERIBIT_BASE_URL,
         "snapshot": snapshot,
         "last": last,
         "top_candidates": last.top_candidates if last else {},
-        "open_rows": selectors.position_rows(status=Position.Status.OPEN),
+        "open_rows": open_rows,
         "closed_rows": selectors.position_rows(status=Position.Status.CLOSED, limit=CLOSED_SHOWN),
         "pnl": selectors.pnl_summary(),
-        "decisions": selectors.decision_views(selectors.decision_list(limit=20)),
+        "decisions": decisions,
     }
 
 
@@ -56,7 +89,9 @@ def live(request: HttpRequest) -> HttpResponse:
     template = "trading/live.html"
     if htmx_partial(request):
         template += "#live"
-    context = live_context() | {"can_trade": user_has_role(request.user, Role.OPERATOR)}
+    context = live_context(hide_idle=bool(request.GET.get("hide_idle"))) | {
+        "can_trade": user_has_role(request.user, Role.OPERATOR)
+    }
     return render(request, template, context)
 
 
@@ -304,6 +339,22 @@ def position_close_view(request: HttpRequest, position_id: int) -> HttpResponse:
 def position_roll_view(request: HttpRequest, position_id: int) -> HttpResponse:
     """Operator: roll one position now into the best candidate, through the order gate."""
     return _position_action(request, position_id, "roll")
+
+
+@role_required(Role.OPERATOR)
+@require_POST
+def paper_book_view(request: HttpRequest) -> HttpResponse:
+    """Operator: keep the paper book apart (nothing to do) or archive it at its marks."""
+    from trading.services.paper_book import paper_book_archive
+
+    if request.POST.get("choice") == "archive":
+        archived = paper_book_archive(user=str(request.user))
+        messages.success(
+            request, f"Archived {len(archived)} paper position(s) at their last marks."
+        )
+    else:
+        messages.info(request, "The paper book is kept apart, labelled PAPER.")
+    return redirect(reverse("trading:live"))
 
 
 #: Orders per page of the orders history.

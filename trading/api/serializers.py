@@ -117,6 +117,14 @@ class AgentPositionSerializer(serializers.ModelSerializer):
         )
 
 
+class AgentPaperBookSerializer(serializers.Serializer):
+    """The paper book's fate when going live: keep it apart or archive it at its marks."""
+
+    choice = serializers.ChoiceField(choices=["keep", "archive"])
+    archived = serializers.IntegerField(read_only=True, help_text="positions archived now")
+    open = serializers.IntegerField(read_only=True, help_text="paper positions still open")
+
+
 class AgentPositionActionSerializer(serializers.Serializer):
     """What a close-now or roll-now did: a sentence and the orders the gate persisted."""
 

@@ -143,6 +143,32 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
         return self._act(request, pk, "roll")
 
 
+class PaperBookViewSet(viewsets.ViewSet):
+    """The paper book (open dry-run positions): keep it apart or archive it when going live."""
+
+    permission_classes = [role_for_writes(Role.OPERATOR)]
+
+    @extend_schema(
+        request=s.AgentPaperBookSerializer, responses=s.AgentPaperBookSerializer, tags=["agent"]
+    )
+    def create(self, request: Request) -> Response:
+        """Operator: `{"choice": "archive"}` closes every open paper position at its last mark
+        (status `archived`, audited); `{"choice": "keep"}` leaves the book apart."""
+        from trading.services.paper_book import paper_book_archive, paper_positions_open
+
+        body = s.AgentPaperBookSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        archived = 0
+        if body.validated_data["choice"] == "archive":
+            archived = len(paper_book_archive(user=str(request.user), source="api"))
+        data = {
+            "choice": body.validated_data["choice"],
+            "archived": archived,
+            "open": len(paper_positions_open()),
+        }
+        return Response(s.AgentPaperBookSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
 class PositionActionConflict(APIException):
     """The action was refused (gate, risk engine, or book mismatch): nothing was sent."""
 
