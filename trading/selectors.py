@@ -645,3 +645,65 @@ def risk_report_latest() -> dict[str, Any] | None:
     status = AgentStatus.objects.filter(pk=1).only("risk_report").first()
     report = status.risk_report if status is not None else None
     return report if isinstance(report, dict) else None
+
+
+def pnl_history() -> dict[str, Any]:
+    """Daily realised cash P&L per book and the account's daily equity and drawdown
+    (`trading.domain.pnl.pnl_daily`), USD at each day's last index.
+
+    Fills count on the day they were created (premium +, buy-backs -, fees -), expiry and
+    archive settlements on the day the position closed; equity is the last tick's of each day.
+    """
+    from django.db.models.functions import TruncDate
+
+    from trading.domain.pnl import pnl_daily
+
+    index_by_day: dict[Any, dict[str, float]] = {}
+    equity_by_day: dict[Any, Any] = {}
+    for row in (
+        Decision.objects.annotate(day=TruncDate("decided_at"))
+        .order_by("decided_at", "id")
+        .values("day", "state_snapshot")
+    ):
+        snapshot = row["state_snapshot"] or {}
+        if snapshot.get("index_price_usd"):
+            index_by_day[row["day"]] = snapshot["index_price_usd"]
+        equity = (snapshot.get("portfolio") or {}).get("equity_usd")
+        if equity is not None:
+            equity_by_day[row["day"]] = equity
+    days_known = sorted(index_by_day)
+
+    def index_on(day: Any, currency: str) -> float | None:
+        earlier = [d for d in days_known if d <= day] or days_known[:1]
+        return (index_by_day.get(earlier[-1]) or {}).get(currency) if earlier else None
+
+    cash = []
+    for order in (
+        Order.objects.filter(filled_amount__gt=0)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "dry_run", "currency", "direction", "filled_amount", "average_price")
+        .annotate(fees=Sum("fee_coin"))
+    ):
+        index = index_on(order["day"], order["currency"])
+        if index is None:
+            continue
+        premium = order["filled_amount"] * order["average_price"]
+        coin = (premium if order["direction"] == "sell" else -premium) - (order["fees"] or 0)
+        cash.append(
+            {"day": order["day"], "book": "paper" if order["dry_run"] else "real",
+             "usd": float(coin) * float(index)}
+        )  # fmt: skip
+    for position in (
+        Position.objects.exclude(status=Position.Status.OPEN)
+        .filter(settled_coin__isnull=False, closed_at__isnull=False)
+        .annotate(day=TruncDate("closed_at"))
+        .values("day", "paper", "currency", "settled_coin")
+    ):
+        index = index_on(position["day"], position["currency"])
+        if index is not None:
+            cash.append(
+                {"day": position["day"], "book": "paper" if position["paper"] else "real",
+                 "usd": float(position["settled_coin"]) * float(index)}
+            )  # fmt: skip
+    equity = [{"day": d, "equity_usd": v} for d, v in equity_by_day.items()]
+    return pnl_daily(cash, equity)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("agent/controls/", views.controls, name="controls"),
     path("compare/", views.compare, name="compare"),
     path("orders/", views.orders, name="orders"),
+    path("pnl/", views.pnl_history_page, name="pnl-history"),
     path("agent/paper-book", views.paper_book_view, name="paper-book"),
     path("positions/<int:position_id>/close", views.position_close_view, name="position-close"),
     path("positions/<int:position_id>/roll", views.position_roll_view, name="position-roll"),

@@ -357,6 +357,28 @@ def paper_book_view(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("trading:live"))
 
 
+@login_required
+def pnl_history_page(request: HttpRequest) -> HttpResponse:
+    """Live P&L over time: daily bars and cumulative line per book, equity and drawdown."""
+    from trading.charts import pnl_history_svg
+
+    history = selectors.pnl_history()
+    rows = [
+        {
+            "day": day,
+            "books": [
+                (history["daily_usd"][b][i], history["cumulative_usd"][b][i])
+                for b in history["daily_usd"]
+            ],
+            "equity": history["equity_usd"][i],
+            "drawdown": history["drawdown_pct"][i],
+        }
+        for i, day in enumerate(history["days"])
+    ]
+    context = {"history": history, "rows": rows, "chart_svg": pnl_history_svg(history)}
+    return render(request, "trading/pnl_history.html", context)
+
+
 #: Orders per page of the orders history.
 ORDERS_PER_PAGE = 100
 

@@ -149,3 +149,28 @@ def test_going_live_keeps_the_paper_book_apart_or_archives_it_at_its_marks(
     page = operator.get(reverse("trading:live")).content.decode()
     assert 'data-testid="paper-book-banner"' not in page
     assert "archived" in page
+
+
+def test_pnl_over_time_has_daily_bars_cumulative_equity_and_drawdown(
+    decisions: list[Decision], logged_in_client: Any
+) -> None:
+    from trading.domain.pnl import pnl_daily
+    from trading.selectors import pnl_history
+
+    history = pnl_history()
+    orders = Order.objects.filter(filled_amount__gt=0)
+    index = Decision.objects.order_by("-id")[0].state_snapshot["index_price_usd"]
+    expected = sum(
+        float(o.filled_amount * o.average_price - o.fee_coin) * index[o.currency] for o in orders
+    )
+    assert history["cumulative_usd"]["paper"][-1] == pytest.approx(expected, abs=0.05)
+    page = logged_in_client.get(reverse("trading:pnl-history")).content.decode()
+    assert "<svg" in page
+    assert 'data-testid="pnl-history"' in page
+    made = pnl_daily(
+        [{"day": 1, "book": "real", "usd": 10.0}, {"day": 2, "book": "real", "usd": -4.0}],
+        [{"day": 1, "equity_usd": 100.0}, {"day": 2, "equity_usd": 90.0}],
+    )
+    assert made["cumulative_usd"]["real"] == [10.0, 6.0]
+    assert made["drawdown_pct"] == [0.0, -10.0]
+    assert made["max_drawdown_pct"] == -10.0

@@ -245,3 +245,51 @@ def pnl_subtotals(books: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             subtotal[field] = None if len(known) < len(values) else round(sum(known), 2)
         result.append(subtotal)
     return result
+
+
+def pnl_daily(
+    cash_rows: Sequence[Mapping[str, Any]],
+    equity_rows: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Daily P&L per book and the account's equity with its drawdown, for the history charts.
+
+    `cash_rows`: {day, book, usd} realised cash flows (premium received, buy-backs paid, fees,
+    expiry settlements, converted at that day's index). `equity_rows`: {day, equity_usd} the
+    last tick's equity of each day. Returns days in order with per-book daily and cumulative
+    USD, and equity with drawdown from the running peak (percent, <= 0).
+    """
+    days = sorted({r["day"] for r in cash_rows} | {r["day"] for r in equity_rows})
+    books = sorted({str(r["book"]) for r in cash_rows}, key=lambda b: (b != "real", b))
+    daily: dict[str, list[float]] = {b: [0.0] * len(days) for b in books}
+    where = {day: i for i, day in enumerate(days)}
+    for row in cash_rows:
+        daily[str(row["book"])][where[row["day"]]] += float(row["usd"])
+    cumulative: dict[str, list[float]] = {}
+    for book, values in daily.items():
+        total, running = 0.0, []
+        for value in values:
+            total += value
+            running.append(round(total, 2))
+        cumulative[book] = running
+    equity: list[float | None] = [None] * len(days)
+    for row in equity_rows:
+        if row.get("equity_usd") is not None:
+            equity[where[row["day"]]] = float(row["equity_usd"])
+    drawdown: list[float | None] = []
+    peak: float | None = None
+    for point in equity:
+        if point is None:
+            drawdown.append(None)
+            continue
+        value = point
+        peak = value if peak is None else max(peak, value)
+        drawdown.append(round((value / peak - 1.0) * 100, 2) if peak else None)
+    known = [d for d in drawdown if d is not None]
+    return {
+        "days": days,
+        "daily_usd": {b: [round(v, 2) for v in values] for b, values in daily.items()},
+        "cumulative_usd": cumulative,
+        "equity_usd": equity,
+        "drawdown_pct": drawdown,
+        "max_drawdown_pct": min(known) if known else None,
+    }
