@@ -64,6 +64,13 @@ class LabForm(forms.Form):
         help_text="optional JSON axes: runs a grid search instead of one run",
     )
     rank_by = forms.CharField(required=False, initial="sharpe")
+    holdout_frac = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=0.5,
+        initial=0.0,
+        help_text="grid: last fraction of the period held out of sample (0 = none)",
+    )
 
     def clean(self) -> dict[str, Any]:
         """Build and validate the domain objects (errors shown on the form)."""
@@ -126,7 +133,12 @@ class LabForm(forms.Form):
         cells, limit = grid_cell_count(axes), settings.GRID_MAX_CELLS
         if cells > limit:  # counted from the axes' lengths, before anything is expanded
             raise ValueError(f"{cells} combinations: at most {limit} per grid (GRID_MAX_CELLS)")
-        spec = GridSpec(base=config, axes=axes, rank_by=data.get("rank_by") or "sharpe")
+        spec = GridSpec(
+            base=config,
+            axes=axes,
+            rank_by=data.get("rank_by") or "sharpe",
+            holdout_frac=data.get("holdout_frac") or 0.0,
+        )
         try:
             spec.combinations()
         except TypeError as exc:

@@ -105,7 +105,8 @@ def scenario_heatmap_svg(scenarios: Mapping[str, Any], day_index: int = 0) -> st
     axis = figure.subplots()
     axis.imshow(cube, cmap="RdYlGn", norm=TwoSlopeNorm(0.0, -bound, bound), aspect="auto")
     for (i, j), value in np.ndenumerate(cube):
-        axis.text(j, i, f"{value / 1000:+.1f}k", ha="center", va="center", fontsize=7)
+        colour = "white" if abs(value) > 0.6 * bound else "black"
+        axis.text(j, i, f"{value / 1000:+.1f}k", ha="center", va="center", fontsize=7, color=colour)
     axis.set_xticks(range(len(vol)), vol, fontsize=8)
     axis.set_yticks(range(len(spot)), spot, fontsize=8)
     axis.set_xlabel("vol move (each position's IV scaled)", fontsize=8)

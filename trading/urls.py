@@ -19,4 +19,5 @@ urlpatterns = [
     path("positions/<int:position_id>/roll", views.position_roll_view, name="position-roll"),
     path("decisions/<int:decision_id>/", views.decision_page, name="decision"),
     path("agent/risk/", views.risk_panel, name="risk"),
+    path("agent/preflight/", views.preflight_panel, name="preflight"),
 ]

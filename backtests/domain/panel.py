@@ -14,6 +14,7 @@ the live agent, the harvester and every backtest source speak the same chain.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -375,3 +376,54 @@ def snapshot_frame(panel: ChainPanel, time_index: int) -> pd.DataFrame:
     frame["iv"] = panel.iv[rows]
     frame["delta"] = panel.delta[rows]
     return frame
+
+
+def panel_window(panel: ChainPanel, start_index: int, stop_index: int) -> ChainPanel:
+    """The panel's times `start_index` to `stop_index` (exclusive) as a panel of their own.
+
+    As if the data began and ended there: expiries outside the window have no settlement, so a
+    call still open at the window's end closes there (END_OF_DATA at its buy-back price) and
+    nothing after the window leaks into it.
+    """
+    n_times = len(panel.times)
+    start_index, stop_index = max(start_index, 0), min(stop_index, n_times)
+    if stop_index - start_index < 2:
+        raise ValueError("a panel window needs at least two times")
+    rows = slice(int(panel.time_start[start_index]), int(panel.time_start[stop_index]))
+    times = panel.times[start_index:stop_index]
+    return build_panel(
+        underlying=panel.underlying,
+        times=times,
+        spot_usd=panel.spot_usd[start_index:stop_index],
+        rv=panel.rv[start_index:stop_index],
+        instrument_name=panel.instrument_name,
+        strike=panel.strike,
+        expiry_ts=panel.expiry_ts,
+        is_call=panel.is_call,
+        row_time=panel.row_time[rows] - start_index,
+        row_instrument=panel.row_instrument[rows],
+        forward_usd=panel.forward_usd[rows],
+        mark_coin=panel.mark_coin[rows],
+        bid_coin=panel.bid_coin[rows],
+        ask_coin=panel.ask_coin[rows],
+        iv=panel.iv[rows],
+        open_interest=panel.open_interest[rows],
+        provenance=panel.provenance.model_copy(
+            update={
+                "start": datetime.fromtimestamp(float(times[0]), tz=UTC),
+                "end": datetime.fromtimestamp(float(times[-1]), tz=UTC),
+                "snapshots": len(times),
+                "rows": rows.stop - rows.start,
+            }
+        ),
+        delta=panel.delta[rows],
+    )
+
+
+def holdout_split(panel: ChainPanel, holdout_frac: float) -> tuple[ChainPanel, ChainPanel]:
+    """(in-sample, out-of-sample): the first 1 - `holdout_frac` of the times, then the rest."""
+    if not 0.0 < holdout_frac < 1.0:
+        raise ValueError("holdout_frac must be between 0 and 1")
+    n_times = len(panel.times)
+    split = round(n_times * (1.0 - holdout_frac))
+    return panel_window(panel, 0, split), panel_window(panel, split, n_times)

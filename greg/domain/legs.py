@@ -67,6 +67,7 @@ class StructureQuote(BaseModel):
     strategy: str
     underlying: str
     forward_usd: float
+    index_usd: float
     legs: tuple[Leg, ...]
     credit_usd: float
     fees_usd: float
@@ -221,8 +222,13 @@ def structure_build(
     now: datetime,
     spec_of: SpecLookup = default_spec,
     spec: GregSpec | None = None,
+    index_price: float | None = None,
 ) -> StructureQuote | BuildFailure:
-    """Build one strategy's legs from an option chain (enriched or not)."""
+    """Build one strategy's legs from an option chain (enriched or not).
+
+    Coin premiums are converted to USD at ``index_price`` (the spot index, as the exchange
+    does); without it, at the structure's forward.
+    """
     spec = spec or load_spec()
     structure = spec.strategies[strategy]
     df = chain if "delta" in chain.columns else enrich_chain(chain)
@@ -250,7 +256,7 @@ def structure_build(
         legs.append(_leg(row, leg_spec, size, price, now))
     if len({leg.instrument_name for leg in legs}) < len(legs):
         return BuildFailure(strategy=strategy, reason="legs collapse onto the same instrument")
-    quote = _quote(strategy, str(df["underlying"].iloc[0]), tuple(legs), df)
+    quote = _quote(strategy, str(df["underlying"].iloc[0]), tuple(legs), df, index_price)
     return quote.model_copy(update={"dte_note": dte_note})
 
 
@@ -269,25 +275,31 @@ def _expiries(df: pd.DataFrame, structure: StructureSpec) -> tuple[dict[str, flo
 
 
 def _quote(
-    strategy: str, underlying: str, legs: tuple[Leg, ...], df: pd.DataFrame
+    strategy: str,
+    underlying: str,
+    legs: tuple[Leg, ...],
+    df: pd.DataFrame,
+    index_price: float | None,
 ) -> StructureQuote:
     forward = float(
         df.loc[df["instrument_name"] == legs[0].instrument_name, "underlying_price"].iloc[0]
     )
+    index = index_price or forward
     credit_coin = sum(
         float(leg.price_coin) * float(leg.amount) * (1 if leg.side == "sell" else -1)
         for leg in legs
     )
     fees_coin = sum(float(option_fee_coin(leg.amount, leg.price_coin)) for leg in legs)
-    credit = credit_coin * forward
+    credit = credit_coin * index
     max_loss, basis, margin = _risk(strategy, legs, forward, credit)
     return StructureQuote(
         strategy=strategy,
         underlying=underlying,
         forward_usd=forward,
+        index_usd=index,
         legs=legs,
         credit_usd=credit,
-        fees_usd=fees_coin * forward,
+        fees_usd=fees_coin * index,
         max_loss_usd=max_loss,
         max_loss_basis=basis,
         margin_usd=margin,
@@ -295,7 +307,7 @@ def _quote(
         net_gamma=sum(leg.gamma for leg in legs),
         net_vega_usd=sum(leg.vega_usd for leg in legs),
         net_theta_usd=sum(leg.theta_usd for leg in legs),
-        notional_usd=max(float(leg.amount) for leg in legs) * forward,
+        notional_usd=max(float(leg.amount) for leg in legs) * index,
     )
 
 
@@ -305,6 +317,7 @@ def structures_build(
     amount: Decimal | Mapping[str, Decimal],
     now: datetime,
     spec_of: SpecLookup = default_spec,
+    index_price: float | None = None,
 ) -> dict[str, StructureQuote | BuildFailure]:
     """All seven structures on one chain (enriched once)."""
     spec = load_spec()
@@ -313,6 +326,6 @@ def structures_build(
     for strategy in spec.strategies:
         size = amount if isinstance(amount, Decimal) else amount[strategy]
         result[strategy] = structure_build(
-            strategy, df, amount=size, now=now, spec_of=spec_of, spec=spec
+            strategy, df, amount=size, now=now, spec_of=spec_of, spec=spec, index_price=index_price
         )
     return result

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trading', '0005_risk_stress_limits'),
+        ('trading', '0008_core_controls_version'),
     ]
 
     operations = [
