@@ -707,3 +707,144 @@ def pnl_history() -> dict[str, Any]:
             )  # fmt: skip
     equity = [{"day": d, "equity_usd": v} for d, v in equity_by_day.items()]
     return pnl_daily(cash, equity)
+
+
+#: Columns of the live training data (one row per decision: state, action, reward).
+TRAINING_COLUMNS = (
+    "decision_id",
+    "decided_at",
+    "market_time",
+    "environment",
+    "dry_run",
+    "mode",
+    "policy_version",
+    "decision_source",
+    "action",
+    "underlying",
+    "explored",
+    "explore_rank",
+    "verdict_code",
+    "executed",
+    "index_usd",
+    "equity_usd",
+    "margin_used_pct",
+    "instrument_name",
+    "strike",
+    "dte_days",
+    "delta",
+    "iv",
+    "ivrv",
+    "premium_usd",
+    "score",
+    "outcome_status",
+    "realised_coin",
+    "realised_usd",
+)
+
+
+def decision_outcomes(decisions: list[Decision]) -> dict[int, dict[str, Any]]:
+    """`decision_outcome` of many decisions at once (one positions query)."""
+    from datetime import timedelta
+
+    from trading.domain.pnl import position_realised_coin
+
+    by_book: dict[tuple[str, bool], list[Position]] = {}
+    for row in Position.objects.order_by("opened_at", "id"):
+        by_book.setdefault((row.instrument_name, row.paper), []).append(row)
+    outcomes: dict[int, dict[str, Any]] = {}
+    for decision in decisions:
+        sell = next(
+            (o for o in decision.orders.all() if o.direction == "sell" and o.filled_amount > 0),
+            None,
+        )
+        if sell is None:
+            continue
+        start = sell.created_at - timedelta(seconds=5)
+        candidates = by_book.get((sell.instrument_name, sell.dry_run), [])
+        position = next((p for p in candidates if p.opened_at >= start), None)
+        if position is None:
+            continue
+        if position.status == Position.Status.OPEN:
+            outcomes[decision.pk] = {"status": "open", "realised_coin": None, "realised_usd": None}
+            continue
+        realised = position_realised_coin(
+            {
+                "size": position.size,
+                "average_price_coin": position.average_price_coin,
+                "realised_coin": position.realised_coin,
+                "fees_coin": position.fees_coin,
+                "settled_coin": position.settled_coin,
+            }
+        )
+        index = (decision.state_snapshot or {}).get("index_price_usd", {}).get(position.currency)
+        outcomes[decision.pk] = {
+            "status": position.status,
+            "realised_coin": str(realised),
+            "realised_usd": None if index is None else round(float(realised) * float(index), 2),
+        }
+    return outcomes
+
+
+def decision_log_export(qs: QuerySet[Decision] | None = None) -> str:
+    """The decision log as JSONL: each decision's canonical line with `realised_outcome` added
+    (`status` open/closed/archived, realised coin and USD, fees included; null when it sold
+    nothing)."""
+    import json
+
+    decisions = list((qs if qs is not None else Decision.objects.all()).prefetch_related("orders"))
+    decisions.sort(key=lambda d: (d.decided_at, d.pk))
+    outcomes = decision_outcomes(decisions)
+    lines = []
+    for decision in decisions:
+        record = (
+            json.loads(decision.log_line) if decision.log_line else {"decision_id": decision.pk}
+        )
+        record["realised_outcome"] = outcomes.get(decision.pk)
+        lines.append(json.dumps(record, sort_keys=True, separators=(",", ":")))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def training_csv(qs: QuerySet[Decision] | None = None) -> str:
+    """Live training data as CSV: one row per decision with what it saw (index, portfolio, the
+    chosen call's features), what it did, and the realised outcome as the reward once known."""
+    import csv
+    import io
+
+    decisions = list((qs if qs is not None else Decision.objects.all()).prefetch_related("orders"))
+    decisions.sort(key=lambda d: (d.decided_at, d.pk))
+    outcomes = decision_outcomes(decisions)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=TRAINING_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for d in decisions:
+        snapshot = d.state_snapshot or {}
+        portfolio = snapshot.get("portfolio") or {}
+        chosen = d.chosen_candidate or {}
+        outcome = outcomes.get(d.pk) or {}
+        writer.writerow(
+            {
+                "decision_id": d.pk,
+                "decided_at": d.decided_at.isoformat(),
+                "market_time": d.market_time.isoformat(),
+                "environment": d.environment,
+                "dry_run": d.dry_run,
+                "mode": d.mode,
+                "policy_version": d.policy_version,
+                "decision_source": d.decision_source,
+                "action": d.action,
+                "underlying": d.underlying,
+                "explored": d.explored,
+                "explore_rank": d.explore_rank,
+                "verdict_code": d.verdict_code,
+                "executed": d.executed,
+                "index_usd": (snapshot.get("index_price_usd") or {}).get(d.underlying),
+                "equity_usd": portfolio.get("equity_usd"),
+                "margin_used_pct": portfolio.get("margin_used_pct"),
+                **{k: chosen.get(k) for k in ("instrument_name", "strike", "dte_days", "delta",
+                                              "iv", "ivrv", "premium_usd", "score")},
+                "outcome_status": outcome.get("status", ""),
+                "realised_coin": outcome.get("realised_coin"),
+                "realised_usd": outcome.get("realised_usd"),
+            }
+        )  # fmt: skip
+    return buffer.getvalue()

@@ -13,6 +13,13 @@ urlpatterns = [
     path("agent/controls/", views.controls, name="controls"),
     path("compare/", views.compare, name="compare"),
     path("orders/", views.orders, name="orders"),
+    path("exports/decisions.jsonl", views.decisions_download, {"kind": "log"}, name="export-log"),
+    path(
+        "exports/training.csv",
+        views.decisions_download,
+        {"kind": "training"},
+        name="export-training",
+    ),
     path("pnl/", views.pnl_history_page, name="pnl-history"),
     path("agent/paper-book", views.paper_book_view, name="paper-book"),
     path("positions/<int:position_id>/close", views.position_close_view, name="position-close"),

@@ -92,7 +92,8 @@ def live(request: HttpRequest) -> HttpResponse:
     if htmx_partial(request):
         template += "#live"
     context = live_context(hide_idle=bool(request.GET.get("hide_idle"))) | {
-        "can_trade": user_has_role(request.user, Role.OPERATOR)
+        "can_trade": user_has_role(request.user, Role.OPERATOR),
+        "can_export": user_has_role(request.user, Role.RESEARCHER),
     }
     return render(request, template, context)
 
@@ -376,6 +377,25 @@ def pnl_history_page(request: HttpRequest) -> HttpResponse:
     ]
     context = {"history": history, "rows": rows, "chart_svg": pnl_history_svg(history)}
     return render(request, "trading/pnl_history.html", context)
+
+
+@role_required(Role.RESEARCHER)
+def decisions_download(request: HttpRequest, kind: str) -> HttpResponse:
+    """Researcher: the decision log (JSONL, with realised outcomes) or the live training data
+    (CSV); `?since=` / `?until=` (ISO) bound `decided_at`."""
+    from trading.api.views import DecisionFilter
+
+    filtered = DecisionFilter(request.GET, queryset=selectors.decision_list())
+    qs = filtered.qs if filtered.is_valid() else selectors.decision_list().none()
+    if kind == "training":
+        response = HttpResponse(selectors.training_csv(qs), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="training.csv"'
+    else:
+        response = HttpResponse(
+            selectors.decision_log_export(qs), content_type="application/x-ndjson"
+        )
+        response["Content-Disposition"] = 'attachment; filename="decisions.jsonl"'
+    return response
 
 
 #: Orders per page of the orders history.

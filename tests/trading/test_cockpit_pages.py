@@ -174,3 +174,40 @@ def test_pnl_over_time_has_daily_bars_cumulative_equity_and_drawdown(
     assert made["cumulative_usd"]["real"] == [10.0, 6.0]
     assert made["drawdown_pct"] == [0.0, -10.0]
     assert made["max_drawdown_pct"] == -10.0
+
+
+def test_the_decision_log_and_training_data_download_with_realised_outcomes(
+    decisions: list[Decision], client_as: Any, logged_in_client: Any
+) -> None:
+    import json
+
+    viewer = client_as("viewer")
+    assert viewer.get("/api/agent/decisions/export").status_code == 403
+    assert viewer.get("/api/agent/decisions/training").status_code == 403
+    assert viewer.get(reverse("trading:export-log")).status_code == 403
+    assert 'data-testid="export-log"' not in viewer.get(reverse("trading:live")).content.decode()
+    researcher = client_as("researcher")
+    assert 'data-testid="export-log"' in researcher.get(reverse("trading:live")).content.decode()
+    opened = next(d for d in decisions if d.action == "OPEN_COVERED_CALL")
+    sell = opened.orders.get()
+    position = Position.objects.get(instrument_name=sell.instrument_name)
+    position.status = "closed"  # as if it expired worthless: the premium kept, less the fee
+    position.settled_coin = Decimal(0)
+    position.save()
+
+    body = researcher.get("/api/agent/decisions/export").content.decode()
+    records = [json.loads(line) for line in body.splitlines()]
+    assert [r["decision_id"] for r in records] == [str(d.pk) for d in decisions]
+    outcome = next(r for r in records if r["decision_id"] == str(opened.pk))["realised_outcome"]
+    expected = -position.size * position.average_price_coin - position.fees_coin
+    assert outcome["status"] == "closed"
+    assert Decimal(outcome["realised_coin"]) == expected
+    rows = list(
+        csv.DictReader(
+            io.StringIO(researcher.get(reverse("trading:export-training")).content.decode())
+        )
+    )
+    row = next(r for r in rows if r["decision_id"] == str(opened.pk))
+    assert row["instrument_name"] == sell.instrument_name
+    assert Decimal(row["realised_coin"]) == expected
+    assert row["outcome_status"] == "closed"

@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from optionsdesk.api.throttles import WriteRateThrottle
-from optionsdesk.roles import IsOperator, IsViewer, Role, role_for_writes
+from optionsdesk.roles import IsOperator, IsResearcher, IsViewer, Role, role_for_writes
 from trading import models, selectors
 from trading.api import serializers as s
 from trading.domain.risk import DrawdownState
@@ -74,6 +74,57 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
         if self.action == "retrieve":
             return s.AgentDecisionDetailSerializer
         return s.AgentDecisionSerializer
+
+    @extend_schema(
+        summary="Export the decision log (researcher)",
+        description="The filtered decisions as JSONL (`application/x-ndjson`): each one's "
+        "canonical decision-log line plus `realised_outcome` (status, realised coin and USD, "
+        "fees included; null when it sold nothing). Researcher role; 403 below.",
+        responses={
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            403: OpenApiResponse(description="Not a researcher (code `permission_denied`)."),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="export",
+        pagination_class=None,
+        permission_classes=[IsResearcher],
+    )
+    def export(self, request: Request) -> HttpResponse:
+        """Researcher: the decision log with realised outcomes."""
+        decisions = self.filter_queryset(self.get_queryset())
+        response = HttpResponse(
+            selectors.decision_log_export(decisions), content_type="application/x-ndjson"
+        )
+        response["Content-Disposition"] = 'attachment; filename="decisions.jsonl"'
+        return response
+
+    @extend_schema(
+        summary="Export live training data (researcher)",
+        description="One CSV row per filtered decision: what it saw (index, equity, margin, the "
+        "chosen call's strike, DTE, delta, IV, IV/RV, premium, score), what it did, and the "
+        "realised outcome as the reward once known (columns `trading.selectors."
+        "TRAINING_COLUMNS`). Researcher role; 403 below.",
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            403: OpenApiResponse(description="Not a researcher (code `permission_denied`)."),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="training",
+        pagination_class=None,
+        permission_classes=[IsResearcher],
+    )
+    def training(self, request: Request) -> HttpResponse:
+        """Researcher: live (state, action, reward) rows as CSV."""
+        decisions = self.filter_queryset(self.get_queryset())
+        response = HttpResponse(selectors.training_csv(decisions), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="training.csv"'
+        return response
 
 
 @extend_schema_view(
