@@ -268,18 +268,32 @@ def controls(request: HttpRequest) -> HttpResponse:
     return render(request, "trading/partials/controls.html", context)
 
 
+#: `?scope=` of the risk panel: a strategy-name prefix (Greg Lab shows Greg's own book).
+RISK_SCOPES = {"greg": "greg_"}
+
+
 @login_required
 def risk_panel(request: HttpRequest) -> HttpResponse:
     """The Live Agent tab's risk panel (htmx): greeks table and scenario heatmaps (viewer).
 
-    `?day=` picks the heatmap's time slice (an index into the grid's days, default now).
+    `?day=` picks the heatmap's time slice (an index into the grid's days, default now);
+    `?scope=greg` narrows the book to Greg's strategies (the Greg Lab tab).
     """
     from trading.charts import scenario_heatmap_svg
+    from trading.services.risk import risk_report_for_strategies
 
     report = selectors.risk_report_latest()
+    scope = request.GET.get("scope", "")
+    if report and "book" in report and scope in RISK_SCOPES:
+        report = risk_report_for_strategies(report, RISK_SCOPES[scope])
     day = request.GET.get("day", "0")
     day_index = int(day) if day.isdigit() else 0
-    context: dict[str, Any] = {"risk_loaded": True, "risk": report, "risk_day": day_index}
+    context: dict[str, Any] = {
+        "risk_loaded": True,
+        "risk": report,
+        "risk_day": day_index,
+        "risk_scope": scope if scope in RISK_SCOPES else "",
+    }
     if report and "scenarios" in report:
         scenarios = report["scenarios"]
         context["risk_heatmap"] = scenario_heatmap_svg(scenarios, day_index)
