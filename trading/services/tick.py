@@ -39,6 +39,7 @@ from trading.domain.decision_view import (
     LastTick,
     LoggedGuard,
     PortfolioSummary,
+    PositionMark,
     decision_parts,
 )
 from trading.domain.health import GuardState
@@ -59,7 +60,7 @@ from trading.domain.risk import (
 )
 from trading.exchange import exchange_client
 from trading.llm_policy import LLMPolicy
-from trading.models import AgentRun, Decision, Order
+from trading.models import AgentRun, Decision, Order, Position
 from trading.services.agent_status import (
     backoff_clear,
     backoff_load,
@@ -89,7 +90,7 @@ from trading.services.order_gate import (
     order_request_from_proposal,
 )
 from trading.services.risk import risk_report_build
-from trading.services.state import TickState, state_build
+from trading.services.state import TickState, position_marks, state_build
 
 logger = logging.getLogger("trading.tick")
 
@@ -477,6 +478,17 @@ def _decision_finish(
     )
 
 
+def _held_names(state: TickState) -> set[str]:
+    """Instruments we hold or track (exchange positions and every open row, paper included)."""
+    held = {p.instrument_name for p in state.exchange_positions if p.size != 0}
+    held |= set(
+        Position.objects.filter(status=Position.Status.OPEN).values_list(
+            "instrument_name", flat=True
+        )
+    )
+    return held
+
+
 def _status_publish(ctx: TickContext, decision: Decision) -> None:
     params, state, inputs, guard = ctx.params, ctx.state, ctx.inputs, ctx.guard
     portfolio = inputs.portfolio
@@ -509,5 +521,9 @@ def _status_publish(ctx: TickContext, decision: Decision) -> None:
         explored=decision.explored,
         guard=LoggedGuard.model_validate(guard.model_dump()),
         drawdown=inputs.drawdown,
+        marks={
+            name: PositionMark.model_validate(mark)
+            for name, mark in position_marks(state.chains, _held_names(state), state.now).items()
+        },
     )
     last_tick_save(summary, risk_report=risk_report_build(inputs, params.risk))
