@@ -25,6 +25,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # CI runs property tests on a fixed example sequence so a red build reproduces exactly;
 # local runs keep exploring new examples.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+# `make test-fast`: the pure domain tests with fewer property examples (a quick inner loop).
+hypothesis_settings.register_profile("fast", max_examples=15, derandomize=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
