@@ -46,3 +46,18 @@ def test_the_rules_vs_llm_figure_loads_once_outside_the_polled_fragment(logged_i
 def test_its_links_come_from_the_url_names(logged_in_client):
     page = logged_in_client.get(reverse("trading:live")).content.decode()
     assert f'href="{reverse("agent-status")}"' in page
+
+
+def test_the_timeline_shows_decisions_and_their_orders_from_factory_rows(logged_in_client):
+    from tests.factories import CALL, DecisionFactory, OrderFactory, PositionFactory
+
+    DecisionFactory.create_batch(2)
+    order = OrderFactory()
+    PositionFactory()
+    page = logged_in_client.get(reverse("trading:live")).content.decode()
+    timeline = page[page.index('data-testid="timeline"') :]
+    assert timeline.count('data-testid="decided-by"') == 3
+    assert f"sell 0.1000 {CALL} [simulated]" in timeline
+    assert order.decision is not None
+    assert order.decision.reason in timeline
+    assert CALL in page[page.index('data-testid="positions"') :]
