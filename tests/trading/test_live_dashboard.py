@@ -50,9 +50,11 @@ def test_its_links_come_from_the_url_names(logged_in_client):
 
 def test_the_timeline_shows_decisions_and_their_orders_from_factory_rows(logged_in_client):
     from tests.factories import CALL, DecisionFactory, OrderFactory, PositionFactory
+    from trading.models import Order
 
     DecisionFactory.create_batch(2)
-    order = OrderFactory()
+    OrderFactory()
+    order = Order.objects.get()
     PositionFactory()
     page = logged_in_client.get(reverse("trading:live")).content.decode()
     timeline = page[page.index('data-testid="timeline"') :]
