@@ -19,8 +19,13 @@ from trading.models import RuntimeControl
 
 pytestmark = pytest.mark.django_db
 
-#: Writes any logged-in user may make: the chat reads and never trades; a conversation is one's own.
-OPEN_TO_VIEWERS = {("POST", "/api/chat"), ("DELETE", "/api/chat/conversations/{id}")}
+#: Writes any logged-in user may make: the chat reads and never trades; a conversation is one's own;
+#: Greg's selector computes from the sensors it is given and stores nothing.
+OPEN_TO_VIEWERS = {
+    ("POST", "/api/chat"),
+    ("DELETE", "/api/chat/conversations/{id}"),
+    ("POST", "/api/greg/select"),
+}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -70,11 +75,17 @@ def test_only_operators_change_the_controls(client_as, group):
 
 @pytest.mark.parametrize("group", ["operator", "admin"])
 def test_operators_and_admins_change_the_controls(client_as, group):
-    response = client_as(group).patch(
-        "/api/agent/controls", {"kill_switch": True}, content_type="application/json"
+    # The kill switch has its own endpoint (a controls save never touches it).
+    response = client_as(group).post(
+        "/api/agent/kill-switch", {"on": True}, content_type="application/json"
     )
     assert response.status_code == 200, response.content
     assert RuntimeControl.load().kill_switch is True
+    response = client_as(group, f"{group}-2").patch(
+        "/api/agent/controls", {"ivrv_min": 1.2}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    assert RuntimeControl.load().ivrv_min == 1.2
 
 
 @pytest.mark.parametrize("group", ["viewer", "researcher", "operator"])

@@ -35,6 +35,11 @@ GATE_CALL = re.compile(r"\border_gate_(run|check|submit|persist|send)\(")
 KNOWN_PATHS = {
     "trading/services/tick.py": "tick",
     "trading/services/reconcile.py": "reconcile close (API, beat task, service)",
+    # Their kill-switch cases drive the real entry points beside their other tests:
+    # tests/trading/test_cockpit_actions.py (test_the_kill_switch_refuses_a_manual_close_...)
+    "trading/services/position_actions.py": "manual close and roll (dashboard, API)",
+    # tests/greg/test_execution_sim.py (each gate alone, the kill switch among them)
+    "greg/services/execution.py": "Greg's executed suggestions and position actions",
 }
 
 
