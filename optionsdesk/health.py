@@ -74,11 +74,10 @@ def _worker() -> tuple[Status, str]:
 
 
 def _exchange() -> tuple[Status, str]:
-    from trading.deribit.rpc import RetryPolicy
-    from trading.exchange import exchange_client
+    from django.utils.module_loading import import_string
 
-    with exchange_client(timeout_s=3.0, retry=RetryPolicy(max_attempts=1)) as client:
-        server_ms = client.get_time()
+    # The trading app's probe, named in settings: infrastructure imports no app.
+    server_ms = import_string(settings.HEALTH_EXCHANGE_TIME)()
     skew_ms = abs(int(time.time() * 1000) - int(server_ms))
     # The simulator's clock may run accelerated; only a real exchange's clock drifting from ours
     # matters (order expiries, settlement windows).

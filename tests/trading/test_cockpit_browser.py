@@ -4,7 +4,6 @@ and its order (with its fee) is in the history; a viewer has no button; screensh
 
 Screenshots go to `COCKPIT_SCREENSHOT_DIR` when set (to look at them), else a temporary folder.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -15,14 +14,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    CLIENT_ID,
-    CLIENT_SECRET,
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET
 from trading.models import Order, Position, RuntimeControl
 from trading.services import controls_update, tick_run
 

@@ -1,6 +1,5 @@
 """Cockpit pages: decisions (read-only), orders and fills (filters, CSV), the paper book when
 going live, the timeline's links and idle filter."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -12,13 +11,6 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    decisions,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.domain.wording import metric_label, rejection_summary
 from trading.models import AgentStatus, Decision, Order, Position
 from trading.services import controls_update

@@ -1,5 +1,4 @@
 """A real browser on the Live Agent tab's risk panel: greeks table and scenario heatmap."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -8,12 +7,6 @@ import os
 import pytest
 from django.urls import reverse
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.services import tick_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
