@@ -8,7 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django import forms
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
@@ -40,6 +46,23 @@ class DecisionFilter(django_filters.FilterSet):
             "dry_run",
             "executed",
         )
+
+
+@extend_schema_field({"type": "integer", "minimum": 1})
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number (an unknown one matches nothing)."""
+
+    field_class = forms.IntegerField
+
+
+class OrderFilter(django_filters.FilterSet):
+    """Filter order legs; `decision` is a decision id (an unknown one matches nothing)."""
+
+    decision = IdFilter(field_name="decision_id", min_value=1)
+
+    class Meta:
+        model = models.Order
+        fields = ("state", "direction", "dry_run", "instrument_name", "decision")
 
 
 @extend_schema_view(
@@ -94,7 +117,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsViewer]
 
     serializer_class = s.AgentOrderSerializer
-    filterset_fields = ("state", "direction", "dry_run", "instrument_name", "decision")
+    filterset_class = OrderFilter
 
     def get_queryset(self) -> Any:
         return selectors.order_list()
@@ -233,7 +256,7 @@ class ComparisonViewSet(viewsets.ViewSet):
         parameters=[
             OpenApiParameter(
                 "limit",
-                int,
+                {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX},
                 default=LIMIT_DEFAULT,
                 description=f"newest decisions that consulted the LLM, 1 to {LIMIT_MAX}",
             )
