@@ -81,7 +81,10 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = DecisionFilter
 
     def get_queryset(self) -> Any:
-        return selectors.decision_list()
+        qs = selectors.decision_list()
+        if self.action == "list":  # the list shows no snapshot, candidates or LLM record
+            qs = qs.defer("state_snapshot", "candidates", "log_line", "llm_record")
+        return qs
 
     def get_serializer_class(self) -> Any:
         if self.action == "retrieve":
