@@ -28,7 +28,7 @@ from trading.services import controls_update
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _wait(condition, timeout_s: float, what: str, logs: list[Path]) -> None:  # type: ignore[no-untyped-def]
+def _wait(condition, timeout_s: float, what: str, logs: list[Path]) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
