@@ -156,6 +156,7 @@ class ConfigField(ObjectField):
                 "additionalProperties": False,
             },
             "rank_by": {"type": "string"},
+            "holdout_frac": {"type": "number", "minimum": 0.0, "maximum": 0.5},
         },
         "additionalProperties": False,
     }
@@ -177,7 +178,8 @@ class StrictCharField(serializers.CharField):
 class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
     """Launch a run: `source` (SourceSpec), `config` (BacktestConfig), optional `grid`.
 
-    With `grid` ({"axes": {...}, "rank_by": "sharpe"}) a grid search over `config` starts.
+    With `grid` ({"axes": {...}, "rank_by": "sharpe", "holdout_frac": 0.3}) a grid search over
+    `config` starts; a holdout ranks in-sample and shows each cell's out-of-sample figures.
     """
 
     name = StrictCharField(required=False, allow_blank=True, max_length=200)
