@@ -33,8 +33,11 @@ APPS = ("trading", "backtests", "calibration", "greg", "steward", "reviewbot", "
 GATE_CALL = re.compile(r"\border_gate_(run|check|submit|persist|send)\(")
 #: Every module that asks the gate for orders, and the tests below that drive it.
 KNOWN_PATHS = {
-    "trading/services/tick.py": "tick",
-    "trading/services/reconcile.py": "reconcile close (API, beat task, service)",
+    "trading/services/tick.py": "tick: driven below",
+    "trading/services/reconcile.py": "reconcile close (API, beat task): driven below",
+    # Their owners drive these with the kill switch on (checked below that the tests exist):
+    "trading/services/position_actions.py": "tests/trading/test_cockpit_actions.py",
+    "greg/services/execution.py": "tests/greg/test_execution_sim.py",
 }
 
 
@@ -55,6 +58,12 @@ def test_every_order_path_is_known():
         "a new order path: add its kill-switch case to tests/security/test_order_paths.py",
         sorted(callers ^ set(KNOWN_PATHS)),
     )
+
+
+def test_paths_driven_elsewhere_have_a_kill_switch_test():
+    for where in KNOWN_PATHS.values():
+        if where.startswith("tests/"):
+            assert "kill_switch" in (REPO / where).read_text(), where
 
 
 def test_no_module_sends_outside_the_gate():
