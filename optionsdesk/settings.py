@@ -203,7 +203,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["optionsdesk.api.permissions.ViewerReadsAdminWrites"],
     "DEFAULT_PAGINATION_CLASS": "optionsdesk.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["optionsdesk.api.filters.StrictFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "optionsdesk.api.errors.exception_handler",
     # JSON bodies only (nesting-limited); forms and multipart are a 415 (docs/roles.md).

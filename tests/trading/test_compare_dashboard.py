@@ -78,7 +78,7 @@ def four_ticks(agent_settings, sim_client, fake, llm) -> list[Decision]:
     ]
     assert rows[1].action == "OPEN_COVERED_CALL"
     assert rows[1].decision_source == "llm"
-    assert rows[2].action == "OPEN_COVERED_CALL"
+    assert rows[2].action == "OPEN_COVERED_CALL", rows[2].reason
     tick(sim_client, llm, mode="rule_only")  # never consults the LLM: left out
     return rows
 

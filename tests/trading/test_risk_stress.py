@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -167,6 +168,14 @@ def test_the_order_gate_stress_tests_any_strategys_orders_after_the_trade() -> N
 
 
 @pytest.mark.django_db
+def _unchanged(control: Any) -> dict[str, Any]:
+    """The form's other fields as they are (a save posts the whole form)."""
+    from trading.forms import FORM_CONTROLS
+
+    skip = {"max_scenario_loss_pct", "max_vega_usd"}
+    return {name: getattr(control, name) for name in FORM_CONTROLS if name not in skip}
+
+
 def test_operators_edit_the_stress_limits_in_the_controls_and_viewers_cannot(
     client, django_user_model
 ) -> None:
@@ -177,10 +186,11 @@ def test_operators_edit_the_stress_limits_in_the_controls_and_viewers_cannot(
     assert client.post("/agent/controls/", {"max_vega_usd": "500"}).status_code == 403
     admin = django_user_model.objects.create_superuser("boss", "b@example.com", "pw")
     client.force_login(admin)
-    page = client.post(
-        "/agent/controls/",
-        {"intent": "save", "max_scenario_loss_pct": "30", "max_vega_usd": "500"},
-    ).content.decode()
+    form = {"intent": "save", "max_scenario_loss_pct": "30", "max_vega_usd": "500"}
+    # The form saves only from the version of the controls it was rendered from.
+    form |= {"version": str(RuntimeControl.load().version)}
+    form |= {k: "" if v is None else str(v) for k, v in _unchanged(RuntimeControl.load()).items()}
+    page = client.post("/agent/controls/", form).content.decode()
     assert 'id="ctl-max_scenario_loss_pct"' in page
     control = RuntimeControl.load()
     assert control.max_scenario_loss_pct == 30.0
