@@ -39,6 +39,7 @@ def test_the_live_agent_tab_shows_the_position_and_decision_of_a_tick(
 
 def test_the_kill_switch_toggles_from_system_health_and_is_audited(live_server, signed_in):
     page = signed_in
+    page.on("dialog", lambda dialog: dialog.accept())  # the kill switch asks first (issue #19)
     page.goto(f"{live_server.url}{reverse('system:health')}")
     switch = page.locator("[data-testid=kill-switch]")
     assert switch.inner_text() == "off"
