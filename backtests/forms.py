@@ -31,6 +31,7 @@ class LabForm(forms.Form):
             ("synthetic", "synthetic market (seeded)"),
             ("snapshots", "harvested Deribit snapshots"),
             ("deribit_history", "Deribit public history"),
+            ("synthetic_v2", "synthetic universe v2 (regimes, fitted smile)"),
         ],
         initial="synthetic",
     )
@@ -46,6 +47,15 @@ class LabForm(forms.Form):
     premium_min_usd = forms.FloatField(initial=50, min_value=0)
     explore_prob = forms.FloatField(initial=0.25, min_value=0, max_value=1)
     explore_top_k = forms.IntegerField(initial=3, min_value=1)
+    max_spread_pct = forms.FloatField(
+        required=False,
+        initial=0.15,
+        min_value=0,
+        help_text="max (ask-bid)/mid, fraction; empty or 0: no limit (live: 0.15)",
+    )
+    min_open_interest = forms.FloatField(
+        required=False, initial=50, min_value=0, help_text="contracts (live: 50)"
+    )
     exit_style = forms.ChoiceField(
         choices=[(s.value, s.value.replace("_", " ")) for s in ExitStyle],
         initial=ExitStyle.HOLD_TO_EXPIRY.value,
@@ -105,6 +115,8 @@ class LabForm(forms.Form):
             premium_min_usd=data["premium_min_usd"],
             explore_prob=data["explore_prob"],
             explore_top_k=data["explore_top_k"],
+            max_spread_pct=data.get("max_spread_pct") or None,
+            min_open_interest=data.get("min_open_interest") or 0.0,
         )
         return BacktestConfig.model_validate(
             {

@@ -77,6 +77,18 @@ def source_build(*, spec: SourceSpec) -> MarketDataSource:
             days=spec.days,
             max_dte_days=spec.max_dte_days,
         )
+    if spec.kind == "synthetic_v2":
+        from calibration.domain.universe_v2 import SyntheticV2Source
+        from calibration.selectors import market_params_v2, regime_dynamics
+
+        return SyntheticV2Source(
+            regimes=regime_dynamics(),
+            params=market_params_v2(),
+            seed=spec.seed,
+            start=spec.start,
+            days=spec.days,
+            max_dte_days=spec.max_dte_days,
+        )
     if spec.kind == "snapshots":
         from backtests.domain.sources.snapshots import ParquetSnapshotSource
 

@@ -7,6 +7,7 @@ from django.db import DatabaseError
 from django.db.models import QuerySet
 
 from calibration.domain.synthetic import multipliers_as_model_bands
+from calibration.domain.universe_v2 import RegimeDynamics, params_v2, smile_from_fit
 from calibration.models import (
     AppliedMultipliers,
     CalibrationRun,
@@ -82,3 +83,18 @@ def latest_regime_fits() -> list[RegimeFit]:
     for fit in RegimeFit.objects.order_by("-created_at")[:50]:
         seen.setdefault(fit.underlying, fit)
     return [seen[name] for name in sorted(seen)]
+
+
+def regime_dynamics() -> dict[str, RegimeDynamics]:
+    """The newest fitted regimes of each underlying, ready for the v2 market model."""
+    return {
+        fit.underlying: RegimeDynamics.from_json(fit.regimes, fit.transition)
+        for fit in latest_regime_fits()
+    }
+
+
+def market_params_v2(base: MarketModelParams | None = None) -> MarketModelParams:
+    """v2 market parameters: applied multipliers plus each currency's smile from its latest fit."""
+    params = market_params_applied(base)
+    smiles = {run.underlying: smile_from_fit(run.fit) for run in latest_runs()}
+    return params_v2(params, smiles)

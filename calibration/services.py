@@ -50,6 +50,7 @@ from calibration.models import (
     DataQualityReport,
     HarvestRun,
     PolicyDecision,
+    RegimeFit,
 )
 from trading.domain.chain import normalize_chain
 from trading.domain.market_model import CurrencyModelParams, MarketModelParams
@@ -436,3 +437,47 @@ def multipliers_override(
         store.decision = decision
         store.save()
     return decision
+
+
+# ------------------------------------------------------------------ synthetic universe v2
+
+
+def volatility_history_path(underlying: str, directory: Path | None = None) -> Path:
+    """`<ccy>_volatility_history.parquet` under `directory` (default: the backtests data root)."""
+    from backtests.services import snapshots_root
+
+    folder = directory or snapshots_root() / "volatility_history"
+    return folder / f"{underlying.lower()}_volatility_history.parquet"
+
+
+def regimes_fit(
+    *, underlying: str, seed: int = 0, n_regimes: int = 3, directory: Path | None = None
+) -> RegimeFit:
+    """Fit the v2 regimes on an underlying's hourly volatility history and store them."""
+    from dataclasses import asdict
+
+    from calibration.domain.regimes import daily_timeline
+    from calibration.domain.regimes import regimes_fit as fit_regimes
+
+    path = volatility_history_path(underlying, directory)
+    if not path.exists():
+        raise SnapshotError(f"{path}: no such file")
+    data = path.read_bytes()
+    model = fit_regimes(pd.read_parquet(path), n_regimes=n_regimes, seed=seed)
+    regimes = []
+    for dyn, centroid in zip(model.dynamics, model.centroids, strict=True):
+        row = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(dyn).items()}
+        row["centroid"] = [round(float(v), 3) for v in centroid]
+        regimes.append(row)
+    return RegimeFit.objects.create(
+        underlying=underlying,
+        source_file=str(path),
+        content_sha256=hashlib.sha256(data).hexdigest(),
+        n_regimes=model.n_regimes,
+        seed=seed,
+        features=list(model.features),
+        centroids=[[round(float(v), 4) for v in row] for row in model.centroids],
+        regimes=regimes,
+        transition=[[round(float(v), 6) for v in row] for row in model.transition],
+        timeline=daily_timeline(model),
+    )

@@ -21,3 +21,11 @@ def auto_calibrate(source: str = "harvested") -> list[int]:
     from calibration.services import auto_calibrate as run
 
     return [r.pk for r in run(source=source, trigger="beat")]
+
+
+@shared_task(name="calibration.fit_regimes", queue="research", acks_late=True, ignore_result=False)
+def fit_regimes(underlying: str, seed: int = 0) -> int:
+    """Fit the synthetic universe v2 regimes of an underlying; returns the RegimeFit id."""
+    from calibration.services import regimes_fit
+
+    return regimes_fit(underlying=underlying, seed=seed).pk

@@ -11,4 +11,5 @@ urlpatterns = [
     path("greg/", views.lab, name="lab"),
     path("greg/notes/", views.notes, name="notes"),
     path("greg/execute/<int:pk>/", views.execute, name="execute"),
+    path("greg/positions/<int:pk>/<str:action>/", views.position_act, name="position-act"),
 ]

@@ -76,3 +76,29 @@ def execute(request: HttpRequest, pk: int) -> HttpResponse:
         labels = ", ".join(o.label for o in result.orders)
         messages.success(request, f"Executed through the order gate: {labels}")
     return redirect("greg:lab")
+
+
+@role_required(Role.OPERATOR)
+@require_POST
+def position_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Carry out a position's suggested CLOSE or HEDGE (operator; gates and confirmation)."""
+    from greg.models import GregPosition
+    from greg.services import exchange
+    from greg.services.execution import position_action_execute
+
+    position = get_object_or_404(GregPosition, pk=pk)
+    expect = request.POST.get("expect_dry_run")
+    with exchange.greg_client() as client:
+        result = position_action_execute(
+            position=position,
+            action=action.upper(),
+            client=client,
+            user=str(request.user),
+            confirmed=request.POST.get("confirm") == "yes",
+            expect_dry_run=None if expect is None else expect == "true",
+        )
+    if result.refused:
+        messages.error(request, f"Not done: {result.refused}")
+    else:
+        messages.success(request, f"{action.upper()} #{pk}: {result.record.reasoning}")
+    return redirect("greg:lab")

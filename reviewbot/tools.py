@@ -195,14 +195,15 @@ def get_project_map(args: Mapping[str, Any]) -> str:
     root = repo_root()
     lines = []
     for entry in sorted(root.iterdir()):
-        if entry.name in EXCLUDED_DIRS or entry.name.startswith(".") or not entry.is_dir():
+        skip = entry.name in EXCLUDED_DIRS or entry.name.endswith(".egg-info")
+        if skip or entry.name.startswith(".") or not entry.is_dir():
             continue
         count = sum(1 for _ in entry.rglob("*.py")) if entry.name != "static" else 0
         purpose = ""
         init = entry / "__init__.py"
         if init.is_file():
             text = init.read_text(encoding="utf-8", errors="replace").strip()
-            purpose = text.strip('"').splitlines()[0] if text.startswith('"""') else ""
+            purpose = text.splitlines()[0].strip('"').strip() if text.startswith('"""') else ""
         lines.append(f"{entry.name}/  {count} .py  {purpose}".rstrip())
     docs = root / "docs"
     if docs.is_dir():
@@ -300,7 +301,15 @@ SMOKE_TESTS: dict[str, tuple[list[str], str]] = {
         [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
         "models and migrations agree",
     ),
-    "imports": ([sys.executable, "-m", "importlinter.cli", "lint_imports"], "layer contracts"),
+    "imports": (
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; "
+            "sys.exit(lint_imports_command())",
+        ],
+        "layer contracts (.importlinter)",
+    ),
     "rules": (
         [
             sys.executable,
@@ -358,12 +367,12 @@ SCAN_RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
         re.compile(r"\b(?:sk-[A-Za-z0-9_-]{16,}|sk_live_[A-Za-z0-9]{8,}|AKIA[0-9A-Z]{16})"),
     ),
     ("CRITICAL", "private key block", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("HIGH", "shell=True in subprocess", re.compile(r"shell\s*=\s*True")),
+    ("HIGH", "shell=True in subprocess", re.compile(r"[(,]\s*shell\s*=\s*True")),
     ("HIGH", "eval/exec of data", re.compile(r"(?<![\w.])(?:eval|exec)\(")),
     ("HIGH", "pickle load of data", re.compile(r"pickle\.loads?\(")),
-    ("HIGH", "TLS verification off", re.compile(r"verify\s*=\s*False")),
+    ("HIGH", "TLS verification off", re.compile(r"[(,]\s*verify\s*=\s*False")),
     ("MEDIUM", "yaml.load without SafeLoader", re.compile(r"yaml\.load\((?![^)]*SafeLoader)")),
-    ("MEDIUM", "csrf_exempt view", re.compile(r"@csrf_exempt")),
+    ("MEDIUM", "csrf_exempt view", re.compile(r"^\s*@csrf_exempt", re.M)),
     ("MEDIUM", "mark_safe on a value", re.compile(r"mark_safe\(")),
     ("LOW", "bare except", re.compile(r"except\s*:")),
     ("LOW", "DEBUG = True", re.compile(r"^\s*DEBUG\s*=\s*True", re.M)),
@@ -489,7 +498,7 @@ TOOLS: dict[str, Tool] = {
         ),
         Tool(
             "run_security_scans",
-            "Offline security scan of the source (secrets, shell=True, eval, TLS off, ...).",
+            "Offline security scan of the source: secrets, dangerous calls, TLS checks off.",
             _obj({"include_tests": {"type": "boolean"}}),
             run_security_scans,
         ),

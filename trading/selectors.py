@@ -316,6 +316,37 @@ def health_latest() -> list[HealthCheck]:
     return list(HealthCheck.objects.filter(batch=latest.batch).order_by("name"))
 
 
+class HealthOverview(BaseModel):
+    """The newest agent healthcheck in one badge: OK, WARN (transient) or FAIL, and when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    badge: Literal["OK", "WARN", "FAIL", "NONE"]
+    checked_at: datetime | None
+    kind: str
+    checks: list[Any]
+
+
+_BADGES: dict[str, Literal["OK", "WARN", "FAIL"]] = {
+    "OK": "OK",
+    "TRANSIENT": "WARN",
+    "DEGRADED": "FAIL",
+    "FATAL": "FAIL",
+}
+
+
+def health_overview() -> HealthOverview:
+    """The newest healthcheck batch with its overall badge (NONE before the first check)."""
+    checks = health_latest()
+    if not checks:
+        return HealthOverview(badge="NONE", checked_at=None, kind="", checks=[])
+    order = ("OK", "WARN", "FAIL")
+    badge = max((_BADGES.get(c.severity, "FAIL") for c in checks), key=order.index)
+    return HealthOverview(
+        badge=badge, checked_at=checks[0].checked_at, kind=checks[0].kind, checks=checks
+    )
+
+
 def control_changes(*, limit: int = 20) -> QuerySet[RuntimeControlChange]:
     """The audit trail of the runtime controls, newest first."""
     return RuntimeControlChange.objects.all()[:limit]
@@ -354,6 +385,51 @@ class EffectiveMode(BaseModel):
     headline: str
 
 
+class ConfigSnapshot(BaseModel):
+    """The seed's `config_snapshot`: the effective configuration the next tick runs with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: str
+    decision_mode: str
+    environment: str
+    dry_run: bool
+    explore_prob: float
+    explore_top_k: int
+    delta_range: tuple[float, float]
+    dte_range: tuple[float, float]
+    ivrv_min: float
+    premium_min_usd: float
+    loop_interval_s: int
+    policy_version: str
+    params_hash: str
+
+
+def config_snapshot() -> ConfigSnapshot | None:
+    """The effective configuration (mode defaults < settings < runtime controls); None while
+    the controls are inconsistent (the status says why in `effective.problem`)."""
+    try:
+        params = effective_params_load()
+    except ValidationError:
+        return None
+    strategy = params.strategy
+    return ConfigSnapshot(
+        mode=params.mode.value,
+        decision_mode=params.decision_mode.value,
+        environment=params.environment.value,
+        dry_run=params.dry_run,
+        explore_prob=strategy.explore_prob,
+        explore_top_k=strategy.explore_top_k,
+        delta_range=(strategy.delta_min, strategy.delta_max),
+        dte_range=(strategy.dte_min_days, strategy.dte_max_days),
+        ivrv_min=strategy.ivrv_min,
+        premium_min_usd=params.risk.premium_min_usd,
+        loop_interval_s=params.loop_interval_s,
+        policy_version=params.policy_version,
+        params_hash=params.params_hash,
+    )
+
+
 class AgentStatusView(BaseModel):
     """The live agent's status (dashboard and `GET /api/agent/status`), typed."""
 
@@ -368,6 +444,9 @@ class AgentStatusView(BaseModel):
     drawdown: DrawdownState | None
     kill_switch: bool = Field(description="the stored control row's kill switch")
     effective: EffectiveMode = Field(description="what the next tick will do with orders")
+    config_snapshot: ConfigSnapshot | None = Field(
+        description="the effective configuration (the seed's config_snapshot)"
+    )
     controls: dict[str, bool | int | float | str | None] = Field(
         description='the stored control row (`dry_run` null: "the setting\'s default")'
     )
@@ -393,6 +472,7 @@ def agent_status_snapshot() -> AgentStatusView:
         else None,
         kill_switch=control.kill_switch,
         effective=EffectiveMode.model_validate(agent_mode_effective()),
+        config_snapshot=config_snapshot(),
         controls=control.snapshot(),
         last_run=None
         if last_run is None

@@ -11,6 +11,7 @@ urlpatterns = [
     path("chat/ask", views.chat_ask_view, name="chat-ask"),
     path("chat/answer/<int:question_id>", views.chat_answer_view, name="chat-answer"),
     path("agent/controls/", views.controls, name="controls"),
+    path("agent/health/", views.agent_health, name="agent-health"),
     path("compare/", views.compare, name="compare"),
     path("orders/", views.orders, name="orders"),
     path("exports/decisions.jsonl", views.decisions_download, {"kind": "log"}, name="export-log"),

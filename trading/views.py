@@ -79,6 +79,7 @@ def live_context(*, hide_idle: bool = False) -> dict[str, Any]:
         "snapshot": snapshot,
         "last": last,
         "top_candidates": last.top_candidates if last else {},
+        "status_json": snapshot.model_dump_json(indent=2),
         "open_rows": open_rows,
         "closed_rows": selectors.position_rows(status=Position.Status.CLOSED, limit=CLOSED_SHOWN),
         "pnl": selectors.pnl_summary(),
@@ -319,7 +320,7 @@ def _position_action(request: HttpRequest, position_id: int, verb: str) -> HttpR
         text, css, code = result.message, "pos", 200
     except PositionActionRefused as exc:
         text, css, code = str(exc), "neg", 409
-    if getattr(request, "htmx", False):
+    if htmx_partial(request):
         link = f' <a href="{reverse("trading:orders")}">orders &rarr;</a>' if code == 200 else ""
         body = f'<span class="{css}" data-testid="action-result">{escape(text)}</span>{link}'
         # htmx swaps only 2xx answers by default: a refusal is still shown, as a 200 fragment.
@@ -489,18 +490,32 @@ def decision_page(request: HttpRequest, decision_id: int) -> HttpResponse:
     return render(request, "trading/decision.html", context)
 
 
+#: `?scope=` of the risk panel: a strategy-name prefix (Greg Lab shows Greg's own book).
+RISK_SCOPES = {"greg": "greg_"}
+
+
 @login_required
 def risk_panel(request: HttpRequest) -> HttpResponse:
     """The Live Agent tab's risk panel (htmx): greeks table and scenario heatmaps (viewer).
 
-    `?day=` picks the heatmap's time slice (an index into the grid's days, default now).
+    `?day=` picks the heatmap's time slice (an index into the grid's days, default now);
+    `?scope=greg` narrows the book to Greg's strategies (the Greg Lab tab).
     """
     from trading.charts import scenario_heatmap_svg
+    from trading.services.risk import risk_report_for_strategies
 
     report = selectors.risk_report_latest()
+    scope = request.GET.get("scope", "")
+    if report and "book" in report and scope in RISK_SCOPES:
+        report = risk_report_for_strategies(report, RISK_SCOPES[scope])
     day = request.GET.get("day", "0")
     day_index = int(day) if day.isdigit() else 0
-    context: dict[str, Any] = {"risk_loaded": True, "risk": report, "risk_day": day_index}
+    context: dict[str, Any] = {
+        "risk_loaded": True,
+        "risk": report,
+        "risk_day": day_index,
+        "risk_scope": scope if scope in RISK_SCOPES else "",
+    }
     if report and "scenarios" in report:
         scenarios = report["scenarios"]
         context["risk_heatmap"] = scenario_heatmap_svg(scenarios, day_index)
@@ -517,6 +532,36 @@ def preflight_panel(request: HttpRequest) -> HttpResponse:
 
     report = preflight_run().as_record()
     return render(request, "trading/partials/preflight.html", {"preflight_report": report})
+
+
+@login_required
+def agent_health(request: HttpRequest) -> HttpResponse:
+    """System Health's agent section (loaded by URL): the overall OK / WARN / FAIL badge with
+    its time, every check, the start-up guard and the guard's settings. Opening it runs the
+    healthcheck when the newest is more than a minute old (`?run=0` only reads)."""
+    from trading.services.agent_status import startup_load
+    from trading.services.health import (
+        PAGE_CHECK_MIN_AGE_S,
+        agent_healthcheck_if_stale,
+        guard_config,
+        startup_blocked,
+    )
+
+    error = ""
+    if request.GET.get("run") != "0":
+        try:
+            agent_healthcheck_if_stale()
+        except Exception as exc:  # the page shows the failure; the checks keep their rows
+            error = f"{type(exc).__name__}: {exc}"[:300]
+    context = {
+        "overview": selectors.health_overview(),
+        "startup": startup_load(),
+        "startup_blocked": startup_blocked(),
+        "guard_settings": guard_config(),
+        "page_check_min_age_s": PAGE_CHECK_MIN_AGE_S,
+        "health_error": error,
+    }
+    return render(request, "trading/partials/agent_health.html", context)
 
 
 #: Choices of the Rules vs LLM page's `?limit=` selector.

@@ -107,7 +107,8 @@ class ChainPanel:
             instrument_name=self.instrument_name[j],
             is_call=self.is_call[j],
             strike=self.strike[j],
-            underlying_usd=spot,
+            # The expiry's forward, as the live tick's candidate chain (parity).
+            underlying_usd=self.forward_usd,
             dte_days=self.dte_days,
             delta=self.delta,
             iv=self.iv,
@@ -263,20 +264,18 @@ def build_panel(
 
 
 def _chain_iv(chain: pd.DataFrame, t_years: FloatArray, is_call: BoolArray) -> FloatArray:
-    """Decimal IV: Deribit's `mark_iv` where given, else implied from the mark."""
-    iv: FloatArray = chain["mark_iv"].to_numpy(dtype=np.float64) / 100.0
-    missing = ~(iv > MIN_IV)
-    if missing.any():
-        forward = chain["underlying_price"].to_numpy(dtype=np.float64)
-        mark_usd = chain["mark_price"].to_numpy(dtype=np.float64) * forward
-        implied = black76.implied_vol(
-            mark_usd[missing],
-            forward[missing],
-            chain["strike"].to_numpy(dtype=np.float64)[missing],
-            t_years[missing],
-            is_call[missing],
-        )
-        iv[missing] = implied.iv
+    """Decimal IV implied from the mark (Black-76 on the forward), as the live tick computes
+    it (`trading.domain.chain.enrich_chain`, parity); Deribit's `mark_iv` where the mark does
+    not invert."""
+    forward = chain["underlying_price"].to_numpy(dtype=np.float64)
+    mark_usd = chain["mark_price"].to_numpy(dtype=np.float64) * forward
+    implied = black76.implied_vol(
+        mark_usd, forward, chain["strike"].to_numpy(dtype=np.float64), t_years, is_call
+    )
+    iv: FloatArray = np.asarray(implied.iv, dtype=np.float64)
+    quoted = chain["mark_iv"].to_numpy(dtype=np.float64) / 100.0
+    missing = ~(iv > MIN_IV) & (quoted > MIN_IV)
+    iv[missing] = quoted[missing]
     return iv
 
 

@@ -123,6 +123,14 @@ class ExecuteSerializer(serializers.Serializer[Any]):
     expect_dry_run = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
+class PositionActSerializer(serializers.Serializer[Any]):
+    """Which suggested action to carry out, the confirmation and the dry-run state seen."""
+
+    action = serializers.ChoiceField(choices=("CLOSE", "HEDGE"))
+    confirm = serializers.BooleanField()
+    expect_dry_run = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
 class ExecuteResultSerializer(serializers.Serializer[Any]):
     """What an execute request did."""
 

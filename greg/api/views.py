@@ -70,6 +70,38 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
         rows = selectors.position_logs(position)
         return Response(s.GregPositionLogSerializer(rows, many=True).data)
 
+    @extend_schema(
+        request=s.PositionActSerializer,
+        responses=s.ExecuteResultSerializer,
+        summary="Carry out a position's suggested CLOSE or HEDGE (operator)",
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsOperator])
+    def act(self, request: Request, pk: str | None = None) -> Response:
+        """Sandbox: close on paper. Executed: Greg's gates, then the order gate (operator)."""
+        from greg.services import exchange
+        from greg.services.execution import position_action_execute
+
+        body = s.PositionActSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        position = self.get_object()
+        with exchange.greg_client() as client:
+            result = position_action_execute(
+                position=position,
+                action=body.validated_data["action"],
+                client=client,
+                user=str(request.user),
+                confirmed=body.validated_data["confirm"],
+                expect_dry_run=body.validated_data.get("expect_dry_run"),
+            )
+        data = {
+            "executed": not result.refused,
+            "refused": result.refused,
+            "execution": result.record,
+            "orders": [{"label": o.label, "state": o.state} for o in result.orders],
+            "position": position.pk,
+        }
+        return Response(s.ExecuteResultSerializer(data).data)
+
 
 @extend_schema_view(
     list=extend_schema(summary="greg_decision_log, newest first"),

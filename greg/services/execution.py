@@ -280,3 +280,182 @@ def suggestion_execute(
             record.position = position
             record.save(update_fields=["position"])
     return ExecutionResult(record=record, orders=orders, position=position)
+
+
+# ------------------------------------------------------------------ position actions
+
+
+def _book_leg(client: DeribitClient, name: str, direction: str, amount: Decimal) -> GateLeg:
+    """An IOC limit at the touch (ask to buy, bid to sell), from the book now."""
+    book = client.get_book_summary_by_instrument(name)
+    touch = book.ask_price if direction == "buy" else book.bid_price
+    price = Decimal(repr(float(touch or book.mark_price)))
+    return GateLeg(instrument_name=name, direction=direction, amount=amount, limit_price=price)
+
+
+def _close_legs(client: DeribitClient, position: GregPosition) -> tuple[GateLeg, ...]:
+    legs = sorted(position.legs, key=lambda leg: leg["side"] != "sell")  # buy shorts back first
+    return tuple(
+        _book_leg(
+            client,
+            leg["instrument_name"],
+            "buy" if leg["side"] == "sell" else "sell",
+            Decimal(str(leg["amount"])),
+        )
+        for leg in legs
+    )
+
+
+def _action_record(
+    position: GregPosition, action: str, outcome: str, reason: str, **details: Any
+) -> GregDecision:
+    return GregDecision.objects.create(
+        kind=GregDecision.Kind.EXECUTION,
+        underlying=position.underlying,
+        strategy=position.strategy,
+        position=position,
+        action=action,
+        outcome=outcome,
+        reasoning=reason[:2000],
+        environment=settings.DERIBIT_ENV,
+        details=details,
+    )
+
+
+def _action_request(
+    position: GregPosition,
+    action: str,
+    top: dict[str, Any],
+    client: DeribitClient,
+    row: GregSettings,
+    user: str,
+) -> tuple[OrderRequest, float]:
+    """The order request of a CLOSE or HEDGE, judged as reducing risk or as a hedge trade."""
+    perp = client.get_book_summary_by_instrument(f"{position.underlying}-PERPETUAL")
+    index = float(perp.estimated_delivery_price or perp.mark_price)
+    if action == "CLOSE":
+        legs = _close_legs(client, position)
+        risk = StructureRisk(
+            action="GREG_CLOSE",
+            underlying=position.underlying,
+            legs=[(g.instrument_name, g.amount) for g in legs],
+            margin_usd=0.0,
+            delta_change=0.0,
+            notional_usd=0.0,
+            reduces_risk=True,
+        )
+    else:
+        hedge = top["hedge"]
+        amount = Decimal(str(hedge["amount_usd"]))
+        direction = "buy" if amount > 0 else "sell"
+        legs = (_book_leg(client, hedge["instrument_name"], direction, abs(amount)),)
+        risk = StructureRisk(
+            action="GREG_HEDGE",
+            underlying=position.underlying,
+            legs=[],
+            margin_usd=float(abs(amount)) * 0.02,
+            delta_change=float(amount) / index,
+            notional_usd=float(abs(amount)),
+        )
+    rails = Guardrails(
+        max_notional_position_usd=float(row.max_notional_usd_per_position),
+        max_notional_underlying_usd=float(row.max_notional_usd_per_underlying),
+        open_notional_underlying_usd=0.0
+        if action == "CLOSE"
+        else _open_notional(position.underlying),
+    )
+    inputs = RiskInputs(
+        portfolio=_portfolio(client, position.underlying, index),
+        now=datetime.now(UTC),
+        drawdown=_drawdown(),
+    )
+    request = OrderRequest(
+        origin=OrderOrigin.GREG,
+        strategy_id=position.strategy_id,
+        legs=legs,
+        risk=lambda limits: evaluate_greg_risk(risk, inputs, limits, rails),
+        requested_by=user,
+        note=f"Greg position #{position.pk} {action}",
+    )
+    return request, index
+
+
+def _action_apply(
+    position: GregPosition, action: str, top: dict[str, Any], orders: list[Order], index: float
+) -> GregDecision:
+    """Book what the orders did: close the position, or add the hedge."""
+    from greg.services.positions import position_close
+
+    filled = all(o.state in (Order.State.FILLED, Order.State.SIMULATED) for o in orders)
+    labels = ", ".join(o.label for o in orders)
+    if filled and action == "CLOSE":
+        position_close(position=position, reason=f"closed through the order gate ({labels})")
+    elif filled:
+        position.hedge_usd += Decimal(str(top["hedge"]["amount_usd"]))
+        position.last_hedge_price = index
+        # the advice is used up: a second click must not hedge again before the next review
+        position.review = {**position.review, "top": {"action": "HOLD", "reason": "hedged"}}
+        position.save(update_fields=["hedge_usd", "last_hedge_price", "review"])
+        position_log(position, "hedged", f"Hedged through the order gate: {labels}")
+    return _action_record(
+        position,
+        action,
+        "executed" if filled else "partial",
+        labels,
+        orders=[{"label": o.label, "state": o.state} for o in orders],
+    )
+
+
+def position_action_execute(
+    *,
+    position: GregPosition,
+    action: str,
+    client: DeribitClient,
+    user: str,
+    confirmed: bool,
+    expect_dry_run: bool | None = None,
+) -> ExecutionResult:
+    """Carry out a position's suggested CLOSE or HEDGE.
+
+    A sandbox position closes on paper (no order exists for it). An executed position goes
+    through Greg's gates and the order gate: CLOSE buys back shorts then sells wings (IOC at the
+    touch), HEDGE trades the advised perpetual amount.
+    """
+    from greg.services.positions import position_close
+
+    top = (position.review or {}).get("top", {})
+    refusals = [] if confirmed else ["confirmation: the operator did not confirm"]
+    if action not in ("CLOSE", "HEDGE") or top.get("action") != action:
+        refusals.append(f"{action} is not the position's suggested action ({top.get('action')})")
+    if position.status != GregPosition.Status.OPEN:
+        refusals.append("the position is closed")
+    if position.sandbox and not refusals:
+        if action == "HEDGE":
+            refusals.append("sandbox hedges are advisory only")
+        else:
+            position_close(
+                position=position, reason=f"closed on paper by {user}: {top.get('reason')}"
+            )
+            return ExecutionResult(
+                record=_action_record(position, action, "paper", "sandbox closed")
+            )
+    params = effective_params_load()
+    row = GregSettings.load()
+    if not position.sandbox:
+        refusals += greg_gates_check(
+            strategy=position.strategy, row=row, params=params, expect_dry_run=expect_dry_run
+        )
+    if refusals:
+        reason = "; ".join(refusals)
+        return ExecutionResult(
+            record=_action_record(position, action, "refused", reason), refused=reason
+        )
+    request, index = _action_request(position, action, top, client, row, user)
+    result = order_gate_run(request, client=client)
+    if not result.sent:
+        reason = "order gate: " + "; ".join(result.check.refusals or result.check.verdict.reasons)
+        return ExecutionResult(
+            record=_action_record(position, action, "refused", reason), refused=reason
+        )
+    record = _action_apply(position, action, top, result.orders, index)
+    return ExecutionResult(record=record, orders=result.orders, position=position)

@@ -95,9 +95,9 @@ LINE_RULES: tuple[tuple[str, str, re.Pattern[str], str], ...] = (
         "remove it, rotate the key, load it from the environment",
     ),
     ("HIGH", "debugger left in", re.compile(r"\b(?:pdb|ipdb)\.set_trace\(|\bbreakpoint\(\)"), ""),
-    ("HIGH", "shell=True", re.compile(r"shell\s*=\s*True"), "pass an argument list"),
+    ("HIGH", "shell=True", re.compile(r"[(,]\s*shell\s*=\s*True"), "pass an argument list"),
     ("HIGH", "eval/exec", re.compile(r"(?<![\w.])(?:eval|exec)\("), "never evaluate data"),
-    ("HIGH", "TLS verification off", re.compile(r"verify\s*=\s*False"), ""),
+    ("HIGH", "TLS verification off", re.compile(r"[(,]\s*verify\s*=\s*False"), ""),
     ("HIGH", "DEBUG on", re.compile(r"^\s*DEBUG\s*=\s*True"), ""),
     (
         "MEDIUM",

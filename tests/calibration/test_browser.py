@@ -24,11 +24,13 @@ def test_an_operator_reads_the_fits_and_applies_a_recommendation(
         for path in sorted((snapshots_root / underlying / day).glob("*.parquet"))[::30]:
             shutil.copy(path, target / path.name)
     runs = services.auto_calibrate(underlyings=["BTC", "ETH"], root=root, trigger="command")
+    services.regimes_fit(underlying="BTC", seed=0)
 
     page = browser_login("/calibration/")
     page.wait_for_selector("[data-testid=smiles-BTC] svg")
     assert page.locator("[data-testid=smiles-ETH] svg").count() == 1
     assert page.locator("[data-testid=term-structure] svg").count() == 1
+    assert page.locator("[data-testid=regime-timeline] svg").count() == 1
     assert float(page.locator("[data-testid=surface-mae]").first.inner_text()) <= 0.25
     page.screenshot(path=str(tmp_path / "calibration.png"), full_page=True)
     if os.environ.get("CALIBRATION_SCREENSHOT"):

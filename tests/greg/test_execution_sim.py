@@ -122,3 +122,101 @@ def test_in_dry_run_the_orders_are_simulated_on_paper(gates_open, suggestion, si
     assert result.refused == ""
     assert {o.state for o in result.orders} == {Order.State.SIMULATED}
     assert sim_client.get_positions("BTC", "option") == []
+
+
+def _executed_position(suggestion, sim_client) -> GregPosition:
+    result = _execute(suggestion, sim_client)
+    assert result.position is not None, result.refused
+    return result.position
+
+
+def test_a_suggested_close_goes_through_the_gate_and_closes_the_position(
+    gates_open, suggestion, sim_client
+):
+    from greg.services.execution import position_action_execute
+
+    position = _executed_position(suggestion, sim_client)
+    position.review = {"top": {"action": "CLOSE", "reason": "test stop"}}
+    position.save()
+    refused = position_action_execute(
+        position=position,
+        action="CLOSE",
+        client=sim_client,
+        user="op",
+        confirmed=True,
+        expect_dry_run=True,
+    )
+    assert "dry-run cross-check" in refused.refused
+    assert Order.objects.count() == 2
+    done = position_action_execute(
+        position=position,
+        action="CLOSE",
+        client=sim_client,
+        user="op",
+        confirmed=True,
+        expect_dry_run=False,
+    )
+    assert done.refused == "", done.refused
+    closes = list(Order.objects.order_by("id"))[2:]
+    assert [o.direction for o in closes] == ["buy", "sell"]  # the short back first
+    assert all(o.state == Order.State.FILLED for o in closes)
+    position.refresh_from_db()
+    assert position.status == "closed"
+    again = position_action_execute(
+        position=position,
+        action="CLOSE",
+        client=sim_client,
+        user="op",
+        confirmed=True,
+        expect_dry_run=False,
+    )
+    assert "closed" in again.refused
+    assert Order.objects.count() == 4
+
+
+def test_a_suggested_hedge_trades_the_perpetual_once(gates_open, suggestion, sim_client):
+    from greg.services.execution import position_action_execute
+
+    position = _executed_position(suggestion, sim_client)
+    hedge = {"instrument_name": "BTC-PERPETUAL", "amount_usd": "-1000", "direction": "sell"}
+    position.review = {"top": {"action": "HEDGE", "reason": "delta", "hedge": hedge}}
+    position.save()
+    done = position_action_execute(
+        position=position,
+        action="HEDGE",
+        client=sim_client,
+        user="op",
+        confirmed=True,
+        expect_dry_run=False,
+    )
+    assert done.refused == "", done.refused
+    perp = Order.objects.get(instrument_name="BTC-PERPETUAL")
+    assert (perp.direction, perp.amount, perp.state) == ("sell", Decimal(1000), Order.State.FILLED)
+    position.refresh_from_db()
+    assert position.hedge_usd == Decimal(-1000)
+    again = position_action_execute(
+        position=position,
+        action="HEDGE",
+        client=sim_client,
+        user="op",
+        confirmed=True,
+        expect_dry_run=False,
+    )
+    assert "not the position's suggested action" in again.refused
+    assert Order.objects.filter(instrument_name="BTC-PERPETUAL").count() == 1
+
+
+def test_a_sandbox_close_is_on_paper_without_orders(agent_settings, sim_client):
+    from greg.services.execution import position_action_execute
+    from greg.services.positions import sandbox_open
+
+    opened = sandbox_open(client=sim_client, underlyings=["BTC"], strategies=[STRATEGY]).opened[0]
+    opened.review = {"top": {"action": "CLOSE", "reason": "test"}}
+    opened.save()
+    result = position_action_execute(
+        position=opened, action="CLOSE", client=sim_client, user="op", confirmed=True
+    )
+    assert result.refused == ""
+    opened.refresh_from_db()
+    assert opened.status == "closed"
+    assert not Order.objects.exists()

@@ -148,3 +148,46 @@ def test_alerts_go_only_to_allowed_users_and_never_without_a_token(tg, settings,
     settings.APP = settings.APP.model_copy(update={"TELEGRAM_BOT_TOKEN": SecretStr("")})
     assert alert_send("guard:paused:2", "again") == 0
     assert len(tg.sent()) == 2
+
+
+def test_expiries_guard_pauses_and_discrepancies_are_alerted_once_each(tg, settings):
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from trading.domain.health import GuardState, GuardStatus
+    from trading.models import AgentStatus, Position, ReconciliationDiscrepancy, ReconciliationRun
+
+    settings.APP = settings.APP.model_copy(update={"TELEGRAM_ALLOWED_USERS": str(ALLOWED)})
+    Position.objects.create(
+        instrument_name="BTC-12DEC25-80000-C", currency="BTC", paper=True, size=Decimal(0),
+        status="closed", closed_at=timezone.now(), settled_coin=Decimal("-0.0012"),
+        delivery_price_usd=Decimal("91234.5"),
+    )  # fmt: skip
+    status = AgentStatus.load()
+    status.guard_state = GuardState(
+        status=GuardStatus.PAUSED, reason="exchange degraded", changed_at=datetime.now(UTC)
+    ).model_dump(mode="json")
+    status.save()
+    run = ReconciliationRun.objects.create(action="report", status="done")
+    ReconciliationDiscrepancy.objects.create(
+        run=run, instrument_name="ETH-26DEC25-4000-C", kind="missing_on_exchange",
+        local_size=Decimal("-1"), exchange_size=Decimal(0),
+    )  # fmt: skip
+    keys = sorted(e.key.split(":")[0] for e in TradingLink().alert_events(lookback_s=900))
+    assert keys == ["expiry", "guard", "reconcile"]
+    from optionsdesk.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        assert alerts_scan() == 3
+        assert alerts_scan() == 0
+    finally:
+        app.conf.task_always_eager = False
+    sent = sorted(c.text.split(":")[0] for c in tg.sent(ALLOWED))
+    assert sent == [
+        "Health guard paused the agent",
+        "Position expired",
+        "Reconciliation #" + str(run.pk),
+    ]

@@ -144,3 +144,12 @@ def test_the_reasoning_effort_is_sent_only_when_configured(llm_server, fake):
     make_llm_client(llm_server).complete([ChatMessage("user", "q")])
     assert fake.received[0].body["reasoning_effort"] == "high"
     assert "reasoning_effort" not in fake.received[1].body
+
+
+@pytest.mark.django_db
+def test_run_reviewbot_refuses_to_start_without_a_token(settings):
+    from django.core.management import CommandError, call_command
+
+    settings.APP = settings.APP.model_copy(update={"TELEGRAM_BOT_TOKEN": SecretStr("")})
+    with pytest.raises(CommandError, match="TELEGRAM_BOT_TOKEN"):
+        call_command("run_reviewbot")

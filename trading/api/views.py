@@ -464,10 +464,10 @@ class HealthViewSet(viewsets.ViewSet):
     @extend_schema(request=None, responses=s.AgentHealthSerializer, tags=["agent"])
     def create(self, request: Request) -> Response:
         """Run the agent healthcheck (config, exchange, auth, data, LLM, risk settings)."""
+        from trading.exchange import exchange_client
         from trading.services import agent_healthcheck
-        from trading.services.exchange import agent_client
 
-        with agent_client() as client:
+        with exchange_client() as client:
             _, guard = agent_healthcheck(client=client, kind="manual")
         data = {
             "guard": guard.model_dump(mode="json"),

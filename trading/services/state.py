@@ -253,6 +253,16 @@ def portfolio_positions(
     return tuple(result)
 
 
+def perpetuals_usd(held: Iterable[ExchangePosition]) -> dict[str, Decimal]:
+    """Signed USD size of the perpetual per currency (Deribit reports futures in USD)."""
+    sizes: dict[str, Decimal] = {}
+    for p in held:
+        if p.kind == "future" and p.instrument_name.endswith("-PERPETUAL") and p.size:
+            currency = p.instrument_name.split("-")[0]
+            sizes[currency] = sizes.get(currency, Decimal(0)) + p.size
+    return sizes
+
+
 def _portfolio(
     accounts: dict[str, AccountSummary],
     index_usd: dict[str, float],
@@ -274,14 +284,25 @@ def _portfolio(
     )
 
 
-def state_build(*, client: DeribitClient, params: EffectiveParams) -> TickState:
-    """Fetch and assemble one tick's state (raises the client's typed errors on failure)."""
+def state_build(
+    *, client: DeribitClient, params: EffectiveParams, expire: bool = True
+) -> TickState:
+    """Fetch and assemble one tick's state (raises the client's typed errors on failure).
+
+    `expire=False` (the healthcheck's dry run) leaves expired positions alone: nothing is
+    written."""
     summaries = {c: client.get_book_summary_by_currency(c, "option") for c in params.underlyings}
     accounts = {c: client.get_account_summary(c) for c in params.underlyings}
-    exchange_positions = tuple(client.get_positions("any", "option"))
+    # One request for every kind: options for the book, perpetuals for the risk report.
+    every_position = client.get_positions("any")
+    exchange_positions = tuple(p for p in every_position if p.kind == "option")
     now = _market_time([r for rows in summaries.values() for r in rows])
     # Before the portfolio is assembled: an expired call must not count as held.
-    expired = positions_expire(client=client, now=now, exchange_positions=exchange_positions)
+    expired = (
+        positions_expire(client=client, now=now, exchange_positions=exchange_positions)
+        if expire
+        else []
+    )
     index_usd = {
         c: float(rows[0].estimated_delivery_price or 0.0) for c, rows in summaries.items() if rows
     }
@@ -307,7 +328,9 @@ def state_build(*, client: DeribitClient, params: EffectiveParams) -> TickState:
         names = {c.instrument_name for c in evaluation.ranked} | held
         quotes.extend(quotes_for(frame, names, index))
     inputs = RiskInputs.build(
-        portfolio=_portfolio(accounts, index_usd, positions),
+        portfolio=_portfolio(accounts, index_usd, positions).model_copy(
+            update={"perpetuals_usd": perpetuals_usd(every_position)}
+        ),
         quotes=quotes,
         now=now,
         environment=params.environment,

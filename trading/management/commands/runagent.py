@@ -9,8 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trading.domain.health import StartupAction
+from trading.exchange import exchange_client
 from trading.services import agent_startup, effective_params_load, tick_run
-from trading.services.exchange import agent_client
 from trading.services.reconcile import orders_resolve_pending
 
 #: Loggers that print a line per request or repeat the tick's summary; WARNING unless -v 2.
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         """
         if int(options.get("verbosity", 1)) < 2:
             quiet_library_logs()
-        with agent_client() as client:
+        with exchange_client() as client:
             if not options["skip_startup_check"]:
                 self._startup(client)
             ticks = 0
