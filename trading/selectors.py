@@ -728,7 +728,7 @@ def risk_report_latest() -> dict[str, Any] | None:
 
 
 def pnl_history() -> dict[str, Any]:
-    """Daily realised cash P&L per book and the account's daily equity and drawdown
+    """Daily cash P&L per book and the account's daily equity and drawdown
     (`trading.domain.pnl.pnl_daily`), USD at each day's last index.
 
     Fills count on the day they were created (premium +, buy-backs -, fees -), expiry and
