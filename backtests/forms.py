@@ -68,6 +68,20 @@ class LabForm(forms.Form):
     )
     haircut_pct = forms.FloatField(initial=0.05, min_value=0, max_value=0.99)
     decision_interval_hours = forms.FloatField(initial=1, min_value=0.1)
+    quantity_coin = forms.FloatField(
+        required=False,
+        initial=1.0,
+        min_value=0.01,
+        label="Size sold (contracts per call)",
+        help_text="calls sold per trade, one contract = one coin; at most the coins held",
+    )
+    initial_coin = forms.FloatField(
+        required=False,
+        initial=1.0,
+        min_value=0.01,
+        label="Coins held (the cover)",
+        help_text="coins at the start",
+    )
     grid_axes = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": GRID_EXAMPLE}),
@@ -130,6 +144,8 @@ class LabForm(forms.Form):
                 },
                 "fill": {"style": data["fill_style"], "haircut_pct": data["haircut_pct"]},
                 "decision_interval_hours": data["decision_interval_hours"],
+                "quantity_coin": data.get("quantity_coin") or 1.0,
+                "initial_coin": data.get("initial_coin") or 1.0,
                 "seed": data["seed"],
             }
         )

@@ -12,4 +12,6 @@ urlpatterns = [
     path("runs/<int:run_id>/progress/", views.run_progress, name="progress"),
     path("runs/<int:run_id>/stop/", views.run_stop, name="stop"),
     path("runs/<int:run_id>/delete/", views.run_delete, name="delete"),
+    path("runs/<int:run_id>/use-live/", views.cell_use_live, name="use-live"),
+    path("runs/<int:run_id>/rerun/", views.cell_rerun, name="rerun"),
 ]
