@@ -112,3 +112,27 @@ def heatmap_svg(result: dict[str, Any]) -> str:
             for j, value in enumerate(row):
                 axis.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=7, color="w")
     return svg_of(figure)
+
+
+def forest_svg(rows: Sequence[dict[str, Any]]) -> str:
+    """Forest plot of an arena: each policy's mean daily difference against the baseline
+    (USD) with its block-bootstrap 95% interval; zero marked."""
+    usable = [r for r in rows if r.get("diff_ci_low_usd") is not None]
+    if not usable:
+        return ""
+    figure = Figure(figsize=(WIDTH_IN, 0.5 + 0.45 * len(usable)))
+    axis = figure.add_subplot()
+    for k, row in enumerate(reversed(usable)):
+        mean, low, high = (
+            row["diff_vs_baseline_usd"],
+            row["diff_ci_low_usd"],
+            row["diff_ci_high_usd"],
+        )
+        colour = "tab:green" if low > 0 else ("tab:red" if high < 0 else "tab:gray")
+        axis.plot([low, high], [k, k], color=colour, linewidth=2)
+        axis.plot([mean], [k], "o", color=colour)
+    axis.axvline(0.0, color="black", linewidth=0.8)
+    axis.set_yticks(range(len(usable)), [str(r["name"]) for r in reversed(usable)])
+    axis.set_xlabel("mean daily P&L vs baseline, USD (95% block-bootstrap interval)")
+    axis.grid(alpha=0.3, axis="x")
+    return svg_of(figure)

@@ -183,7 +183,9 @@ def _messages(exc: Exception) -> list[str]:
 class StudyForm(forms.Form):
     """Launch a selector study from the tab: a funnel, or a heatmap of two parameters."""
 
-    kind = forms.ChoiceField(choices=[("funnel", "Funnel"), ("heatmap", "Heatmap")])
+    kind = forms.ChoiceField(
+        choices=[("funnel", "Funnel"), ("heatmap", "Heatmap"), ("arena", "Policy arena")]
+    )
     source = forms.ChoiceField(
         choices=[("synthetic", "synthetic"), ("snapshots", "real snapshots")], initial="synthetic"
     )

@@ -143,7 +143,7 @@ class TrainingExport(models.Model):
 
 
 class SelectorStudy(models.Model):
-    """A stored selector study: a funnel of the selector's filters or a 2D heatmap (issue 15).
+    """A stored research run: a selector funnel, a 2D heatmap or a policy arena (issue 15).
 
     `params` holds what was asked (for a heatmap: x/y parameter, their values and the measure);
     `result` what came out (`backtests.domain.research`): the funnel's steps or the heatmap's
@@ -154,6 +154,7 @@ class SelectorStudy(models.Model):
     class Kind(models.TextChoices):
         FUNNEL = "funnel", "Selector funnel"
         HEATMAP = "heatmap", "Selector heatmap"
+        ARENA = "arena", "Policy arena"
 
     Status = BacktestRun.Status
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from backtests.domain.arena import default_entries, run_arena
 from backtests.domain.research import (
     HEATMAP_MEASURES,
     HEATMAP_PARAMS,
@@ -142,6 +143,14 @@ def selector_study_execute(*, study_id: int) -> SelectorStudy | None:
                     }
                     for s in steps
                 ],
+            }
+        elif study.kind == SelectorStudy.Kind.ARENA:
+            rows = run_arena(simulator, default_entries(simulator.panel.underlying))
+            result = {
+                "underlying": simulator.panel.underlying,
+                "block_days": 7,
+                "resamples": 2000,
+                "rows": [row.as_dict() for row in rows],
             }
         else:
             p = study.params

@@ -165,6 +165,8 @@ def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
     if study.is_done and study.result:
         if study.kind == SelectorStudy.Kind.FUNNEL:
             picture = charts.funnel_svg(study.result.get("steps", []))
+        elif study.kind == SelectorStudy.Kind.ARENA:
+            picture = charts.forest_svg(study.result.get("rows", []))
         else:
             picture = charts.heatmap_svg(study.result)
     rows = []

@@ -231,7 +231,7 @@ class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
     for a heatmap, `params` ({"x_param", "x_values", "y_param", "y_values", "measure"})."""
 
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    kind = serializers.CharField(help_text="funnel or heatmap")
+    kind = serializers.CharField(help_text="funnel, heatmap or arena")
     source = ObjectField(required=False, default=dict)  # type: ignore[assignment]
     config = ObjectField(required=False, default=dict)
     params = ObjectField(required=False, default=dict)
@@ -241,7 +241,7 @@ class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
         from backtests.research_services import heatmap_params_validate
 
         if attrs["kind"] not in SelectorStudy.Kind.values:
-            raise serializers.ValidationError({"kind": ["funnel or heatmap"]})
+            raise serializers.ValidationError({"kind": ["funnel, heatmap or arena"]})
         source = _pydantic(SourceSpec, attrs.get("source"), "source")
         config = _pydantic(BacktestConfig, attrs.get("config"), "config")
         params = dict(attrs.get("params") or {})

@@ -21,6 +21,7 @@ import numpy as np
 from backtests.domain.metrics import daily_closes
 from backtests.domain.simulator import CoveredCallSimulator, SimulationResult
 from backtests.domain.types import BacktestConfig, FloatArray
+from trading.domain.candidates import StrategyParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +136,22 @@ def run_arena(
             )
         )
     return sorted(rows, key=lambda row: -row.mean_daily_pnl_usd)
+
+
+def default_entries(underlying: str) -> list[ArenaEntry]:
+    """Baseline research policy, its greedy and wide-exploration variants, production, and a
+    narrower-delta rule set."""
+    base = StrategyParams.research()
+    entries = {
+        "research (baseline)": base,
+        "research, no exploration": base.model_copy(update={"explore_prob": 0.0}),
+        "research, explore 50% of top 5": base.model_copy(
+            update={"explore_prob": 0.5, "explore_top_k": 5}
+        ),
+        "production": StrategyParams.production(),
+        "delta 0.15-0.25": base.model_copy(update={"delta_min": 0.15, "delta_max": 0.25}),
+    }
+    return [
+        ArenaEntry(name, BacktestConfig(underlying=underlying, strategy=strategy))  # type: ignore[arg-type]
+        for name, strategy in entries.items()
+    ]

@@ -145,3 +145,22 @@ def test_the_tab_launches_a_heatmap_and_shows_its_picture(
     assert 'data-testid="heatmap"' in page
     listing = desk_client.get("/backtests/studies/").content.decode()
     assert "Selector heatmap" in listing
+
+
+def test_an_arena_run_is_stored_with_its_league_table_and_forest_plot(
+    api, desk_client, eager_celery, django_capture_on_commit_callbacks
+) -> None:
+    body = {"kind": "arena", "source": SHORT_SOURCE.model_dump(mode="json")}
+
+    created = _post(api, body, django_capture_on_commit_callbacks)
+
+    study = api.get(f"{URL}/{created.json()['id']}").json()
+    assert study["status"] == "succeeded"
+    rows = study["result"]["rows"]
+    assert len(rows) == 5
+    baseline = next(r for r in rows if r["name"] == "research (baseline)")
+    assert baseline["diff_vs_baseline_usd"] == 0.0
+    page = desk_client.get(f"/backtests/studies/{study['id']}/").content.decode()
+    assert 'data-testid="league"' in page
+    assert 'data-testid="study-picture"' in page
+    assert "<svg" in page

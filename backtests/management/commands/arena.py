@@ -16,29 +16,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backtests import services
-from backtests.domain.arena import ArenaEntry, run_arena
+from backtests.domain.arena import default_entries, run_arena
 from backtests.domain.sources.spec import SourceSpec
-from backtests.domain.types import BacktestConfig
-from trading.domain.candidates import StrategyParams
-
-
-def default_entries(underlying: str) -> list[ArenaEntry]:
-    """Baseline research policy, its greedy and wide-exploration variants, production, and a
-    narrower-delta rule set."""
-    base = StrategyParams.research()
-    entries = {
-        "research (baseline)": base,
-        "research, no exploration": base.model_copy(update={"explore_prob": 0.0}),
-        "research, explore 50% of top 5": base.model_copy(
-            update={"explore_prob": 0.5, "explore_top_k": 5}
-        ),
-        "production": StrategyParams.production(),
-        "delta 0.15-0.25": base.model_copy(update={"delta_min": 0.15, "delta_max": 0.25}),
-    }
-    return [
-        ArenaEntry(name, BacktestConfig(underlying=underlying, strategy=strategy))  # type: ignore[arg-type]
-        for name, strategy in entries.items()
-    ]
 
 
 class Command(BaseCommand):
