@@ -50,6 +50,10 @@ def drawdown_svg(curve: dict[str, list[Any]]) -> str:
     times = _dates(curve["t"])
     drawdown = [100.0 * d for d in curve["drawdown"]]
     axis.fill_between(times, drawdown, 0.0, color="tab:red", alpha=0.4, linewidth=0)
+    if curve.get("worst_loss_pct"):
+        worst = [-x for x in curve["worst_loss_pct"]]
+        axis.plot(times, worst, color="tab:purple", linewidth=1.0, label="worst-scenario loss")
+        axis.legend(loc="lower left", fontsize=8)
     axis.set_ylabel("drawdown, %")
     date_axis(axis)
     return svg_of(figure)

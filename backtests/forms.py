@@ -32,6 +32,7 @@ class LabForm(forms.Form):
             ("synthetic", "synthetic market (seeded)"),
             ("snapshots", "harvested Deribit snapshots"),
             ("deribit_history", "Deribit public history"),
+            ("synthetic_v2", "synthetic universe v2 (regimes, fitted smile)"),
         ],
         initial="synthetic",
     )

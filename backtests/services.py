@@ -33,6 +33,7 @@ from backtests.domain.panel import ChainPanel
 from backtests.domain.simulator import CoveredCallSimulator, SimulationResult, SimulationStopped
 from backtests.domain.sources.base import MarketDataSource
 from backtests.domain.sources.spec import SourceSpec
+from backtests.domain.stress import worst_scenario_loss_pct
 from backtests.domain.training import (
     candidate_examples,
     chat_examples,
@@ -42,6 +43,7 @@ from backtests.domain.training import (
 )
 from backtests.domain.types import BacktestConfig, epoch_to_datetime
 from backtests.models import BacktestRun, SimulatedTrade, TrainingExport
+from optionsdesk.redaction import public_error
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +67,27 @@ def source_build(*, spec: SourceSpec) -> MarketDataSource:
     """The `MarketDataSource` a spec describes."""
     if spec.kind == "synthetic":
         from backtests.domain.sources.synthetic import SyntheticSource
+        from calibration.selectors import market_params_applied
 
+        # The IV multipliers the calibration update policy applied (none: the model as fitted).
         return SyntheticSource(
-            seed=spec.seed, start=spec.start, days=spec.days, max_dte_days=spec.max_dte_days
+            params=market_params_applied(),
+            seed=spec.seed,
+            start=spec.start,
+            days=spec.days,
+            max_dte_days=spec.max_dte_days,
+        )
+    if spec.kind == "synthetic_v2":
+        from calibration.domain.universe_v2 import SyntheticV2Source
+        from calibration.selectors import market_params_v2, regime_dynamics
+
+        return SyntheticV2Source(
+            regimes=regime_dynamics(),
+            params=market_params_v2(),
+            seed=spec.seed,
+            start=spec.start,
+            days=spec.days,
+            max_dte_days=spec.max_dte_days,
         )
     if spec.kind == "snapshots":
         from backtests.domain.sources.snapshots import ParquetSnapshotSource
@@ -246,7 +266,7 @@ def backtest_run_execute(*, run_id: int) -> BacktestRun | None:
         _finish(run_id, status=Status.STOPPED)
     except Exception as exc:  # the run records the failure; the task must not retry forever
         logger.exception("backtest run %s failed", run_id)
-        _finish(run_id, status=Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        _finish(run_id, status=Status.FAILED, error=public_error(exc))  # no server paths
     else:
         backtest_run_store_result(
             run_id=run_id,
@@ -280,6 +300,12 @@ def equity_curve_columns(result: SimulationResult, max_points: int = MAX_CURVE_P
         "equity_coin": np.round(curve.equity_coin[index], 8).tolist(),
         "hold_usd": np.round(hold[index], 2).tolist(),
         "drawdown": np.round(curve.drawdown_pct()[index], 6).tolist(),
+        "worst_loss_pct": np.round(
+            worst_scenario_loss_pct(curve, result.trades, underlying=result.config.underlying)[
+                index
+            ],
+            4,
+        ).tolist(),
     }
 
 

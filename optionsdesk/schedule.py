@@ -28,9 +28,16 @@ class PeriodicSpec:
             raise ValueError(f"{self.name}: declare exactly one of every_s or crontab")
 
 
-def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
-    """Every periodic task the project runs; later apps append their specs here."""
-    return [
+def declared_schedule(
+    heartbeat_interval_s: int,
+    *,
+    harvest_interval_s: int = 900,
+    health_recheck_interval_s: int = 600,
+) -> list[PeriodicSpec]:
+    """Every periodic task the project runs; later apps append their specs here.
+
+    The agent re-check follows `HEALTH_RECHECK_INTERVAL_S` (0: not scheduled at all)."""
+    specs = [
         PeriodicSpec(
             name="system.heartbeat",
             task="system.heartbeat",
@@ -56,8 +63,8 @@ def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
             name="trading.health_recheck",
             task="trading.health_recheck",
             description="Agent healthcheck: pauses on DEGRADED, halts on FATAL (mainnet).",
-            every_s=600,
-            expires_s=300,
+            every_s=max(health_recheck_interval_s, 1),
+            expires_s=max(min(300, health_recheck_interval_s - 1), 1),
         ),
         PeriodicSpec(
             name="trading.export_decisions",
@@ -89,4 +96,30 @@ def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
             expires_s=3600,
             queue="research",
         ),
+        PeriodicSpec(
+            name="calibration.harvest",
+            task="calibration.harvest",
+            description="Harvester: option chains to partitioned Parquet (HARVEST_INTERVAL_S).",
+            every_s=harvest_interval_s,
+            expires_s=max(harvest_interval_s - 10, 30),
+            queue="research",
+        ),
+        PeriodicSpec(
+            name="calibration.auto_calibrate",
+            task="calibration.auto_calibrate",
+            description="Daily auto-calibration of CALIBRATION_UNDERLYINGS (history rows only).",
+            crontab="10 3 * * *",
+            expires_s=3600,
+            queue="research",
+        ),
+        PeriodicSpec(
+            name="reviewbot.alerts_scan",
+            task="reviewbot.alerts_scan",
+            description="Telegram alerts: fills, expiries, guard pauses, discrepancies (once).",
+            every_s=60,
+            expires_s=55,
+        ),
     ]
+    if health_recheck_interval_s <= 0:
+        specs = [spec for spec in specs if spec.name != "trading.health_recheck"]
+    return specs

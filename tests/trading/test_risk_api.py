@@ -67,3 +67,35 @@ def test_live_tab_loads_the_risk_panel_with_greeks_and_a_heatmap(ticked, logged_
     assert "<svg" in panel
     assert "+7 d" in panel
     assert "Worst scenario" in panel
+
+
+def test_greg_lab_shows_the_risk_of_greg_strategies_only(ticked, logged_in_client):
+    from trading.models import AgentStatus
+
+    status = AgentStatus.objects.get(pk=1)
+    report = status.risk_report
+    assert report is not None
+    call = report["book"][0]
+    report["book"].append(
+        call | {"instrument_name": "GREG-PUT", "is_call": False, "strategy_id": "greg_short_put"}
+    )
+    status.risk_report = report
+    status.save(update_fields=["risk_report"])
+    page = logged_in_client.get(reverse("greg:lab")).content.decode()
+    assert "scope=greg" in page
+    panel = logged_in_client.get(reverse("trading:risk"), {"scope": "greg"}).content.decode()
+    assert "Greg's book: risk" in panel
+    assert "greg_short_put" in panel
+    assert "covered_call" not in panel
+
+
+def test_a_perpetual_held_on_the_exchange_counts_in_the_greeks(
+    agent_settings, sim_client, logged_in_client
+):
+    from decimal import Decimal
+
+    sim_client.sell("BTC-PERPETUAL", Decimal("20000"), type="market")
+    tick_run(trigger="test", client=sim_client, seed=1)
+    data = logged_in_client.get("/api/risk/portfolio").json()
+    perp = next(r for r in data["greeks"] if r["key"] == "BTC perpetual")
+    assert perp["delta_usd"] == pytest.approx(-20000, rel=1e-6)

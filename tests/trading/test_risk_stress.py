@@ -164,3 +164,30 @@ def test_the_order_gate_stress_tests_any_strategys_orders_after_the_trade() -> N
         stress_inputs=_inputs(),  # type: ignore[arg-type]
     )
     assert order_gate_run(covered, client=None).check.approved
+
+
+@pytest.mark.django_db
+def test_operators_edit_the_stress_limits_in_the_controls_and_viewers_cannot(
+    client, django_user_model
+) -> None:
+    from trading.models import RuntimeControl
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw")
+    client.force_login(viewer)
+    assert client.post("/agent/controls/", {"max_vega_usd": "500"}).status_code == 403
+    admin = django_user_model.objects.create_superuser("boss", "b@example.com", "pw")
+    client.force_login(admin)
+    page = client.post(
+        "/agent/controls/",
+        {"intent": "save", "max_scenario_loss_pct": "30", "max_vega_usd": "500"},
+    ).content.decode()
+    assert 'id="ctl-max_scenario_loss_pct"' in page
+    control = RuntimeControl.load()
+    assert control.max_scenario_loss_pct == 30.0
+    assert control.max_vega_usd == 500.0
+    limits = control.to_overrides()
+    assert limits.max_scenario_loss_pct == 30.0
+    response = client.patch(
+        "/api/agent/controls", {"max_scenario_loss_pct": 120}, content_type="application/json"
+    )
+    assert response.status_code == 400

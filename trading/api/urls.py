@@ -17,9 +17,29 @@ urlpatterns = [
     path("agent/status", views.StatusViewSet.as_view({"get": "retrieve"}), name="agent-status"),
     path("agent/pnl", views.PnlViewSet.as_view({"get": "retrieve"}), name="agent-pnl"),
     path(
+        "agent/paper-book",
+        views.PaperBookViewSet.as_view({"post": "create"}),
+        name="agent-paper-book",
+    ),
+    path(
         "agent/controls",
         views.ControlsViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
         name="agent-controls",
+    ),
+    path(
+        "agent/kill-switch",
+        views.KillSwitchViewSet.as_view({"post": "create"}),
+        name="agent-kill-switch",
+    ),
+    path(
+        "agent/drawdown",
+        views.DrawdownViewSet.as_view({"get": "retrieve"}),
+        name="agent-drawdown",
+    ),
+    path(
+        "agent/drawdown/reset",
+        views.DrawdownViewSet.as_view({"post": "reset"}),
+        name="agent-drawdown-reset",
     ),
     path(
         "agent/comparison",

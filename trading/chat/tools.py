@@ -22,9 +22,8 @@ from pydantic import ValidationError
 from trading import selectors
 from trading.domain.chat import MAX_LIMIT, InstrumentHint, instrument_hint
 from trading.domain.decision_log import to_json_value
-from trading.domain.health import GuardState
 from trading.domain.proposal import Proposal
-from trading.models import AgentStatus, Decision, Position, RuntimeControl
+from trading.models import Decision, Position, RuntimeControl
 from trading.selectors import decision_candidates, pnl_summary
 from trading.services.controls import effective_params_load
 
@@ -174,9 +173,9 @@ def _mentions(decision: Decision, hint: InstrumentHint) -> bool:
 
 def get_agent_status(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
     """Environment, modes, dry run, kill switch, guard, last tick, LLM availability."""
-    status = AgentStatus.load()
+    status = selectors.agent_status_snapshot()
     control = RuntimeControl.load()
-    guard = GuardState.model_validate(status.guard_state) if status.guard_state else GuardState()
+    guard = status.guard
     view: dict[str, Any] = {
         "kill_switch": control.kill_switch,
         "agent_state": guard.status.value,
@@ -272,7 +271,7 @@ def get_positions(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def get_pnl(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
-    """Premium and expiry settlements per underlying, dry-run (paper) and real books apart."""
+    """Realised, unrealised (mark, buy-back) and total P&L with fees, per underlying and book."""
     return pnl_summary()
 
 
@@ -397,8 +396,10 @@ TOOLS: dict[str, Tool] = {
         Tool("get_positions", "The open option positions.", _NO_ARGS, get_positions),
         Tool(
             "get_pnl",
-            "Profit and loss per underlying, dry-run (paper) and real books apart: premium "
-            "received for calls sold, paid to buy back, settled at expiry, net in coin and USD.",
+            "Profit and loss per underlying, dry-run (paper) and real books apart, in coin and "
+            "USD: realised (closed calls, every trading fee paid), unrealised (open calls at "
+            "the last mark and at the best ask, the price to buy back now), total, fees; with "
+            "premium received, paid to buy back and settled at expiry; subtotals per book.",
             _NO_ARGS,
             get_pnl,
         ),

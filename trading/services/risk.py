@@ -8,10 +8,17 @@ exchange from a web request. The report never fails a tick: a problem is recorde
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from trading.domain.params import RiskLimits
-from trading.domain.portfolio import ScenarioSpec, portfolio_greeks, scenario_grid
+from trading.domain.portfolio import (
+    Book,
+    BookOption,
+    ScenarioSpec,
+    portfolio_greeks,
+    scenario_grid,
+)
 from trading.domain.risk import RiskInputs, book_from_inputs
 
 logger = logging.getLogger("trading.risk")
@@ -44,9 +51,61 @@ def risk_report_build(inputs: RiskInputs, limits: RiskLimits) -> dict[str, Any]:
         "positions": len(book.options),
         "unvalued": list(unvalued),
         "greeks": [row.as_record() for row in greeks.rows],
+        "book": [_option_record(o) for o in book.options],
         "scenarios": grid.as_record(),
         "limits": {
             "max_scenario_loss_pct": limits.max_scenario_loss_pct,
             "max_vega_usd": limits.max_vega_usd,
         },
+    }
+
+
+def _option_record(option: BookOption) -> dict[str, Any]:
+    return {
+        "instrument_name": option.instrument_name,
+        "underlying": option.underlying,
+        "expiry": option.expiry.isoformat(),
+        "strike_usd": option.strike_usd,
+        "is_call": option.is_call,
+        "size": option.size,
+        "iv": option.iv,
+        "forward_usd": option.forward_usd,
+        "strategy_id": option.strategy_id,
+    }
+
+
+def risk_report_for_strategies(report: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The stored report narrowed to the options of strategies named `prefix...` (no coins).
+
+    Why: Greg Lab shows Greg's own book (`greg_*` strategies) apart from the covered calls and
+    the coins; the stored book is revalued again, which takes about a millisecond.
+    """
+    options = tuple(
+        BookOption(
+            instrument_name=o["instrument_name"],
+            underlying=o["underlying"],
+            expiry=datetime.fromisoformat(o["expiry"]),
+            strike_usd=float(o["strike_usd"]),
+            is_call=bool(o["is_call"]),
+            size=float(o["size"]),
+            iv=float(o["iv"]),
+            forward_usd=float(o["forward_usd"]),
+            strategy_id=str(o["strategy_id"]),
+        )
+        for o in report.get("book", [])
+        if str(o.get("strategy_id", "")).startswith(prefix)
+    )
+    book = Book(
+        now=datetime.fromisoformat(report["as_of"]),
+        index_usd={u: float(v) for u, v in report.get("index_usd", {}).items()},
+        options=options,
+        equity_usd=report.get("equity_usd"),
+    )
+    grid = scenario_grid(book, ScenarioSpec())
+    return report | {
+        "positions": len(options),
+        "coins": {},
+        "greeks": [row.as_record() for row in portfolio_greeks(book).rows],
+        "scenarios": grid.as_record(),
+        "scope": prefix,
     }

@@ -17,7 +17,9 @@ from trading.domain.candidates import StrategyParams
 def add_run_options(parser: ArgumentParser) -> None:
     """Data source, strategy, exit and fill options."""
     parser.add_argument(
-        "--source", choices=["synthetic", "snapshots", "deribit_history"], default="synthetic"
+        "--source",
+        choices=["synthetic", "snapshots", "deribit_history", "synthetic_v2"],
+        default="synthetic",
     )
     parser.add_argument("--underlying", choices=["BTC", "ETH"], default="BTC")
     parser.add_argument("--start", help="UTC date or datetime, e.g. 2025-01-01")

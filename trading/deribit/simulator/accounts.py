@@ -158,6 +158,7 @@ class Account:
     balances: dict[str, Decimal] = field(default_factory=dict)
     positions: dict[str, PositionState] = field(default_factory=dict)
     session_rpl: dict[str, Decimal] = field(default_factory=dict)
+    scope: str = "account:read_write trade:read_write wallet:read"
 
     def balance(self, currency: str) -> Decimal:
         """Cash balance in `currency` (0 if never funded)."""

@@ -31,7 +31,13 @@ from trading.deribit.errors import (
     NotFoundError,
     RateLimitError,
 )
-from trading.deribit.limiter import LimiterConfig, RequestClass, TokenBucket, request_class
+from trading.deribit.limiter import (
+    MATCHING_ENGINE_METHODS,
+    LimiterConfig,
+    RequestClass,
+    TokenBucket,
+    request_class,
+)
 from trading.deribit.simulator.accounts import (
     Account,
     PositionState,
@@ -59,6 +65,12 @@ from trading.domain.market_model import MarketModelParams, OptionQuotes
 Handler = Callable[["SimulatedExchange", Params, Account | None], Any]
 
 
+#: What a trading key's `public/auth` grants (Deribit adds `connection mainaccount`).
+FULL_KEY_SCOPE = "account:read_write trade:read_write wallet:read"
+#: A read-only key: what `run_exchange_sim --no-trade-scope` serves.
+READ_ONLY_KEY_SCOPE = "account:read trade:read wallet:read"
+
+
 class AccountConfig(BaseModel):
     """An API key of the simulated exchange and the account's starting balances."""
 
@@ -67,6 +79,11 @@ class AccountConfig(BaseModel):
     client_id: str = "optionsdesk-sim"
     client_secret: str = Field(default="optionsdesk-sim-secret", repr=False)
     username: str = "optionsdesk"
+    scope: str = Field(
+        default=FULL_KEY_SCOPE,
+        description="the key's max scope, as `public/auth` grants it; without trade:read_write"
+        " orders are refused with 13021 forbidden",
+    )
     balances: dict[str, Decimal] = Field(
         default_factory=lambda: {
             "BTC": Decimal(10),
@@ -155,6 +172,7 @@ class SimulatedExchange:
                 client_id=acc.client_id,
                 client_secret=acc.client_secret,
                 balances={c: coin(Decimal(v)) for c, v in acc.balances.items()},
+                scope=acc.scope,
             )
         self._sessions: dict[str, _Session] = {}
         self._refresh_tokens: dict[str, int] = {}
@@ -231,6 +249,8 @@ class SimulatedExchange:
                     if authorization:
                         raise AuthError(http_status=401)
                     raise AuthError("authorization_required", code=10000, http_status=400)
+                if method in MATCHING_ENGINE_METHODS and "trade:read_write" not in account.scope:
+                    raise AuthError("forbidden", code=13021, http_status=400)
                 return PRIVATE_METHODS[method](self, Params(params), account)
             raise InvalidParamsError("Method not found", code=-32601)
 
@@ -299,7 +319,7 @@ class SimulatedExchange:
             "token_type": "bearer",
             "expires_in": lifetime,
             "refresh_token": refresh,
-            "scope": "account:read_write trade:read_write wallet:read connection mainaccount",
+            "scope": f"{account.scope} connection mainaccount",
             "enabled_features": [],
         }
         if state is not None:

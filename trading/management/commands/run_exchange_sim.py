@@ -9,7 +9,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trading.deribit.simulator import SimConfig, SimulatedExchange, create_app, serve
+from trading.deribit.simulator import (
+    AccountConfig,
+    SimConfig,
+    SimulatedExchange,
+    create_app,
+    serve,
+)
+from trading.deribit.simulator.exchange import READ_ONLY_KEY_SCOPE
+from trading.domain.market_model import MarketModelParams
 
 
 class Command(BaseCommand):
@@ -18,7 +26,7 @@ class Command(BaseCommand):
     help = "Serve a simulated Deribit exchange (API v2) on 127.0.0.1."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        """--host, --port, --seed, --speed, --replay DIR, --start ISO-8601."""
+        """--host, --port, --seed, --speed, --replay DIR, --start ISO-8601, --no-trade-scope."""
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8082)
         parser.add_argument("--seed", type=int, default=42)
@@ -31,6 +39,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--start", default=None, help="simulated start time, ISO-8601 (default: now, UTC)"
         )
+        parser.add_argument(
+            "--market",
+            choices=("v1", "v2"),
+            default="v1",
+            help="synthetic market model: v1 (default) or the calibrated universe v2 (regimes)",
+        )
+        parser.add_argument(
+            "--no-trade-scope",
+            action="store_true",
+            help="serve a read-only key (account:read trade:read wallet:read): orders get 13021",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Build the exchange and serve it in the foreground."""
@@ -39,8 +58,12 @@ class Command(BaseCommand):
             speed=options["speed"],
             replay_dir=self._replay_dir(options["replay"]),
             start=self._start(options["start"]),
+            market_params=self._market_params(),
         )
-        exchange = SimulatedExchange(config)
+        if options["no_trade_scope"]:
+            read_only = AccountConfig(scope=READ_ONLY_KEY_SCOPE)
+            config = config.model_copy(update={"accounts": (read_only,)})
+        exchange = self._exchange(config, options["market"])
         url = f"http://{options['host']}:{options['port']}/api/v2"
         mode = f"replay of {config.replay_dir}" if config.replay_dir else "synthetic market"
         self.stdout.write(
@@ -48,12 +71,30 @@ class Command(BaseCommand):
             f"at {url}"
         )
         for account in config.accounts:
-            self.stdout.write(f"account {account.client_id}: {dict(account.balances)}")
+            self.stdout.write(
+                f"account {account.client_id}: {dict(account.balances)} (scope {account.scope})"
+            )
         self.stdout.flush()
         # uvicorn re-raises Ctrl-C after its graceful shutdown.
         with contextlib.suppress(KeyboardInterrupt):
             serve(create_app(exchange), host=options["host"], port=options["port"])
         self.stdout.write("simulated exchange stopped")
+
+    def _exchange(self, config: SimConfig, market: str) -> SimulatedExchange:
+        if market == "v1":
+            return SimulatedExchange(config)
+        from calibration.simulator import exchange_v2
+
+        try:
+            return exchange_v2(config)
+        except ValueError as exc:
+            raise CommandError(f"--market v2: {exc}") from exc
+
+    def _market_params(self) -> MarketModelParams:
+        """The market model with the IV multipliers calibration's update policy applied."""
+        from calibration.selectors import market_params_applied
+
+        return market_params_applied()
 
     def _replay_dir(self, path: Path | None) -> Path | None:
         if path is None:

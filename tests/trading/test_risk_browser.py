@@ -1,0 +1,36 @@
+"""A real browser on the Live Agent tab's risk panel: greeks table and scenario heatmap."""
+# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.urls import reverse
+
+from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
+    agent_settings,
+    sim_client,
+    sim_exchange,
+    sim_server,
+)
+from trading.services import tick_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_risk_panel_shows_greeks_the_worst_scenario_and_a_heatmap(
+    agent_settings, sim_client, live_server, browser_login, tmp_path
+):
+    tick_run(trigger="test", client=sim_client, seed=1)
+    tick_run(trigger="test", client=sim_client, seed=2)
+    page = browser_login()
+    page.goto(f"{live_server.url}{reverse('trading:live')}")
+    page.wait_for_selector("[data-testid=risk-greeks]")
+    assert "whole book" in page.locator("[data-testid=risk-greeks]").inner_text()
+    assert "spot " in page.locator("[data-testid=risk-worst]").inner_text()
+    assert page.locator("[data-testid=risk-heatmap] svg").count() == 1
+    page.click("text=+7 d")
+    page.wait_for_selector("[data-testid=risk-day]:text-is('+7 d')")
+    panel = page.locator("[data-testid=risk-panel]")
+    panel.screenshot(path=str(os.environ.get("RISK_SCREENSHOT") or tmp_path / "risk.png"))
