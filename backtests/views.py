@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from backtests import charts, selectors, services
-from backtests.forms import LabForm
-from backtests.models import BacktestRun
+from backtests.forms import LabForm, StudyForm
+from backtests.models import BacktestRun, SelectorStudy
 from optionsdesk.htmx import htmx_partial
 from optionsdesk.roles import Role, role_required, user_has_role
 
@@ -314,3 +314,40 @@ def compare(request: HttpRequest) -> HttpResponse:
     if len(runs) == 2:
         context["diff"] = selectors.backtest_run_diff(a=runs[0], b=runs[1])
     return render(request, "backtests/compare.html", context)
+
+
+@login_required
+def studies(request: HttpRequest) -> HttpResponse:
+    """Selector research: the study form (funnel or heatmap) and the studies table."""
+    if request.method == "POST" and not user_has_role(request.user, Role.RESEARCHER):
+        raise PermissionDenied("Launching studies needs the researcher role.")
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            study = form.launch(user=request.user)
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("backtests:study", study_id=study.pk)
+    context = {"form": form, "studies": SelectorStudy.objects.all()[:RUNS_SHOWN]}
+    return render(request, "backtests/studies.html", context)
+
+
+@login_required
+def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
+    """A study's page: progress, then the funnel or the heatmap as a picture and a table."""
+    study = get_object_or_404(SelectorStudy, pk=study_id)
+    picture = ""
+    if study.is_done and study.result:
+        if study.kind == SelectorStudy.Kind.FUNNEL:
+            picture = charts.funnel_svg(study.result.get("steps", []))
+        elif study.kind == SelectorStudy.Kind.ARENA:
+            picture = charts.forest_svg(study.result.get("rows", []))
+        else:
+            picture = charts.heatmap_svg(study.result)
+    rows = []
+    if study.kind == SelectorStudy.Kind.HEATMAP and study.result.get("values"):
+        rows = list(zip(study.result["y_values"], study.result["values"], strict=True))
+    context = {"study": study, "picture": picture, "heatmap_rows": rows}
+    response = render(request, "backtests/study.html", context)
+    return response
