@@ -97,7 +97,7 @@ class SimulatedTradeAdmin(admin.ModelAdmin):
     """All simulated trades, searchable by instrument."""
 
     list_display = ("run", "seq", "instrument_name", "exit_reason", "pnl_usd", "explored")
-    list_filter = ("exit_reason", "explored")
+    list_filter = ("exit_reason", "explored", "fallback_fill")
     search_fields = ("instrument_name",)
     list_select_related = ("run",)
 

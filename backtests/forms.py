@@ -31,6 +31,7 @@ class LabForm(forms.Form):
             ("synthetic", "synthetic market (seeded)"),
             ("snapshots", "harvested Deribit snapshots"),
             ("deribit_history", "Deribit public history"),
+            ("synthetic_v2", "synthetic universe v2 (regimes, fitted smile)"),
         ],
         initial="synthetic",
     )
@@ -46,6 +47,15 @@ class LabForm(forms.Form):
     premium_min_usd = forms.FloatField(initial=50, min_value=0)
     explore_prob = forms.FloatField(initial=0.25, min_value=0, max_value=1)
     explore_top_k = forms.IntegerField(initial=3, min_value=1)
+    max_spread_pct = forms.FloatField(
+        required=False,
+        initial=0.15,
+        min_value=0,
+        help_text="max (ask-bid)/mid, fraction; empty or 0: no limit (live: 0.15)",
+    )
+    min_open_interest = forms.FloatField(
+        required=False, initial=50, min_value=0, help_text="contracts (live: 50)"
+    )
     exit_style = forms.ChoiceField(
         choices=[(s.value, s.value.replace("_", " ")) for s in ExitStyle],
         initial=ExitStyle.HOLD_TO_EXPIRY.value,
@@ -64,6 +74,13 @@ class LabForm(forms.Form):
         help_text="optional JSON axes: runs a grid search instead of one run",
     )
     rank_by = forms.CharField(required=False, initial="sharpe")
+    holdout_frac = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=0.5,
+        initial=0.0,
+        help_text="grid: last fraction of the period held out of sample (0 = none)",
+    )
 
     def clean(self) -> dict[str, Any]:
         """Build and validate the domain objects (errors shown on the form)."""
@@ -98,6 +115,8 @@ class LabForm(forms.Form):
             premium_min_usd=data["premium_min_usd"],
             explore_prob=data["explore_prob"],
             explore_top_k=data["explore_top_k"],
+            max_spread_pct=data.get("max_spread_pct") or None,
+            min_open_interest=data.get("min_open_interest") or 0.0,
         )
         return BacktestConfig.model_validate(
             {
@@ -126,7 +145,12 @@ class LabForm(forms.Form):
         cells, limit = grid_cell_count(axes), settings.GRID_MAX_CELLS
         if cells > limit:  # counted from the axes' lengths, before anything is expanded
             raise ValueError(f"{cells} combinations: at most {limit} per grid (GRID_MAX_CELLS)")
-        spec = GridSpec(base=config, axes=axes, rank_by=data.get("rank_by") or "sharpe")
+        spec = GridSpec(
+            base=config,
+            axes=axes,
+            rank_by=data.get("rank_by") or "sharpe",
+            holdout_frac=data.get("holdout_frac") or 0.0,
+        )
         try:
             spec.combinations()
         except TypeError as exc:

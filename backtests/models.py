@@ -106,6 +106,9 @@ class SimulatedTrade(models.Model):
     score = models.FloatField(null=True, blank=True)
     rank = models.PositiveIntegerField(default=0)
     explored = models.BooleanField(default=False)
+    fallback_fill = models.BooleanField(
+        default=False, help_text="a side filled at the mark -/+ haircut because the book was empty"
+    )
 
     class Meta:
         ordering = ["run", "seq"]

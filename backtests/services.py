@@ -22,7 +22,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from backtests.domain.grid import GridRow as DomainGridRow
-from backtests.domain.grid import GridSpec, apply_params, rank_rows
+from backtests.domain.grid import (
+    GridSpec,
+    apply_params,
+    holdout_simulators,
+    rank_rows,
+    sample_summary,
+)
 from backtests.domain.panel import ChainPanel
 from backtests.domain.simulator import CoveredCallSimulator, SimulationResult, SimulationStopped
 from backtests.domain.sources.base import MarketDataSource
@@ -37,6 +43,7 @@ from backtests.domain.training import (
 )
 from backtests.domain.types import BacktestConfig, epoch_to_datetime
 from backtests.models import BacktestRun, SimulatedTrade, TrainingExport
+from optionsdesk.redaction import public_error
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +67,27 @@ def source_build(*, spec: SourceSpec) -> MarketDataSource:
     """The `MarketDataSource` a spec describes."""
     if spec.kind == "synthetic":
         from backtests.domain.sources.synthetic import SyntheticSource
+        from calibration.selectors import market_params_applied
 
+        # The IV multipliers the calibration update policy applied (none: the model as fitted).
         return SyntheticSource(
-            seed=spec.seed, start=spec.start, days=spec.days, max_dte_days=spec.max_dte_days
+            params=market_params_applied(),
+            seed=spec.seed,
+            start=spec.start,
+            days=spec.days,
+            max_dte_days=spec.max_dte_days,
+        )
+    if spec.kind == "synthetic_v2":
+        from calibration.domain.universe_v2 import SyntheticV2Source
+        from calibration.selectors import market_params_v2, regime_dynamics
+
+        return SyntheticV2Source(
+            regimes=regime_dynamics(),
+            params=market_params_v2(),
+            seed=spec.seed,
+            start=spec.start,
+            days=spec.days,
+            max_dte_days=spec.max_dte_days,
         )
     if spec.kind == "snapshots":
         from backtests.domain.sources.snapshots import ParquetSnapshotSource
@@ -87,6 +112,9 @@ class _PanelCache:
     def __init__(self, size: int = 2) -> None:
         self.size = size
         self._items: OrderedDict[str, CoveredCallSimulator] = OrderedDict()
+        self._splits: OrderedDict[str, tuple[CoveredCallSimulator, CoveredCallSimulator]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
     def simulator(self, spec: SourceSpec) -> CoveredCallSimulator:
@@ -104,9 +132,26 @@ class _PanelCache:
                 self._items.popitem(last=False)
         return simulator
 
+    def holdout(
+        self, spec: SourceSpec, holdout_frac: float
+    ) -> tuple[CoveredCallSimulator, CoveredCallSimulator]:
+        """In-sample and out-of-sample simulators of the spec's panel (cached like panels)."""
+        key = f"{spec.cache_key()}|holdout={holdout_frac:g}"
+        with self._lock:
+            if key in self._splits:
+                self._splits.move_to_end(key)
+                return self._splits[key]
+        pair = holdout_simulators(self.simulator(spec), holdout_frac)
+        with self._lock:
+            self._splits[key] = pair
+            while len(self._splits) > self.size:
+                self._splits.popitem(last=False)
+        return pair
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._splits.clear()
 
 
 PANELS = _PanelCache()
@@ -203,9 +248,17 @@ def backtest_run_execute(*, run_id: int) -> BacktestRun | None:
     if run is None:
         return BacktestRun.objects.filter(pk=run_id).first()
     progress = _Progress(run_id)
+    holdout = float(run.grid.get("holdout_frac") or 0.0) if run.grid else 0.0
+    out_of_sample = None
     try:
         config = BacktestConfig.model_validate(run.config)
-        simulator = simulator_for(spec=SourceSpec.model_validate(run.source))
+        spec = SourceSpec.model_validate(run.source)
+        if holdout > 0:
+            # A grid cell with a holdout: ranked on the in-sample part, the rest shown beside.
+            simulator, outside = PANELS.holdout(spec, holdout)
+            out_of_sample = sample_summary(outside.simulate_policy(config))
+        else:
+            simulator = simulator_for(spec=spec)
         result = simulator.simulate_policy(
             config, progress=progress.report, should_stop=progress.should_stop
         )
@@ -213,13 +266,14 @@ def backtest_run_execute(*, run_id: int) -> BacktestRun | None:
         _finish(run_id, status=Status.STOPPED)
     except Exception as exc:  # the run records the failure; the task must not retry forever
         logger.exception("backtest run %s failed", run_id)
-        _finish(run_id, status=Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        _finish(run_id, status=Status.FAILED, error=public_error(exc))  # no server paths
     else:
         backtest_run_store_result(
             run_id=run_id,
             result=result,
             panel=simulator.panel,
             with_trades=run.kind != BacktestRun.Kind.GRID_CELL,
+            out_of_sample=out_of_sample,
         )
     return BacktestRun.objects.filter(pk=run_id).first()
 
@@ -284,15 +338,24 @@ def _trade_rows(run: BacktestRun, result: SimulationResult) -> list[SimulatedTra
                 score=None if np.isnan(trade.score) else trade.score,
                 rank=trade.rank,
                 explored=trade.explored,
+                fallback_fill=trade.fallback_fill,
             )
         )
     return rows
 
 
 def backtest_run_store_result(
-    *, run_id: int, result: SimulationResult, panel: ChainPanel, with_trades: bool = True
+    *,
+    run_id: int,
+    result: SimulationResult,
+    panel: ChainPanel,
+    with_trades: bool = True,
+    out_of_sample: dict[str, Any] | None = None,
 ) -> None:
-    """Store a finished simulation: metrics, flags, assumptions, provenance, curve, trades."""
+    """Store a finished simulation: metrics, flags, assumptions, provenance, curve, trades.
+
+    A grid cell with a holdout keeps its out-of-sample summary in `grid["out_of_sample"]`.
+    """
     with transaction.atomic():
         run = BacktestRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None:
@@ -304,6 +367,8 @@ def backtest_run_store_result(
         run.provenance = panel.provenance.model_dump(mode="json")
         run.equity_curve = equity_curve_columns(result) if with_trades else {}
         run.status, run.progress, run.finished_at = Status.SUCCEEDED, 1.0, timezone.now()
+        if out_of_sample is not None:
+            run.grid = {**run.grid, "out_of_sample": out_of_sample}
         run.save()
         if with_trades:
             run.trades.all().delete()
@@ -367,7 +432,8 @@ def grid_run_create(
                 combo_index=index,
                 config=config.model_dump(mode="json"),
                 source=parent.source,
-                grid={"params": values},
+                grid={"params": values}
+                | ({"holdout_frac": spec.holdout_frac} if spec.holdout_frac > 0 else {}),
                 task_id=str(uuid.uuid4()),
             )
             for index, (config, values) in enumerate(zip(configs, params, strict=True))
@@ -441,6 +507,7 @@ def grid_rows(run: BacktestRun) -> list[DomainGridRow]:
                 metrics=cell.metrics,
                 flags=[flag["code"] for flag in cell.flags],
                 num_trades=int(cell.metrics.get("num_trades") or 0),
+                out_of_sample=cell.grid.get("out_of_sample"),
             )
         )
     return rows
@@ -484,6 +551,7 @@ def _grid_row_json(row: DomainGridRow) -> dict[str, Any]:
         "metrics": row.metrics,
         "flags": row.flags,
         "num_trades": row.num_trades,
+        "out_of_sample": row.out_of_sample,
     }
 
 

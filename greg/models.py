@@ -48,10 +48,10 @@ class GregSettings(models.Model):
         default=list, blank=True, help_text="outcome names allowed to execute live"
     )
     max_notional_usd_per_position = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal("20000")
+        max_digits=14, decimal_places=2, default=Decimal("10000")
     )
     max_notional_usd_per_underlying = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal("40000")
+        max_digits=14, decimal_places=2, default=Decimal("20000")
     )
     sandbox_size_coin = models.JSONField(
         default=dict, blank=True, help_text='structure size per underlying, e.g. {"BTC": 0.1}'

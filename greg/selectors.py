@@ -108,3 +108,99 @@ def decision_stats(
             for (b, u, s), c in sorted(series.items())
         ],
     }
+
+
+#: CSS class per outcome: the waterfall's priority, from the safety stop to the default.
+PRIORITY_CLASS = {
+    "NO_TRADE": "p-stop",
+    "STRATEGY_B_CALENDAR": "p-1",
+    "STRATEGY_D_IRON_BUTTERFLY": "p-2",
+    "STRATEGY_A_STRADDLE": "p-3",
+    "STRATEGY_A_STRANGLE": "p-4",
+    "STRATEGY_C_SHORT_PUT": "p-5",
+    "STRATEGY_F_BULL_PUT_SPREAD": "p-6",
+    "STRATEGY_F_BEAR_CALL_SPREAD": "p-6",
+}
+
+
+def _rule_rows(row: GregDecision) -> list[dict[str, Any]]:
+    rules = []
+    for rule in row.rules or []:
+        conditions = rule.get("conditions", [])
+        state = "fired" if rule["fired"] else ("missing" if rule.get("missing") else "no")
+        rules.append(
+            {
+                **rule,
+                "state": state,
+                "chosen": rule["key"] == row.rule_key,
+                "priority_class": PRIORITY_CLASS.get(rule["outcome"], ""),
+                "structure": (row.structures or {}).get(rule["outcome"]),
+                "conditions": conditions,
+            }
+        )
+    return rules
+
+
+def bots_context() -> dict[str, Any]:
+    """The Bots tab: per underlying, the newest evaluation's sensors, rules and structures."""
+    underlyings = []
+    for underlying, row in evaluations_latest().items():
+        underlyings.append(
+            {
+                "underlying": underlying,
+                "evaluation": row,
+                "sensors": row.sensors,
+                "rules": _rule_rows(row),
+                "chosen_class": PRIORITY_CLASS.get(row.strategy, ""),
+            }
+        )
+    version, thresholds = thresholds_current()
+    return {
+        "underlyings": underlyings,
+        "calibration_version": version,
+        "engine_version": load_spec().entry.version,
+        "thresholds": thresholds.model_dump(),
+    }
+
+
+def suggestions_open() -> list[GregDecision]:
+    """The newest OPEN suggestion per underlying that is not executed yet."""
+    latest: dict[str, GregDecision] = {}
+    rows = GregDecision.objects.filter(kind="suggestion", action="OPEN").order_by("-created_at")
+    for row in rows[:100]:
+        latest.setdefault(row.underlying, row)
+    return [r for r in latest.values() if r.outcome == "advised"]
+
+
+def lab_context(*, underlying: str = "", sandbox: str = "", status: str = "open") -> dict[str, Any]:
+    """The Greg Lab tab: settings, sandbox summary, filtered positions with reviews and logs."""
+    from greg.models import GregSettings
+
+    flag = {"yes": True, "no": False}.get(sandbox)
+    positions = list(position_list(underlying=underlying, sandbox=flag, status=status)[:100])
+    for p in positions:
+        p.timeline = list(position_logs(p))  # type: ignore[attr-defined]
+        review = p.review or {}
+        p.top = review.get("top", {})  # type: ignore[attr-defined]
+        p.hedge = next(  # type: ignore[attr-defined]
+            (a.get("hedge") for a in review.get("actions", []) if a.get("hedge")), None
+        )
+        p.hedge_check = next(  # type: ignore[attr-defined]
+            (c for c in review.get("checks", []) if c.startswith("hedge")), ""
+        )
+    from trading.services.controls import effective_params_load
+
+    try:
+        desk_dry_run: bool | None = effective_params_load().dry_run
+    except ValueError:
+        desk_dry_run = None
+    return {
+        "desk_dry_run": desk_dry_run,
+        "settings": GregSettings.load(),
+        "sandbox": sandbox_summary(),
+        "positions": positions,
+        "suggestions": suggestions_open(),
+        "filters": {"underlying": underlying, "sandbox": sandbox, "status": status},
+        "underlyings": sorted(set(GregPosition.objects.values_list("underlying", flat=True))),
+        "executions": list(decision_list().filter(kind="execution")[:10]),
+    }

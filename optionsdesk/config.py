@@ -7,6 +7,7 @@ into a one-line message and a non-zero exit instead of a traceback.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -75,6 +76,12 @@ class AppSettings(BaseSettings):
     # environment, or Deribit mainnet's public API with no keys (it can never trade: the client
     # refuses every private method, so no real-money confirmation is needed).
     DERIBIT_MARKET_DATA: Literal["configured", "mainnet_public"] = "configured"
+
+    # Calibration (issue #13): where the harvester writes Parquet (default VAR_DIR/harvest), how
+    # often it runs, and which underlyings the daily auto-calibration and the harvester cover.
+    CALIBRATION_DATA_DIR: Path | None = None
+    CALIBRATION_UNDERLYINGS: str = "BTC,ETH"
+    HARVEST_INTERVAL_S: int = Field(default=900, ge=60, le=86_400)
     DERIBIT_PUBLIC_DATA_URL: str = "https://www.deribit.com/api/v2"
     DRY_RUN: bool = True
 
@@ -84,6 +91,11 @@ class AppSettings(BaseSettings):
     OPENAI_FALLBACK_MODELS: str = ""
     OPENAI_TIMEOUT_S: float = Field(default=30.0, gt=0, le=600)
     CHAT_QUESTIONS_PER_MINUTE: int = Field(default=20, ge=1, le=10_000)
+    # The review bot's models (empty: OPENAI_MODEL), both followed by OPENAI_FALLBACK_MODELS,
+    # and the reasoning effort sent to reasoning models (empty: not sent).
+    OPENAI_MODEL_REVIEW: str = ""
+    OPENAI_MODEL_FAST: str = ""
+    OPENAI_REASONING_EFFORT: Literal["", "low", "medium", "high"] = ""
 
     AGENT_HEALTH_RATE: str = Field(default="6/min", pattern=r"^\d+/(s|sec|m|min|h|hour|d|day)$")
     RESEARCH_QUEUED_RUNS_PER_USER: int = Field(default=30, ge=1, le=10_000)
@@ -172,9 +184,11 @@ class AppSettings(BaseSettings):
             return self.SECRET_KEY.get_secret_value()
         key_file = self.VAR_DIR / "secret_key"
         if not key_file.exists():
-            self.VAR_DIR.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(64))
-            key_file.chmod(0o600)
+            self.VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:  # never readable by others, not even briefly
+                handle.write(secrets.token_urlsafe(64))
+        key_file.chmod(0o600)
         return key_file.read_text().strip()
 
 

@@ -204,6 +204,7 @@ class LLMConfig:
     fallback_models: tuple[str, ...] = ()
     timeout_s: float = 30.0
     retries_per_model: int = 1
+    reasoning_effort: str = ""  # sent only when set (reasoning models: low, medium, high)
 
     @property
     def configured(self) -> bool:
@@ -357,6 +358,8 @@ class OpenAICompatibleClient:
             kwargs["response_format"] = {"type": "json_schema", "json_schema": schema}
         if request.tools:
             kwargs["tools"] = [dict(t) for t in request.tools]
+        if self.config.reasoning_effort:
+            kwargs["reasoning_effort"] = self.config.reasoning_effort
         t0 = time.monotonic()
         try:
             reply = client.chat.completions.create(

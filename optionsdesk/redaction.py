@@ -11,14 +11,41 @@ import re
 from collections.abc import Iterable
 
 REDACTED = "[REDACTED]"
-_PATTERNS = [
+#: name, separator, value: the value is replaced, the name kept (so the text stays readable).
+_NAMED = [
     re.compile(
         r"(?i)(client_secret|api[_-]?key|access_token|refresh_token|password|token)"
-        r"(\"?\s*[:=]\s*\"?)([^\s\"'&,}]+)"
+        r"([\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])([^\s\"'&,}]+)"
     ),
+    re.compile(
+        r"(?i)((?<![A-Za-z0-9_])(?:[A-Za-z0-9]+_)*(?:secret|passwd|pwd|private[_-]?key|"
+        r"credentials?|auth[_-]?token)[A-Za-z0-9_]*)"
+        r"([\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])([^\s\"'&,}]{4,})"
+    ),
+]
+_PATTERNS = [
     re.compile(r"\bsk-[A-Za-z0-9_-]{16,}\b"),
     re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),  # Telegram bot tokens
     re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]{8,}"),
+    # Stripe-style keys (sk_live_, sk_test_, rk_live_, pk_live_ ...).
+    re.compile(r"\b[rsp]k_(?:live|test)_[A-Za-z0-9]{8,}\b"),
+    # Authorization headers of any scheme (Basic, Token, Bearer, raw keys).
+    re.compile(r"(?im)(?<=authorization:)[ \t]*[^\r\n]+"),
+    # PEM blocks (private keys, certificates): the whole block.
+    re.compile(
+        r"-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(?:-----END [A-Z0-9 ]+-----|\Z)",
+    ),
+    # GitHub, Slack, AWS and Google API keys.
+    re.compile(r"\b(?:ghp|gho|ghs|ghu|github_pat)_[A-Za-z0-9_]{20,}\b"),
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
+    # Long base64 runs (40+ characters with at least one digit and one letter of each case):
+    # encoded keys and blobs. Hex digests (git SHAs) do not match: they have no upper case.
+    re.compile(
+        r"(?<![A-Za-z0-9+/=_-])(?=[A-Za-z0-9+/]*[0-9])(?=[A-Za-z0-9+/]*[a-z])"
+        r"(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{40,}={0,2}(?![A-Za-z0-9+/=_-])"
+    ),
 ]
 
 
@@ -44,10 +71,28 @@ def redact(text: str, extra_secrets: Iterable[str] = ()) -> str:
     for secret in [*known_secrets(), *extra_secrets]:
         if secret:
             text = text.replace(secret, REDACTED)
-    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    for pattern in _PATTERNS[1:]:
+    for named in _NAMED:
+        text = named.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    for pattern in _PATTERNS:
         text = pattern.sub(REDACTED, text)
     return text
+
+
+#: An absolute file system path of two or more parts (POSIX, or a Windows drive).
+_PATH = re.compile(r"(?:\b[A-Za-z]:)?(?:[/\\][\w.@+~-]+){2,}[/\\]?")
+
+
+def paths_hidden(text: str) -> str:
+    """`text` with server paths cut to their last part (`.../name`), for messages users see.
+
+    A failed backtest's error once showed where the server keeps its data and code.
+    """
+    return _PATH.sub(lambda m: ".../" + re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1], text)
+
+
+def public_error(exc: BaseException) -> str:
+    """An exception as users may see it: type and message, no paths, no secrets, bounded."""
+    return redact(paths_hidden(f"{type(exc).__name__}: {exc}"))[:1000]
 
 
 class RedactingFilter(logging.Filter):

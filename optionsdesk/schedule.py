@@ -28,7 +28,9 @@ class PeriodicSpec:
             raise ValueError(f"{self.name}: declare exactly one of every_s or crontab")
 
 
-def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
+def declared_schedule(
+    heartbeat_interval_s: int, *, harvest_interval_s: int = 900
+) -> list[PeriodicSpec]:
     """Every periodic task the project runs; later apps append their specs here."""
     return [
         PeriodicSpec(
@@ -88,5 +90,28 @@ def declared_schedule(heartbeat_interval_s: int) -> list[PeriodicSpec]:
             crontab="30 6 * * *",
             expires_s=3600,
             queue="research",
+        ),
+        PeriodicSpec(
+            name="calibration.harvest",
+            task="calibration.harvest",
+            description="Harvester: option chains to partitioned Parquet (HARVEST_INTERVAL_S).",
+            every_s=harvest_interval_s,
+            expires_s=max(harvest_interval_s - 10, 30),
+            queue="research",
+        ),
+        PeriodicSpec(
+            name="calibration.auto_calibrate",
+            task="calibration.auto_calibrate",
+            description="Daily auto-calibration of CALIBRATION_UNDERLYINGS (history rows only).",
+            crontab="10 3 * * *",
+            expires_s=3600,
+            queue="research",
+        ),
+        PeriodicSpec(
+            name="reviewbot.alerts_scan",
+            task="reviewbot.alerts_scan",
+            description="Telegram alerts: fills, expiries, guard pauses, discrepancies (once).",
+            every_s=60,
+            expires_s=55,
         ),
     ]

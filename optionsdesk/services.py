@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -134,3 +135,19 @@ def user_role_grant(*, username: str, role: str) -> str:
         user.groups.remove(*groups.values())
         user.groups.add(groups[role])
     return role
+
+
+def api_token_create(*, user: Any) -> str:
+    """Give `user` a new API token (replacing any old one); return its secret, shown only once.
+
+    Only the secret's digest is stored (`optionsdesk.api.auth`), so it cannot be shown again.
+    """
+    from rest_framework.authtoken.models import Token
+
+    from optionsdesk.tokens import token_digest
+
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        Token.objects.create(user=user, key=token_digest(secret))
+    return secret

@@ -6,7 +6,10 @@ Nothing here reads `os.environ` directly: every variable is declared, typed and 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dj_database_url
@@ -16,6 +19,8 @@ from optionsdesk.config import BASE_DIR, load_settings, split_list
 APP = load_settings()
 VAR_DIR = APP.VAR_DIR
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+with contextlib.suppress(OSError):  # e.g. a volume owned by someone else: leave it as it is
+    VAR_DIR.chmod(0o700)  # database, secret key, exports: the owner's only (docs/operations.md)
 (VAR_DIR / "static").mkdir(exist_ok=True)
 
 DEBUG = APP.DEBUG
@@ -105,6 +110,20 @@ def _database(url: str) -> dict[str, Any]:
 
 
 DATABASES = {"default": _database(APP.database_url)}
+
+
+def _private_file(name: object) -> None:
+    """Create a SQLite database file 0600 before SQLite does (its -wal/-shm files follow it)."""
+    path = Path(str(name))
+    if str(name).startswith(":") or not path.parent.is_dir():
+        return
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        path.chmod(0o600)
+
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    _private_file(DATABASES["default"]["NAME"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -175,7 +194,7 @@ AGENT_MODE_SELECTOR = "trading.selectors.agent_mode_effective"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first so unauthenticated API calls get 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "optionsdesk.api.auth.HashedTokenAuthentication",  # stored hashed, shown once
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Logged-in users read, admins write, unless a view names its role (optionsdesk.roles).
@@ -258,6 +277,11 @@ DERIBIT_PUBLIC_DATA_URL = APP.DERIBIT_PUBLIC_DATA_URL.rstrip("/")
 DRY_RUN_DEFAULT = APP.DRY_RUN
 LLM_ENABLED = APP.llm_enabled
 TELEGRAM_ENABLED = APP.telegram_enabled
+
+# --- Calibration (harvester, auto-calibration) ---
+CALIBRATION_DATA_DIR = APP.CALIBRATION_DATA_DIR or VAR_DIR / "harvest"
+CALIBRATION_UNDERLYINGS = split_list(APP.CALIBRATION_UNDERLYINGS)
+HARVEST_INTERVAL_S = APP.HARVEST_INTERVAL_S
 
 LOGGING = {
     "version": 1,

@@ -81,6 +81,7 @@ SECTIONS = [
     "pnl",
     "backtests",
     "calibration",
+    "bots",
     "tests",
     "reconciliation",
     "config",

@@ -274,6 +274,7 @@ def state_collect() -> dict[str, Any]:
         "pnl": {"books": pnl["books"], "index_price_usd": pnl["index_price_usd"]},
         "backtests": _backtests(now),
         "calibration": _app_rows("calibration"),
+        "bots": _app_rows("greg"),
         "tests": _tests(since),
         "reconciliation": _reconciliation(),
         "config": _config_warnings(agent, health),

@@ -155,14 +155,16 @@ def report_create(*, trigger: str = "beat", requested_by: str = "") -> StewardRe
     )
 
 
-def report_refresh_request(*, trigger: str, requested_by: str = "") -> StewardReport:
+def report_refresh_request(
+    *, trigger: str, requested_by: str = "", queue: str = "research"
+) -> StewardReport:
     """Queue a report to be built on a research worker once this transaction commits."""
     from steward.tasks import steward_report
 
     with transaction.atomic():
         report = report_create(trigger=trigger, requested_by=requested_by)
         transaction.on_commit(
-            lambda: steward_report.apply_async(kwargs={"report_id": report.pk}, queue="research")
+            lambda: steward_report.apply_async(kwargs={"report_id": report.pk}, queue=queue)
         )
     return report
 

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from optionsdesk.htmx import htmx_partial
 from steward.assistant import AssistantInputError, assistant_ask
 from steward.models import StewardConversation, StewardReport
 from steward.permissions import operator_required, user_is_operator
@@ -54,7 +55,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def refresh(request: HttpRequest) -> HttpResponse:
     """Queue a report on a research worker (operators); htmx gets the progress fragment."""
     report = report_refresh_request(trigger="manual", requested_by=request.user.get_username())
-    if getattr(request, "htmx", False):
+    if htmx_partial(request):
         return render(request, "steward/index.html#progress", {"pending": report})
     messages.info(request, f"Report #{report.pk} queued.")
     return redirect("steward:index")
@@ -81,11 +82,11 @@ def ask(request: HttpRequest) -> HttpResponse:
             text=request.POST.get("message", ""), user=request.user, conversation=conversation
         )
     except AssistantInputError as exc:
-        if getattr(request, "htmx", False):
+        if htmx_partial(request):
             return HttpResponse(f'<p class="status-down">{exc}</p>', status=400)
         messages.error(request, str(exc))
         return redirect("steward:index")
-    if getattr(request, "htmx", False):
+    if htmx_partial(request):
         context = {"pair": (question, answer), "current": question.conversation}
         return render(request, "steward/index.html#turn", context)
     return redirect(f"{reverse('steward:index')}?c={question.conversation_id}")

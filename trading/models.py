@@ -13,12 +13,25 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from trading.domain.controls import SPECS_BY_NAME
 from trading.domain.params import AgentMode, DecisionMode, RuntimeOverrides
 from trading.domain.proposal import ActionType, DecisionSource
 from trading.domain.risk.verdict import VerdictCode
+
+
+def _bounds(name: str) -> list[Any]:
+    """The model validators of a control's range (`trading.domain.controls.CONTROL_SPECS`)."""
+    spec = SPECS_BY_NAME[name]
+    validators: list[Any] = []
+    if spec.low is not None:
+        validators.append(MinValueValidator(spec.low, message=spec.range_sentence()))
+    if spec.high is not None:
+        validators.append(MaxValueValidator(spec.high, message=spec.range_sentence()))
+    return validators
 
 
 def enum_choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
@@ -67,30 +80,52 @@ class RuntimeControl(models.Model):
     EDITABLE_FIELDS = (*OVERRIDE_FIELDS, "reconcile_enabled", "reconcile_action")
 
     kill_switch = models.BooleanField(default=False, help_text="refuse every new call")
-    daily_drawdown_limit_pct = models.FloatField(null=True, blank=True)
+    daily_drawdown_limit_pct = models.FloatField(
+        null=True, blank=True, validators=_bounds("daily_drawdown_limit_pct")
+    )
     mode = models.CharField(max_length=16, blank=True, default="", choices=enum_choices(AgentMode))
     decision_mode = models.CharField(
         max_length=16, blank=True, default="", choices=enum_choices(DecisionMode)
     )
     dry_run = models.BooleanField(null=True, blank=True, help_text="empty: settings DRY_RUN")
-    liquidity_max_spread_pct = models.FloatField(null=True, blank=True)
-    liquidity_min_open_interest = models.FloatField(null=True, blank=True)
-    liquidity_min_depth_multiple = models.FloatField(null=True, blank=True)
-    delta_min = models.FloatField(null=True, blank=True)
-    delta_max = models.FloatField(null=True, blank=True)
-    dte_min_days = models.FloatField(null=True, blank=True)
-    dte_max_days = models.FloatField(null=True, blank=True)
-    ivrv_min = models.FloatField(null=True, blank=True)
-    explore_prob = models.FloatField(null=True, blank=True)
-    explore_top_k = models.PositiveSmallIntegerField(null=True, blank=True)
-    premium_min_usd = models.FloatField(null=True, blank=True)
-    take_profit_frac = models.FloatField(null=True, blank=True)
-    loop_interval_s = models.PositiveIntegerField(null=True, blank=True)
+    liquidity_max_spread_pct = models.FloatField(
+        null=True, blank=True, validators=_bounds("liquidity_max_spread_pct")
+    )
+    liquidity_min_open_interest = models.FloatField(
+        null=True, blank=True, validators=_bounds("liquidity_min_open_interest")
+    )
+    liquidity_min_depth_multiple = models.FloatField(
+        null=True, blank=True, validators=_bounds("liquidity_min_depth_multiple")
+    )
+    delta_min = models.FloatField(null=True, blank=True, validators=_bounds("delta_min"))
+    delta_max = models.FloatField(null=True, blank=True, validators=_bounds("delta_max"))
+    dte_min_days = models.FloatField(null=True, blank=True, validators=_bounds("dte_min_days"))
+    dte_max_days = models.FloatField(null=True, blank=True, validators=_bounds("dte_max_days"))
+    ivrv_min = models.FloatField(null=True, blank=True, validators=_bounds("ivrv_min"))
+    explore_prob = models.FloatField(null=True, blank=True, validators=_bounds("explore_prob"))
+    explore_top_k = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=_bounds("explore_top_k")
+    )
+    premium_min_usd = models.FloatField(
+        null=True, blank=True, validators=_bounds("premium_min_usd")
+    )
+    take_profit_frac = models.FloatField(
+        null=True, blank=True, validators=_bounds("take_profit_frac")
+    )
+    loop_interval_s = models.PositiveIntegerField(
+        null=True, blank=True, validators=_bounds("loop_interval_s")
+    )
     max_scenario_loss_pct = models.FloatField(
-        null=True, blank=True, help_text="worst scenario loss after an order, % of equity; 0 off"
+        null=True,
+        blank=True,
+        help_text="worst scenario loss after an order, % of equity; 0 off",
+        validators=_bounds("max_scenario_loss_pct"),
     )
     max_vega_usd = models.FloatField(
-        null=True, blank=True, help_text="|book vega| after an order, USD per vol point; 0 off"
+        null=True,
+        blank=True,
+        help_text="|book vega| after an order, USD per vol point; 0 off",
+        validators=_bounds("max_vega_usd"),
     )
     reconcile_enabled = models.BooleanField(default=True)
     reconcile_action = models.CharField(
@@ -98,6 +133,9 @@ class RuntimeControl(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.CharField(max_length=150, blank=True, default="")
+    version = models.PositiveIntegerField(
+        default=0, help_text="bumped by every change: a save based on an older version is refused"
+    )
 
     class Meta:
         verbose_name = "runtime controls"
@@ -148,6 +186,8 @@ class RuntimeControlChange(models.Model):
 class AgentStatus(models.Model):
     """The agent's persisted state between ticks (one row, pk=1): guard, drawdown, lock, back-off.
 
+    Read and written only through `trading.services.agent_status` (load/save pairs).
+
     The tick lock lives here (not in a per-process cache) so a worker, beat and `runagent`
     on other processes exclude each other; it expires on its own so a killed worker never
     blocks the agent for longer than `lock_until`.
@@ -162,6 +202,9 @@ class AgentStatus(models.Model):
     consecutive_errors = models.PositiveIntegerField(default=0)
     last_tick_at = models.DateTimeField(null=True, blank=True)
     last_summary = models.JSONField(default=dict, blank=True)
+    startup_state = models.JSONField(
+        null=True, blank=True, help_text="the last start-up check (trading.services.agent_status)"
+    )
     risk_report = models.JSONField(
         null=True, blank=True, help_text="the last tick's portfolio greeks and scenario grid"
     )

@@ -5,7 +5,6 @@ One view renders the page or, for htmx polls, only its `live` fragment (django-t
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from pydantic import ValidationError
 
 from optionsdesk.htmx import htmx_partial
 from optionsdesk.roles import Role, user_has_role
@@ -28,7 +28,9 @@ from trading.chat.service import (
     question_answer,
     question_ask,
 )
-from trading.models import ChatMessage, Conversation, Position
+from trading.domain.controls import SPECS_BY_NAME
+from trading.forms import FORM_CONTROLS, ControlsForm
+from trading.models import ChatMessage, Conversation, Position, RuntimeControl
 
 #: Closed positions the Live Agent tab lists (newest first).
 CLOSED_SHOWN = 10
@@ -159,113 +161,110 @@ def chat_answer_view(request: HttpRequest, question_id: int) -> HttpResponse:
     return render(request, "trading/chat.html#message", {"message": answer})
 
 
-CONTROL_FORM_FIELDS = (
-    ("kill_switch", "Global kill switch", "bool"),
-    ("dry_run", "Dry run", "tristate"),
-    ("daily_drawdown_limit_pct", "Daily drawdown limit, %", "number"),
-    ("mode", "Mode", "choice"),
-    ("decision_mode", "Decision mode", "choice"),
-    ("liquidity_max_spread_pct", "Max spread, %", "number"),
-    ("liquidity_min_open_interest", "Min open interest", "number"),
-    ("liquidity_min_depth_multiple", "Min book depth, x order", "number"),
-    ("reconcile_action", "Reconciliation action", "choice"),
-    ("loop_interval_s", "Loop interval, s", "number"),
-    ("ivrv_min", "Min IV/RV", "number"),
-    ("explore_prob", "Exploration probability", "number"),
-    ("max_scenario_loss_pct", "Max worst-scenario loss, % of equity", "number"),
-    ("max_vega_usd", "Max book vega, USD per vol point", "number"),
-)
-
-
-def controls_context() -> dict[str, Any]:
-    """The System Health tab's controls section: current values, guard, audit trail."""
-    from trading.models import RuntimeControl
+def controls_context(
+    *, form: ControlsForm | None = None, user: Any = None, message: str = "", error: str = ""
+) -> dict[str, Any]:
+    """The System Health tab's controls section: each control's effective value and where it
+    comes from, the kill switch, the guard, the drawdown stop, the audit trail."""
+    from trading.services.agent_status import drawdown_load
+    from trading.services.controls import controls_effective
 
     control = RuntimeControl.load()
     snapshot = selectors.agent_status_snapshot()
+    bound = (
+        form
+        if form is not None
+        else ControlsForm(instance=control, initial={"version": control.version})
+    )
+    try:
+        explained = {row.spec.name: row for row in controls_effective(control)}
+    except ValidationError:
+        explained = {}
+    rows = []
+    for name in FORM_CONTROLS:
+        field = bound[name]
+        rows.append(
+            {
+                "name": name,
+                "label": field.label,
+                "kind": SPECS_BY_NAME[name].kind.value,
+                "value": field.value(),
+                "choices": getattr(field.field, "choices", ()),
+                "effective": explained.get(name),
+                "errors": [str(e) for e in field.errors],
+            }
+        )
     return {
         "agent_controls": control,
-        "agent_control_fields": [
-            (name, label, kind, getattr(control, name), _choices(name) if kind == "choice" else ())
-            for name, label, kind in CONTROL_FORM_FIELDS
-        ],
+        "agent_control_form": bound,
+        "agent_control_rows": rows,
+        "agent_controls_version": control.version,
         "agent_guard": snapshot.guard,
         "agent_trading_allowed": snapshot.trading_allowed,
+        "agent_drawdown": drawdown_load(),
+        "agent_environment": snapshot.effective.environment,
         "agent_health_checks": selectors.health_latest(),
         "agent_control_changes": selectors.control_changes(limit=10),
+        "agent_control_message": message,
+        "agent_control_error": error,
+        "can_operate": user is not None and user_has_role(user, Role.OPERATOR),
     }
 
 
-def _choices(name: str) -> list[tuple[str, str]]:
-    """A choice control's options; blank ("use the configured default") first when allowed."""
-    from django.db import models
+def _controls_post(request: HttpRequest) -> tuple[ControlsForm | None, str, str]:
+    """Carry out one POST of the controls section: (form to show again, message, error)."""
+    from trading.services import agent_healthcheck, guard_operator_reset
+    from trading.services.agent_status import DrawdownNotLatched, drawdown_operator_reset
+    from trading.services.controls import ControlsError, controls_save, kill_switch_set
 
-    from trading.models import RuntimeControl
+    user = str(request.user)
+    intent = request.POST.get("intent", "save")
+    try:
+        if intent in ("kill", "unkill"):
+            on = intent == "kill"
+            kill_switch_set(on=on, user=user, source="dashboard")
+            return None, f"Kill switch {'ON: no order is sent' if on else 'released'}.", ""
+        if intent == "guard_reset":
+            guard_operator_reset()
+            return None, "Health guard reset.", ""
+        if intent == "drawdown_reset":
+            drawdown_operator_reset(
+                user=user, reason=request.POST.get("reason", ""), source="dashboard"
+            )
+            return None, "Daily drawdown stop released (audited).", ""
+        if intent == "healthcheck":
+            from trading.exchange import exchange_client
 
-    field = RuntimeControl._meta.get_field(name)
-    assert isinstance(field, models.Field)
-    options = [(str(value), str(label)) for value, label in (field.choices or [])]
-    return [("", "default"), *options] if field.blank else options
-
-
-def _parse_control(name: str, kind: str, raw: str | None) -> Any:
-    if kind == "bool":
-        return raw in ("on", "true", "1")
-    text = (raw or "").strip()
-    if kind == "tristate":
-        return None if text == "" else text in ("on", "true", "1")
-    if kind == "number":
-        if text == "":
-            return None
-        number = int(text) if name in ("loop_interval_s",) else float(text)
-        if not math.isfinite(number) or abs(number) > 2**31 - 1:
-            raise ValueError(f"{name}: {text[:40]} is out of range")
-        return number
-    return text
+            with exchange_client() as client:
+                agent_healthcheck(client=client, kind="manual")
+            return None, "Healthcheck ran.", ""
+        form = ControlsForm(request.POST, instance=RuntimeControl.load())
+        if not form.is_valid():
+            return form, "", " ".join(form.error_sentences())
+        saved = controls_save(
+            changes=form.changes(request.POST),
+            user=user,
+            source="dashboard",
+            version=form.cleaned_data["version"],
+            confirm=form.cleaned_data.get("confirm_live") or "",
+        )
+        return None, saved.sentence(), ""
+    except (ControlsError, DrawdownNotLatched, ValueError) as exc:
+        return None, "", str(exc)
 
 
 @login_required
 def controls(request: HttpRequest) -> HttpResponse:
-    """POST: change controls (audited), toggle the kill switch, reset the guard or run checks.
-
-    Anyone logged in sees the controls; every POST needs the operator role (403 otherwise).
-    """
-    from pydantic import ValidationError
-
-    from trading.services import controls_update, guard_operator_reset
-
-    error = ""
-    if request.method == "POST" and not user_has_role(request.user, Role.OPERATOR):
-        raise PermissionDenied("Changing the controls needs the operator role.")
+    """The controls section (System Health loads it by URL). POST (operator role): save the
+    controls (audited, versioned), toggle the kill switch, release the drawdown stop, reset the
+    guard or run the healthcheck; the answer says what changed or why nothing did."""
+    form: ControlsForm | None = None
+    message = error = ""
     if request.method == "POST":
-        user = str(request.user)
-        intent = request.POST.get("intent", "save")
-        try:
-            if intent == "kill":
-                controls_update(changes={"kill_switch": True}, user=user, source="dashboard")
-            elif intent == "unkill":
-                controls_update(changes={"kill_switch": False}, user=user, source="dashboard")
-            elif intent == "guard_reset":
-                guard_operator_reset()
-            elif intent == "healthcheck":
-                from trading.services import agent_healthcheck
-                from trading.services.exchange import agent_client
-
-                with agent_client() as client:
-                    agent_healthcheck(client=client, kind="manual")
-            else:
-                changes = {
-                    name: _parse_control(name, kind, request.POST.get(name))
-                    for name, _, kind in CONTROL_FORM_FIELDS
-                }
-                changes = {
-                    k: ("" if v is None and k in ("mode", "decision_mode") else v)
-                    for k, v in changes.items()
-                }
-                controls_update(changes=changes, user=user, source="dashboard")
-        except (ValidationError, ValueError, OverflowError) as exc:
-            error = str(exc).splitlines()[0][:300]
-    context = controls_context() | {"agent_control_error": error}
+        if not user_has_role(request.user, Role.OPERATOR):
+            raise PermissionDenied("Changing the live agent's controls needs the operator role.")
+        form, message, error = _controls_post(request)
+    context = controls_context(form=form, user=request.user, message=message, error=error)
     return render(request, "trading/partials/controls.html", context)
 
 

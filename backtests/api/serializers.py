@@ -107,7 +107,8 @@ class ObjectField(serializers.JSONField):
 class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
     """Launch a run: `source` (SourceSpec), `config` (BacktestConfig), optional `grid`.
 
-    With `grid` ({"axes": {...}, "rank_by": "sharpe"}) a grid search over `config` starts.
+    With `grid` ({"axes": {...}, "rank_by": "sharpe", "holdout_frac": 0.3}) a grid search over
+    `config` starts; a holdout ranks in-sample and shows each cell's out-of-sample figures.
     """
 
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)

@@ -16,8 +16,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backtests.domain.metrics import Metrics
+from backtests.domain.panel import holdout_split
 from backtests.domain.simulator import CoveredCallSimulator, SimulationResult
-from backtests.domain.types import BacktestConfig, ExitStyle
+from backtests.domain.types import BacktestConfig, ExitStyle, epoch_to_datetime
 
 GridProgress = Callable[[int, int], None]
 
@@ -60,6 +61,13 @@ class GridSpec(BaseModel):
     base: BacktestConfig = Field(default_factory=BacktestConfig)
     axes: dict[str, list[Any]] = Field(default_factory=dict)
     rank_by: str = "sharpe"
+    holdout_frac: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="last fraction of the period kept out of sample (0: no split); ranking "
+        "uses the in-sample part, the out-of-sample figures are shown beside it",
+    )
 
     @field_validator("axes")
     @classmethod
@@ -147,6 +155,7 @@ class GridRow:
     metrics: dict[str, float | int | None]
     flags: list[str]
     num_trades: int
+    out_of_sample: dict[str, Any] | None = None
 
 
 def rank_rows(
@@ -164,14 +173,44 @@ def rank_rows(
     return sorted(rows, key=key)
 
 
-def grid_row(index: int, params: dict[str, Any], result: SimulationResult) -> GridRow:
-    """Summarise one simulation as a grid row."""
+def grid_row(
+    index: int,
+    params: dict[str, Any],
+    result: SimulationResult,
+    out_of_sample: SimulationResult | None = None,
+) -> GridRow:
+    """Summarise one simulation (in-sample when there is a holdout) as a grid row."""
     return GridRow(
         index=index,
         params=params,
         metrics=result.metrics.as_dict(),
         flags=[flag.code for flag in result.flags],
         num_trades=result.metrics.num_trades,
+        out_of_sample=None if out_of_sample is None else sample_summary(out_of_sample),
+    )
+
+
+def sample_summary(result: SimulationResult) -> dict[str, Any]:
+    """Metrics, flags and trade count of one sample (the out-of-sample part of a cell)."""
+    times = result.curve.times
+    return {
+        "metrics": result.metrics.as_dict(),
+        "flags": [flag.code for flag in result.flags],
+        "num_trades": result.metrics.num_trades,
+        "start": epoch_to_datetime(float(times[0])).isoformat() if len(times) else None,
+        "end": epoch_to_datetime(float(times[-1])).isoformat() if len(times) else None,
+    }
+
+
+def holdout_simulators(
+    simulator: CoveredCallSimulator, holdout_frac: float
+) -> tuple[CoveredCallSimulator, CoveredCallSimulator]:
+    """Simulators over the in-sample and the out-of-sample part of `simulator`'s panel."""
+    inside, outside = holdout_split(simulator.panel, holdout_frac)
+    fees = simulator.fee_model
+    return (
+        CoveredCallSimulator(inside, fee_model=fees),
+        CoveredCallSimulator(outside, fee_model=fees),
     )
 
 
@@ -181,12 +220,22 @@ def run_grid(
     *,
     progress: GridProgress | None = None,
 ) -> list[GridRow]:
-    """Run every combination on one simulator (its caches are shared) and rank the results."""
+    """Run every combination on one simulator (its caches are shared) and rank the results.
+
+    With `spec.holdout_frac` each combination runs on the in-sample part (ranked) and on the
+    held-out last part (shown beside it, never used for the ranking).
+    """
     rows: list[GridRow] = []
     params = spec.combination_params()
     configs = spec.combinations()
+    inside, outside = (
+        holdout_simulators(simulator, spec.holdout_frac)
+        if spec.holdout_frac > 0
+        else (simulator, None)
+    )
     for index, (config, values) in enumerate(zip(configs, params, strict=True)):
-        rows.append(grid_row(index, values, simulator.simulate_policy(config)))
+        held_out = None if outside is None else outside.simulate_policy(config)
+        rows.append(grid_row(index, values, inside.simulate_policy(config), held_out))
         if progress is not None:
             progress(index + 1, len(configs))
     return rank_rows(rows, spec.rank_by)

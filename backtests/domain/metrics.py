@@ -71,6 +71,7 @@ class Metrics:
     buy_and_hold_return_pct: float
     excess_vs_buy_and_hold_pct: float
     worst_week_pct: float
+    fallback_fills: int = 0
 
     def as_dict(self) -> dict[str, float | int | None]:
         """JSON-ready dict; NaN and infinities become None."""
@@ -221,22 +222,34 @@ def _trade_metrics(trades: Sequence[SimulatedTrade]) -> dict[str, Any]:
         "assignment_rate": _safe_div(stats.itm, stats.settled),
         "fees_usd": stats.fees_usd,
         "fees_pct_of_premium": _safe_div(stats.fees_usd, stats.premium_usd),
+        "fallback_fills": sum(1 for t in trades if t.fallback_fill),
     }
 
 
 def _portfolio_metrics(curve: EquityCurve, initial_coin: float) -> dict[str, Any]:
-    times, equity = curve.times, curve.equity_usd
+    """Portfolio figures from the coin actually put in: `initial_coin` at the first index.
+
+    The curve's first point already carries the first sale's costs (half-spread and fee) when
+    a call is sold at the first time, so the curve is prefixed with the capital before any
+    trade: returns, drawdown and daily returns all start from the coins put in.
+    """
+    initial_usd = float(initial_coin * curve.spot_usd[0])
+    times = np.concatenate([curve.times[:1], curve.times])
+    equity = np.concatenate([[initial_usd], curve.equity_usd])
+    coin = np.concatenate([[initial_coin], curve.equity_coin])
     years = (times[-1] - times[0]) / SECONDS_PER_DAY / DAYS_PER_YEAR if len(times) > 1 else 0.0
-    total = float(equity[-1] / equity[0] - 1.0)
-    daily = _returns(daily_closes(times, equity))
-    overlay_daily = _returns(daily_closes(times, curve.equity_coin))
+    total = float(equity[-1] / initial_usd - 1.0)
+    daily = _returns(np.concatenate([[initial_usd], daily_closes(curve.times, curve.equity_usd)]))
+    overlay_daily = _returns(
+        np.concatenate([[initial_coin], daily_closes(curve.times, curve.equity_coin)])
+    )
     dd_pct, dd_usd, dd_days = max_drawdown(times, equity)
     cagr = (1.0 + total) ** (1.0 / years) - 1.0 if years > 0 and total > -1 else math.nan
     hold = curve.buy_and_hold_usd(initial_coin)
     hold_return = float(hold[-1] / hold[0] - 1.0)
     return {
         "years": float(years),
-        "initial_capital_usd": float(equity[0]),
+        "initial_capital_usd": initial_usd,
         "total_return_pct": total,
         "cagr_pct": cagr,
         "max_drawdown_pct": dd_pct,
@@ -247,7 +260,7 @@ def _portfolio_metrics(curve: EquityCurve, initial_coin: float) -> dict[str, Any
         "sortino": sortino_ratio(daily),
         "calmar": _safe_div(cagr, -dd_pct) if dd_pct < 0 else math.nan,
         "overlay_sharpe": sharpe_ratio(overlay_daily),
-        "overlay_return_coin_pct": float(curve.equity_coin[-1] / curve.equity_coin[0] - 1.0),
+        "overlay_return_coin_pct": float(coin[-1] / initial_coin - 1.0),
         "exposure_pct": float(np.mean(curve.in_position)) if len(times) else 0.0,
         "buy_and_hold_return_pct": hold_return,
         "excess_vs_buy_and_hold_pct": total - hold_return,

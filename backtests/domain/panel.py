@@ -14,6 +14,7 @@ the live agent, the harvester and every backtest source speak the same chain.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -106,7 +107,8 @@ class ChainPanel:
             instrument_name=self.instrument_name[j],
             is_call=self.is_call[j],
             strike=self.strike[j],
-            underlying_usd=spot,
+            # The expiry's forward, as the live tick's candidate chain (parity).
+            underlying_usd=self.forward_usd,
             dte_days=self.dte_days,
             delta=self.delta,
             iv=self.iv,
@@ -262,20 +264,18 @@ def build_panel(
 
 
 def _chain_iv(chain: pd.DataFrame, t_years: FloatArray, is_call: BoolArray) -> FloatArray:
-    """Decimal IV: Deribit's `mark_iv` where given, else implied from the mark."""
-    iv: FloatArray = chain["mark_iv"].to_numpy(dtype=np.float64) / 100.0
-    missing = ~(iv > MIN_IV)
-    if missing.any():
-        forward = chain["underlying_price"].to_numpy(dtype=np.float64)
-        mark_usd = chain["mark_price"].to_numpy(dtype=np.float64) * forward
-        implied = black76.implied_vol(
-            mark_usd[missing],
-            forward[missing],
-            chain["strike"].to_numpy(dtype=np.float64)[missing],
-            t_years[missing],
-            is_call[missing],
-        )
-        iv[missing] = implied.iv
+    """Decimal IV implied from the mark (Black-76 on the forward), as the live tick computes
+    it (`trading.domain.chain.enrich_chain`, parity); Deribit's `mark_iv` where the mark does
+    not invert."""
+    forward = chain["underlying_price"].to_numpy(dtype=np.float64)
+    mark_usd = chain["mark_price"].to_numpy(dtype=np.float64) * forward
+    implied = black76.implied_vol(
+        mark_usd, forward, chain["strike"].to_numpy(dtype=np.float64), t_years, is_call
+    )
+    iv: FloatArray = np.asarray(implied.iv, dtype=np.float64)
+    quoted = chain["mark_iv"].to_numpy(dtype=np.float64) / 100.0
+    missing = ~(iv > MIN_IV) & (quoted > MIN_IV)
+    iv[missing] = quoted[missing]
     return iv
 
 
@@ -375,3 +375,54 @@ def snapshot_frame(panel: ChainPanel, time_index: int) -> pd.DataFrame:
     frame["iv"] = panel.iv[rows]
     frame["delta"] = panel.delta[rows]
     return frame
+
+
+def panel_window(panel: ChainPanel, start_index: int, stop_index: int) -> ChainPanel:
+    """The panel's times `start_index` to `stop_index` (exclusive) as a panel of their own.
+
+    As if the data began and ended there: expiries outside the window have no settlement, so a
+    call still open at the window's end closes there (END_OF_DATA at its buy-back price) and
+    nothing after the window leaks into it.
+    """
+    n_times = len(panel.times)
+    start_index, stop_index = max(start_index, 0), min(stop_index, n_times)
+    if stop_index - start_index < 2:
+        raise ValueError("a panel window needs at least two times")
+    rows = slice(int(panel.time_start[start_index]), int(panel.time_start[stop_index]))
+    times = panel.times[start_index:stop_index]
+    return build_panel(
+        underlying=panel.underlying,
+        times=times,
+        spot_usd=panel.spot_usd[start_index:stop_index],
+        rv=panel.rv[start_index:stop_index],
+        instrument_name=panel.instrument_name,
+        strike=panel.strike,
+        expiry_ts=panel.expiry_ts,
+        is_call=panel.is_call,
+        row_time=panel.row_time[rows] - start_index,
+        row_instrument=panel.row_instrument[rows],
+        forward_usd=panel.forward_usd[rows],
+        mark_coin=panel.mark_coin[rows],
+        bid_coin=panel.bid_coin[rows],
+        ask_coin=panel.ask_coin[rows],
+        iv=panel.iv[rows],
+        open_interest=panel.open_interest[rows],
+        provenance=panel.provenance.model_copy(
+            update={
+                "start": datetime.fromtimestamp(float(times[0]), tz=UTC),
+                "end": datetime.fromtimestamp(float(times[-1]), tz=UTC),
+                "snapshots": len(times),
+                "rows": rows.stop - rows.start,
+            }
+        ),
+        delta=panel.delta[rows],
+    )
+
+
+def holdout_split(panel: ChainPanel, holdout_frac: float) -> tuple[ChainPanel, ChainPanel]:
+    """(in-sample, out-of-sample): the first 1 - `holdout_frac` of the times, then the rest."""
+    if not 0.0 < holdout_frac < 1.0:
+        raise ValueError("holdout_frac must be between 0 and 1")
+    n_times = len(panel.times)
+    split = round(n_times * (1.0 - holdout_frac))
+    return panel_window(panel, 0, split), panel_window(panel, split, n_times)

@@ -53,6 +53,31 @@ StopCheck = Callable[[], bool]
 ROLL_WINDOW_MARGIN_DAYS = 1.0 / 24.0
 
 
+#: Why a run's trade P&L (the option leg, USD) and its excess over buy-and-hold differ.
+PNL_VS_BUY_AND_HOLD = (
+    "Net P&L sums the option leg in USD, each cash flow at the index of its own time (premium "
+    "at the sale, buy-back or settlement at the exit, fees). The excess over buy-and-hold is "
+    "the whole book against the coins alone: premiums are received and kept in coin, so they "
+    "are revalued as the coin moves (worth more USD after a rise, less after a fall), and a "
+    "call still open at the end counts at its mark; the two differ by that revaluation."
+)
+
+
+def settlement_assumption(details: Mapping[str, object]) -> str:
+    """How expiries were settled, naming those interpolated across a gap in the data."""
+    text = (
+        "European, cash-settled in coin at the index at 08:00 UTC expiry (interpolated "
+        "between the snapshots around 08:00)"
+    )
+    gaps = details.get("settlement_gaps_hours")
+    if isinstance(gaps, Mapping) and gaps:
+        listed = ", ".join(f"{day} ({hours:g} h between snapshots)" for day, hours in gaps.items())
+        text += f"; settled by interpolation across a data gap: {listed}"
+    elif isinstance(gaps, Mapping):
+        text += "; no expiry fell in a gap of more than an hour"
+    return text
+
+
 def market_assumption(details: Mapping[str, object]) -> str:
     """The drift and forward basis a run's market had (every report states them)."""
     basis = details.get("basis_per_year")
@@ -80,6 +105,8 @@ class FillPrices:
 
     sell_coin: FloatArray
     buy_coin: FloatArray
+    sell_fallback: BoolArray
+    buy_fallback: BoolArray
 
 
 def fill_prices(panel: ChainPanel, fill: FillModel) -> FillPrices:
@@ -88,12 +115,17 @@ def fill_prices(panel: ChainPanel, fill: FillModel) -> FillPrices:
     haircut = fill.haircut_pct
     sell = fill_price_array(False, panel.bid_coin, panel.ask_coin, style=style, haircut=haircut)
     buy = fill_price_array(True, panel.bid_coin, panel.ask_coin, style=style, haircut=haircut)
+    sell_fallback = np.zeros(len(sell), dtype=bool)
+    buy_fallback = np.zeros(len(buy), dtype=bool)
     if fill.fallback == "mark_haircut":
         mark = panel.mark_coin
-        sell = np.where(np.isfinite(sell), sell, mark * (1 - haircut))
-        buy = np.where(np.isfinite(buy), buy, mark * (1 + haircut))
+        sell_fallback, buy_fallback = ~np.isfinite(sell), ~np.isfinite(buy)
+        sell = np.where(sell_fallback, mark * (1 - haircut), sell)
+        buy = np.where(buy_fallback, mark * (1 + haircut), buy)
     sell = np.where(sell > 0, sell, np.nan)
-    return FillPrices(sell_coin=sell, buy_coin=buy)
+    return FillPrices(
+        sell_coin=sell, buy_coin=buy, sell_fallback=sell_fallback, buy_fallback=buy_fallback
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +176,7 @@ class _Exit:
     time_index: int
     spot_usd: float
     path_end: int  # number of path rows (from entry) the position was open for
+    fallback: bool = False  # bought back at the mark + haircut: the ask side was empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +187,7 @@ class _Opened:
     entry_price: float
     exit: _Exit
     path: IntArray
+    fallback: bool = False  # a side was filled at the mark -/+ haircut (book side empty)
 
 
 class CoveredCallSimulator:
@@ -172,6 +206,7 @@ class CoveredCallSimulator:
         inverse[panel.path_order] = np.arange(panel.n_rows, dtype=np.int64)
         self._path_position = inverse
         self._path_end = panel.path_start[1:][panel.row_instrument]
+        self._buy_fallback: BoolArray | None = None
 
     # ------------------------------------------------------------------ caches
 
@@ -292,6 +327,7 @@ class CoveredCallSimulator:
             time_index=t_index,
             spot_usd=float(self.panel.spot_usd[t_index]),
             path_end=k + 1,
+            fallback=bool(self._buy_fallback is not None and self._buy_fallback[later[k]]),
         )
 
     def _settle_or_close(self, row: int, path: IntArray, buy: FloatArray) -> _Exit:
@@ -312,8 +348,10 @@ class CoveredCallSimulator:
                 path_end=len(path),
             )
         last = int(path[-1])
-        price = float(buy[last]) if math.isfinite(buy[last]) else float(panel.mark_coin[last])
+        quoted = math.isfinite(buy[last])
+        price = float(buy[last]) if quoted else float(panel.mark_coin[last])
         t_index = int(panel.row_time[last])
+        fallback = not quoted or bool(self._buy_fallback is not None and self._buy_fallback[last])
         return _Exit(
             reason=ExitReason.END_OF_DATA,
             price_coin=price,
@@ -321,6 +359,7 @@ class CoveredCallSimulator:
             time_index=t_index,
             spot_usd=float(panel.spot_usd[t_index]),
             path_end=len(path),
+            fallback=fallback,
         )
 
     def _exit_for_row(self, row: int, config: BacktestConfig, fills: FillPrices) -> _Opened:
@@ -330,8 +369,10 @@ class CoveredCallSimulator:
             name = self.panel.instrument_name[self.panel.row_instrument[row]]
             raise ValueError(f"{name} has no bid")
         path = self._path(row)
+        self._buy_fallback = fills.buy_fallback
         exit_ = self._find_exit(row, path, entry_price, config.exit, fills.buy_coin)
-        return _Opened(row=row, entry_price=entry_price, exit=exit_, path=path)
+        fallback = bool(fills.sell_fallback[row]) or exit_.fallback
+        return _Opened(row=row, entry_price=entry_price, exit=exit_, path=path, fallback=fallback)
 
     def _fees(self, opened: list[_Opened], config: BacktestConfig) -> tuple[FloatArray, FloatArray]:
         """(entry fees, exit fees) in coin for a batch of trades, in one vectorised pass."""
@@ -395,6 +436,7 @@ class CoveredCallSimulator:
                     score=scores[k] if scores is not None else math.nan,
                     rank=rank,
                     explored=rank > 0,
+                    fallback_fill=item.fallback,
                     path=None
                     if buy is None
                     else self._trade_path(item.path, item.entry_price, buy, qty),
@@ -559,7 +601,7 @@ class CoveredCallSimulator:
             curve=curve,
             metrics=metrics,
             flags=too_good_flags(metrics),
-            assumptions=self.assumptions(config),
+            assumptions=self.assumptions(config, trades),
             decisions=records,
         )
 
@@ -589,14 +631,23 @@ class CoveredCallSimulator:
         k = int(np.searchsorted(candidate_times, start, side="left"))
         return int(candidate_times[k]) if k < len(candidate_times) else None
 
-    def assumptions(self, config: BacktestConfig) -> dict[str, str]:
-        """The fee, fill and data assumptions a report must state."""
+    def assumptions(
+        self, config: BacktestConfig, trades: list[SimulatedTrade] | None = None
+    ) -> dict[str, str]:
+        """The fee, fill, settlement, market and data assumptions a report must state."""
         provenance = self.panel.provenance
+        fills = config.fill.describe()
+        if trades is not None:
+            fallback = sum(1 for t in trades if t.fallback_fill)
+            fills += (
+                f"; {fallback} of {len(trades)} trade(s) filled at least one side from the "
+                "fallback (mark -/+ haircut, book side empty), flagged per trade"
+            )
         return {
             "fees": self.fee_model.describe() if config.include_fees else "fees ignored",
-            "fills": config.fill.describe(),
-            "settlement": "European, cash-settled in coin at the index at 08:00 UTC expiry "
-            "(interpolated between snapshots)",
+            "fills": fills,
+            "settlement": settlement_assumption(provenance.details),
+            "pnl_vs_buy_and_hold": PNL_VS_BUY_AND_HOLD,
             "data": f"{provenance.source}: {provenance.description}",
             "period": f"{provenance.start:%Y-%m-%d %H:%M} to {provenance.end:%Y-%m-%d %H:%M} UTC"
             if provenance.start and provenance.end

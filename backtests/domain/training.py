@@ -218,6 +218,7 @@ def export_frame(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> Path:
                 handle.write(json.dumps(clean, default=str) + "\n")
     else:
         raise ValueError(f"unknown export format {fmt!r}")
+    path.chmod(0o600)  # exports are the owner's only (issue #11)
     return path
 
 
@@ -227,4 +228,5 @@ def export_chat_jsonl(records: list[dict[str, Any]], path: Path) -> Path:
     with path.open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record) + "\n")
+    path.chmod(0o600)
     return path

@@ -214,6 +214,7 @@ class SimulatedTrade:
     score: float = float("nan")
     rank: int = 0
     explored: bool = False
+    fallback_fill: bool = False
     path: TradePath | None = field(default=None, compare=False)
 
     @property
@@ -278,6 +279,7 @@ class SimulatedTrade:
             "score": None if np.isnan(self.score) else self.score,
             "rank": self.rank,
             "explored": self.explored,
+            "fallback_fill": self.fallback_fill,
         }
 
 

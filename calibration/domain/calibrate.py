@@ -95,11 +95,34 @@ def snapshot_summary(file: str, result: ChainCalibration) -> dict[str, Any]:
     }
 
 
+def smile_points(result: ChainCalibration) -> dict[str, list[list[float]]]:
+    """Per expiry, the fitted points as [k, mark IV %, fit IV %, synthetic IV %] (for charts)."""
+    frame = result.synthetic.points
+    frame = frame[frame["fit"].to_numpy()]
+    out: dict[str, list[list[float]]] = {}
+    for expiry, group in frame.groupby("expiry", sort=True):
+        rows = np.column_stack(
+            [
+                group["k"].to_numpy(),
+                100 * group["mark_iv"].to_numpy(),
+                100 * group["fit_iv"].to_numpy(),
+                100 * group["synthetic_iv"].to_numpy(),
+            ]
+        )
+        rows = rows[np.argsort(rows[:, 0])]
+        out[str(expiry)] = [
+            [round(float(v), 5) if np.isfinite(v) else None for v in row]  # type: ignore[misc]
+            for row in rows
+        ]
+    return out
+
+
 def fit_json(result: ChainCalibration) -> dict[str, Any]:
     """The stored form of a calibration: per-expiry smiles, checks, metrics, multipliers."""
     fit = result.fit
     syn = result.synthetic
     return {
+        "points": smile_points(result),
         "harvest_time": None if pd.isna(fit.harvest_time) else fit.harvest_time.isoformat(),
         "expiries": [
             {

@@ -124,6 +124,8 @@ def snapshot_write_atomic(chain: pd.DataFrame, target: Path) -> None:
     Why: a harvest killed mid-write leaves at most a hidden temp file, never a partial snapshot.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):  # left by a killed writer
+        stale.unlink(missing_ok=True)
     handle, temp_name = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
@@ -67,6 +68,7 @@ class StructureQuote(BaseModel):
     strategy: str
     underlying: str
     forward_usd: float
+    index_usd: float
     legs: tuple[Leg, ...]
     credit_usd: float
     fees_usd: float
@@ -90,13 +92,38 @@ class BuildFailure(BaseModel):
     reason: str
 
 
-def _pick_expiry(chain: pd.DataFrame, low: float, high: float) -> tuple[float, str] | None:
+BOOK_COLUMNS: Final[tuple[str, ...]] = (
+    "instrument_name", "underlying", "option_type", "strike", "underlying_price",
+    "expiry_timestamp", "t_years", "delta", "iv", "mark_iv", "mark_price",
+    "best_bid_price", "best_ask_price",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Book:
+    """A chain prepared once for the leg builders: days per expiry and rows per expiry."""
+
+    days: pd.Series
+    groups: dict[float, pd.DataFrame]
+    underlying: str
+
+    @classmethod
+    def of(cls, chain: pd.DataFrame) -> Book:
+        """Enrich (when needed), keep the columns the builders read, group by expiry."""
+        df = chain if "delta" in chain.columns else enrich_chain(chain)
+        df = df.loc[:, [c for c in BOOK_COLUMNS if c in df.columns]]
+        groups = {float(k): g for k, g in df.groupby("expiry_timestamp", sort=True)}
+        days = pd.Series({k: float(g["t_years"].median()) * 365.0 for k, g in groups.items()})
+        underlying = str(df["underlying"].iloc[0]) if len(df) else ""
+        return cls(days=days, groups=groups, underlying=underlying)
+
+
+def _pick_expiry(per_expiry: pd.Series, low: float, high: float) -> tuple[float, str] | None:
     """The expiry nearest the window's middle; else the nearest one within the tolerance.
 
     Why a tolerance: listed expiries often leave a gap (no weekly 30-45 days out); the rules'
     window is kept as the preference and any departure is reported in the quote.
     """
-    per_expiry = chain.groupby("expiry_timestamp")["t_years"].median() * 365.0
     if per_expiry.empty:
         return None
     inside = per_expiry[(per_expiry >= low) & (per_expiry <= high)]
@@ -112,26 +139,25 @@ def _pick_expiry(chain: pd.DataFrame, low: float, high: float) -> tuple[float, s
 
 
 def _pick_row(group: pd.DataFrame, leg: LegSpec) -> pd.Series | None:
-    rows = group[group["option_type"] == leg.kind]
-    if rows.empty:
+    """The row of the leg's strike: nearest the forward (ATM) or the OTM delta target."""
+    kind = group["option_type"].to_numpy(dtype=object) == leg.kind
+    strike = group["strike"].to_numpy(dtype=np.float64)
+    forward = group["underlying_price"].to_numpy(dtype=np.float64)
+    if not kind.any():
         return None
     if leg.target == "atm":
-        distance = (rows["strike"] - rows["underlying_price"]).abs()
-        return rows.loc[distance.idxmin()]
-    deltas = rows["delta"].abs()
-    otm = np.where(
-        rows["option_type"] == "C",
-        rows["strike"] > rows["underlying_price"],
-        rows["strike"] < rows["underlying_price"],
-    )
-    usable = rows[otm & np.isfinite(deltas.to_numpy())]
+        distance = np.where(kind, np.abs(strike - forward), np.inf)
+        return group.iloc[int(np.argmin(distance))]
+    delta = np.abs(group["delta"].to_numpy(dtype=np.float64))
+    otm = strike > forward if leg.kind == "C" else strike < forward
+    usable = kind & otm & np.isfinite(delta)
     if leg.delta_min is not None and leg.delta_max is not None:
-        band = usable["delta"].abs().between(leg.delta_min, leg.delta_max)
-        usable = usable[band] if band.any() else usable
-    if usable.empty:
+        band = usable & (delta >= leg.delta_min) & (delta <= leg.delta_max)
+        usable = band if band.any() else usable
+    if not usable.any():
         return None
     target = leg.delta or 0.25
-    return usable.loc[(usable["delta"].abs() - target).abs().idxmin()]
+    return group.iloc[int(np.argmin(np.where(usable, np.abs(delta - target), np.inf)))]
 
 
 def _book_price(row: pd.Series, side: str, spec: ContractSpec) -> Decimal | None:
@@ -215,29 +241,35 @@ def _risk(
 
 def structure_build(
     strategy: str,
-    chain: pd.DataFrame,
+    chain: pd.DataFrame | Book,
     *,
     amount: Decimal,
     now: datetime,
     spec_of: SpecLookup = default_spec,
     spec: GregSpec | None = None,
+    index_price: float | None = None,
 ) -> StructureQuote | BuildFailure:
-    """Build one strategy's legs from an option chain (enriched or not)."""
+    """Build one strategy's legs from an option chain (enriched or not).
+
+    Coin premiums are converted to USD at ``index_price`` (the spot index, as the exchange
+    does); without it, at the structure's forward.
+    """
     spec = spec or load_spec()
     structure = spec.strategies[strategy]
-    df = chain if "delta" in chain.columns else enrich_chain(chain)
-    if df.empty:
+    book = chain if isinstance(chain, Book) else Book.of(chain)
+    if not book.groups:
         return BuildFailure(strategy=strategy, reason="empty option chain")
-    picked = _expiries(df, structure)
+    picked = _expiries(book.days, structure)
     if isinstance(picked, str):
         return BuildFailure(strategy=strategy, reason=picked)
     expiries, dte_note = picked
     legs: list[Leg] = []
+    forward = 0.0
     for leg_spec in structure.legs:
-        group = df[df["expiry_timestamp"] == expiries[leg_spec.expiry]]
-        row = _pick_row(group, leg_spec)
+        row = _pick_row(book.groups[expiries[leg_spec.expiry]], leg_spec)
         if row is None:
             return BuildFailure(strategy=strategy, reason=f"no {leg_spec.kind} for {leg_spec}")
+        forward = forward or float(row["underlying_price"])
         contract = spec_of(str(row["instrument_name"]))
         try:
             size = quantize_amount(amount, contract)
@@ -250,11 +282,11 @@ def structure_build(
         legs.append(_leg(row, leg_spec, size, price, now))
     if len({leg.instrument_name for leg in legs}) < len(legs):
         return BuildFailure(strategy=strategy, reason="legs collapse onto the same instrument")
-    quote = _quote(strategy, str(df["underlying"].iloc[0]), tuple(legs), df)
+    quote = _quote(strategy, book.underlying, tuple(legs), forward, index_price)
     return quote.model_copy(update={"dte_note": dte_note})
 
 
-def _expiries(df: pd.DataFrame, structure: StructureSpec) -> tuple[dict[str, float], str] | str:
+def _expiries(df: pd.Series, structure: StructureSpec) -> tuple[dict[str, float], str] | str:
     front = _pick_expiry(df, structure.dte_min, structure.dte_max)
     if front is None:
         return f"no expiry within {structure.dte_min:g}-{structure.dte_max:g} DTE (+-10 days)"
@@ -269,25 +301,28 @@ def _expiries(df: pd.DataFrame, structure: StructureSpec) -> tuple[dict[str, flo
 
 
 def _quote(
-    strategy: str, underlying: str, legs: tuple[Leg, ...], df: pd.DataFrame
+    strategy: str,
+    underlying: str,
+    legs: tuple[Leg, ...],
+    forward: float,
+    index_price: float | None,
 ) -> StructureQuote:
-    forward = float(
-        df.loc[df["instrument_name"] == legs[0].instrument_name, "underlying_price"].iloc[0]
-    )
+    index = index_price or forward
     credit_coin = sum(
         float(leg.price_coin) * float(leg.amount) * (1 if leg.side == "sell" else -1)
         for leg in legs
     )
     fees_coin = sum(float(option_fee_coin(leg.amount, leg.price_coin)) for leg in legs)
-    credit = credit_coin * forward
+    credit = credit_coin * index
     max_loss, basis, margin = _risk(strategy, legs, forward, credit)
     return StructureQuote(
         strategy=strategy,
         underlying=underlying,
         forward_usd=forward,
+        index_usd=index,
         legs=legs,
         credit_usd=credit,
-        fees_usd=fees_coin * forward,
+        fees_usd=fees_coin * index,
         max_loss_usd=max_loss,
         max_loss_basis=basis,
         margin_usd=margin,
@@ -295,7 +330,7 @@ def _quote(
         net_gamma=sum(leg.gamma for leg in legs),
         net_vega_usd=sum(leg.vega_usd for leg in legs),
         net_theta_usd=sum(leg.theta_usd for leg in legs),
-        notional_usd=max(float(leg.amount) for leg in legs) * forward,
+        notional_usd=max(float(leg.amount) for leg in legs) * index,
     )
 
 
@@ -305,14 +340,21 @@ def structures_build(
     amount: Decimal | Mapping[str, Decimal],
     now: datetime,
     spec_of: SpecLookup = default_spec,
+    index_price: float | None = None,
 ) -> dict[str, StructureQuote | BuildFailure]:
     """All seven structures on one chain (enriched once)."""
     spec = load_spec()
-    df = chain if "delta" in chain.columns else enrich_chain(chain)
+    book = Book.of(chain)
     result: dict[str, StructureQuote | BuildFailure] = {}
     for strategy in spec.strategies:
         size = amount if isinstance(amount, Decimal) else amount[strategy]
         result[strategy] = structure_build(
-            strategy, df, amount=size, now=now, spec_of=spec_of, spec=spec
+            strategy,
+            book,
+            amount=size,
+            now=now,
+            spec_of=spec_of,
+            spec=spec,
+            index_price=index_price,
         )
     return result

@@ -81,6 +81,7 @@ class MarketInputs:
     index_price: float | None = None
     funding_rate: float | None = None
     funding_time: datetime | None = None
+    rv_30d_history: pd.Series | None = None
     staleness: Staleness = field(default_factory=Staleness)
 
 
@@ -155,16 +156,32 @@ def _chain_ivs(inputs: MarketInputs) -> tuple[_Measure, _Measure, _Measure]:
     )
 
 
+def _harvested_rv(inputs: MarketInputs, reason: str) -> _Measure:
+    """The harvested 30-day RV at ``as_of`` (fallback when the price history is short)."""
+    history = inputs.rv_30d_history
+    if history is None:
+        return _missing(reason)
+    known = history.dropna().sort_index()
+    known = known[known.index <= pd.Timestamp(inputs.as_of)]
+    if known.empty:
+        return _missing(reason)
+    end = _ts(known.index[-1])
+    stale = inputs.as_of - end > inputs.staleness.hourly
+    return _Measure(float(known.iloc[-1]), "", end, end, stale, "harvested rv_30d")
+
+
 def _realized(inputs: MarketInputs, days: int) -> _Measure:
     """Close-to-close realized vol (vol points) over the last ``days`` of hourly closes."""
     closes = inputs.hourly_close
     if closes is None or closes.dropna().empty:
-        return _missing("no hourly price history")
+        reason = "no hourly price history"
+        return _harvested_rv(inputs, reason) if days == 30 else _missing(reason)
     closes = closes.dropna().sort_index()
     window = closes[closes.index > closes.index[-1] - pd.Timedelta(days=days)]
     need = int(days * 24 * 0.9)
     if len(window) < need:
-        return _missing(f"needs {need} hourly closes over {days} days, have {len(window)}")
+        reason = f"needs {need} hourly closes over {days} days, have {len(window)}"
+        return _harvested_rv(inputs, reason) if days == 30 else _missing(reason)
     returns = np.diff(np.log(window.to_numpy(dtype=np.float64)))
     rv = float(np.std(returns, ddof=1) * math.sqrt(HOURS_PER_YEAR) * 100.0)
     end = _ts(window.index[-1])

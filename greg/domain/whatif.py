@@ -38,7 +38,7 @@ def whatif_value(
             mark = max(itm, 0.0) / index_price
             intrinsic_legs += 1
         cost += sign * mark * amount
-    entry_index = float(legs[0].get("forward_usd", index_price)) if legs else index_price
+    entry_index = float(legs[0].get("entry_index_usd") or index_price) if legs else index_price
     credit_usd = credit * entry_index
     value_usd = cost * index_price
     return WhatIf(

@@ -72,6 +72,7 @@ def underlying_evaluate(
             amount=size or structure_size(underlying),
             now=fetch.inputs.as_of,
             spec_of=spec_lookup(fetch.specs),
+            index_price=fetch.inputs.index_price,
         )
         structures = _structures_json(quotes)
     return Evaluation(

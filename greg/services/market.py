@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from django.conf import settings
@@ -48,18 +49,18 @@ def data_root() -> Path:
 
 
 @lru_cache(maxsize=8)
-def _harvested_iv(path: str, mtime: float) -> pd.Series:
-    frame = pd.read_parquet(path, columns=["timestamp", "iv_30d"])
+def _harvested(path: str, mtime: float, column: str) -> pd.Series:
+    frame = pd.read_parquet(path, columns=["timestamp", column])
     index = pd.to_datetime(frame["timestamp"], utc=True)
-    return pd.Series(frame["iv_30d"].to_numpy(dtype=float), index=index).dropna().sort_index()
+    return pd.Series(frame[column].to_numpy(dtype=float), index=index).dropna().sort_index()
 
 
-def harvested_iv_history(underlying: str) -> pd.Series | None:
-    """Harvested hourly 30-day IV (percent) of an underlying, or None when not available."""
+def harvested_history(underlying: str, column: str = "iv_30d") -> pd.Series | None:
+    """Harvested hourly `iv_30d` or `rv_30d` (percent) of an underlying, or None."""
     path = data_root() / "volatility_history" / f"{underlying.lower()}_volatility_history.parquet"
     if not path.is_file():
         return None
-    return _harvested_iv(str(path), path.stat().st_mtime)
+    return _harvested(str(path), path.stat().st_mtime, column)
 
 
 def _ms(moment: datetime) -> int:
@@ -87,7 +88,7 @@ def _iv_history(client: DeribitClient, underlying: str, now: datetime) -> tuple[
     covered = not live.empty and live.index[0] <= pd.Timestamp(start) + pd.Timedelta(days=30)
     if covered:
         return live, "dvol"
-    harvested = harvested_iv_history(underlying)
+    harvested = harvested_history(underlying)
     if harvested is None or harvested.empty:
         return live, "dvol (short)"
     first_live = live.index[0] if not live.empty else pd.Timestamp(now)
@@ -96,23 +97,39 @@ def _iv_history(client: DeribitClient, underlying: str, now: datetime) -> tuple[
     return pd.concat([daily, live]).sort_index(), "dvol + harvested iv_30d"
 
 
-def _specs(client: DeribitClient, underlying: str) -> dict[str, ContractSpec]:
-    specs: dict[str, ContractSpec] = {}
-    for instrument in client.get_instruments(underlying, "option"):
+class InstrumentSpecs(dict[str, ContractSpec]):
+    """Contract specs by instrument name, built on first lookup from `public/get_instruments`
+    rows (Deribit's published terms when an instrument is not listed)."""
+
+    def __init__(self, instruments: dict[str, Any]) -> None:
+        super().__init__()
+        self._rows = instruments
+
+    def __missing__(self, name: str) -> ContractSpec:
+        row = self._rows.get(name)
         try:
-            specs[instrument.instrument_name] = ContractSpec.from_deribit(
-                instrument.model_dump(mode="python")
-            )
+            spec = ContractSpec.from_deribit(row.model_dump()) if row else default_spec(name)
         except ValueError:
-            logger.warning("unusable spec for %s", instrument.instrument_name)
-    return specs
+            logger.warning("unusable spec for %s; using the published terms", name)
+            spec = default_spec(name)
+        self[name] = spec
+        return spec
+
+
+def _specs(client: DeribitClient, underlying: str) -> InstrumentSpecs:
+    rows = client.get_instruments(underlying, "option")
+    return InstrumentSpecs({r.instrument_name: r for r in rows})
 
 
 def spec_lookup(specs: dict[str, ContractSpec]) -> Callable[[str], ContractSpec]:
     """A lookup by instrument name that falls back to Deribit's published terms."""
 
     def lookup(name: str) -> ContractSpec:
-        return specs.get(name) or default_spec(name)
+        return (
+            specs[name]
+            if isinstance(specs, InstrumentSpecs)
+            else specs.get(name) or default_spec(name)
+        )
 
     return lookup
 
@@ -144,5 +161,6 @@ def market_fetch(*, client: DeribitClient, underlying: str) -> MarketFetch:
         index_price=perp.estimated_delivery_price or perp.mark_price,
         funding_rate=funding,
         funding_time=datetime.fromtimestamp(perp.creation_timestamp / 1000, UTC),
+        rv_30d_history=harvested_history(underlying, "rv_30d") if len(hourly) < 30 * 24 else None,
     )
     return MarketFetch(inputs=inputs, specs=specs, requests=client.request_count - before)

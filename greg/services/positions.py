@@ -47,10 +47,12 @@ class SandboxResult:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def position_log(position: GregPosition, kind: str, message: str, **data: Any) -> GregPositionLog:
-    """Append one event to a position's timeline."""
+def position_log(
+    position: GregPosition, kind: str, message: str, at: datetime | None = None, **data: Any
+) -> GregPositionLog:
+    """Append one event to a position's timeline (at market time when given)."""
     return GregPositionLog.objects.create(
-        position=position, kind=kind, message=message[:500], data=data
+        position=position, at=at or timezone.now(), kind=kind, message=message[:500], data=data
     )
 
 
@@ -84,7 +86,7 @@ def _sandbox_create(
             origin=SANDBOX_ORIGIN,
             environment=settings.DERIBIT_ENV,
             opened_at=now,
-            entry_index_price=quote["forward_usd"],
+            entry_index_price=quote["index_usd"],
             size_coin=Decimal(str(quote["legs"][0]["amount"])),
             credit_usd=quote["credit_usd"],
             max_loss_usd=quote["max_loss_usd"],
@@ -113,6 +115,7 @@ def _sandbox_create(
             "opened",
             f"Opened {strategy} on paper: credit {quote['credit_usd']:.2f} USD, "
             f"max loss {quote['max_loss_usd']:.2f} USD ({quote['max_loss_basis']})",
+            at=now,
             quote=quote,
         )
     return position
@@ -246,6 +249,7 @@ def _review_store(position: GregPosition, review: PositionReview, market: _Marke
             position,
             "suggestion" if review.top.action != "HOLD" else "review",
             f"{review.top.action}: {review.top.reason}",
+            at=market.now,
             pnl_usd=review.pnl_usd,
             dte_days=review.dte_days,
             net_delta=review.net_delta,

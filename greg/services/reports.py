@@ -32,7 +32,8 @@ def whatif_report(*, client: DeribitClient, since: datetime | None = None) -> di
     totals: dict[str, dict[str, float]] = defaultdict(lambda: {"count": 0, "pnl_usd": 0.0})
     for row in suggestions:
         quote = row.structures.get(row.strategy) or {}
-        legs = [{**leg, "forward_usd": quote.get("forward_usd")} for leg in quote.get("legs", [])]
+        entry = quote.get("index_usd") or quote.get("forward_usd")
+        legs = [{**leg, "entry_index_usd": entry} for leg in quote.get("legs", [])]
         if not legs:
             continue
         if row.underlying not in markets:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.utils.module_loading import import_string
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -18,8 +19,10 @@ _CHECK = inline_serializer(
     fields={
         "name": serializers.CharField(),
         "status": serializers.ChoiceField(choices=["ok", "degraded", "down"]),
-        "detail": serializers.CharField(),
-        "latency_ms": serializers.FloatField(allow_null=True),
+        "detail": serializers.CharField(required=False, help_text="logged-in callers only"),
+        "latency_ms": serializers.FloatField(
+            allow_null=True, required=False, help_text="logged-in callers only"
+        ),
     },
 )
 _HEALTH = inline_serializer(
@@ -33,17 +36,26 @@ _HEALTH = inline_serializer(
 
 
 class HealthView(APIView):
-    """Public liveness/readiness probe: 200 unless the database is down (then 503)."""
+    """Public liveness/readiness probe: 200 unless the database is down (then 503).
+
+    Anonymous callers get each component's status only; a logged-in dashboard session also gets
+    the details (hosts, URLs, engines), as `/api/status` does for any authenticated caller.
+    """
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
 
     @extend_schema(responses={200: _HEALTH, 503: _HEALTH}, tags=["system"])
     def get(self, request: Request) -> Response:
-        """Report database, broker, worker heartbeat, exchange and LLM."""
+        """Report database, broker, worker heartbeat, exchange and LLM (details when logged in)."""
         report = health.health_report()
         checks = report["checks"]
         database_down = isinstance(checks, dict) and checks["database"]["status"] == "down"
+        session_user = get_user(request._request)  # the dashboard's session login, if any
+        if not session_user.is_authenticated and isinstance(checks, dict):
+            report["checks"] = {
+                name: {"name": name, "status": check["status"]} for name, check in checks.items()
+            }
         return Response(report, status=503 if database_down else 200)
 
 

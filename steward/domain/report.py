@@ -311,12 +311,19 @@ def _money(value: Any) -> str:
         return "n/a"
 
 
+def _coin(value: Any) -> str:
+    try:
+        return f"{float(value):.6f}"
+    except (TypeError, ValueError):
+        return "n/a"
+
+
 def _pnl_line(pnl: Mapping[str, Any]) -> str:
     parts = []
     for book in pnl.get("books", []) or []:
         kind = book.get("book", "?")
         parts.append(
-            f"{book.get('currency')} {kind} net {book.get('net_coin')} coin "
+            f"{book.get('currency')} {kind} net {_coin(book.get('net_coin'))} coin "
             f"(${_money(book.get('net_usd'))})"
         )
     return "; ".join(parts) or "no fills yet"

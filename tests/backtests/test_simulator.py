@@ -250,10 +250,12 @@ def test_it_rolls_into_a_new_call_at_once_after_taking_profit() -> None:
     roll = sim_tp.simulate_policy(_config(ExitStyle.TAKE_PROFIT_AND_ROLL, take_profit_pct=0.5))
     wait = sim_tp.simulate_policy(_config(ExitStyle.TAKE_PROFIT, take_profit_pct=0.5))
 
-    # Rolling sells the same listing again at hour 10 (it is the only one); waiting does not.
+    # Rolling never re-sells the call it just bought back in the same hour (issue 12: that is
+    # churn, the spread paid twice); the only listing is sold again at the next decision, hour
+    # 11. Waiting for the cycle does not sell again.
     assert [t.entry_ts for t in roll.trades][:2] == [
         START.timestamp(),
-        START.timestamp() + 10 * 3600,
+        START.timestamp() + 11 * 3600,
     ]
     assert len(wait.trades) == 1
     assert sim.simulate_policy(_config()).trades  # sanity: the two-call panel trades too

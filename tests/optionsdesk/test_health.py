@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from optionsdesk.models import WorkerHeartbeat
-from optionsdesk.services import heartbeat_record
+from optionsdesk.services import api_token_create, heartbeat_record
 from optionsdesk.tasks import heartbeat
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +34,8 @@ def test_health_is_public_and_reports_every_component(client):
     assert body["checks"]["broker"]["status"] == "ok"
 
 
-def test_worker_is_down_without_heartbeat_and_ok_after_one(client):
+def test_worker_is_down_without_heartbeat_and_ok_after_one(logged_in_client):
+    client = logged_in_client  # details are for logged-in users
     assert client.get("/health").json()["checks"]["worker"]["status"] == "down"
     heartbeat_record(hostname="celery@test", task_id="t1")
     worker = client.get("/health").json()["checks"]["worker"]
@@ -64,7 +64,8 @@ def test_heartbeat_task_counts_beats_per_worker():
     assert beat.last_task_id == "b"
 
 
-def test_llm_off_is_degraded_but_does_not_worsen_overall(client):
+def test_llm_off_is_degraded_but_does_not_worsen_overall(logged_in_client):
+    client = logged_in_client
     heartbeat_record(hostname="w", task_id="t")
     body = client.get("/health").json()
     assert body["checks"]["llm"]["status"] == "degraded"
@@ -84,8 +85,8 @@ def test_status_needs_authentication_with_the_project_error_format(client):
 
 
 def test_status_works_with_a_token(client, admin_user):
-    token = Token.objects.create(user=admin_user)
-    response = client.get("/api/status", HTTP_AUTHORIZATION=f"Token {token.key}")
+    token = api_token_create(user=admin_user)
+    response = client.get("/api/status", HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
     body = response.json()
     assert body["deribit_env"] == "sim"
@@ -101,7 +102,10 @@ def test_a_wrong_token_is_refused(client):
     assert response.json()["error"]["code"] == "authentication_failed"
 
 
-def test_exchange_is_ok_against_a_running_simulator_and_down_without_one(client, settings):
+def test_exchange_is_ok_against_a_running_simulator_and_down_without_one(
+    logged_in_client, settings
+):
+    client = logged_in_client
     from trading.deribit.simulator import ServerThread, SimConfig, SimulatedExchange, create_app
 
     server = ServerThread(create_app(SimulatedExchange(SimConfig(seed=1))), port=0).start()
@@ -117,3 +121,14 @@ def test_exchange_is_ok_against_a_running_simulator_and_down_without_one(client,
     cache.clear()
     exchange = client.get("/health").json()["checks"]["exchange"]
     assert exchange["status"] == "down"
+
+
+def test_anonymous_health_shows_only_the_status_of_each_component(client, settings):
+    heartbeat_record(hostname="celery@secret-host", task_id="t")
+    body = client.get("/health").json()
+    assert set(body["checks"]) == COMPONENTS
+    for name, check in body["checks"].items():
+        assert set(check) == {"name", "status"}, name
+    text = client.get("/health").content.decode()
+    for leak in ("secret-host", settings.DERIBIT_BASE_URL, "sqlite", "OPENAI_", "127.0.0.1"):
+        assert leak not in text, leak

@@ -38,7 +38,7 @@ def test_without_an_llm_the_report_names_the_databases_figures(decisions: list[D
     assert f"Decisions: {count} (" in report.summary
     assert f"Positions: {opened} open ({opened} paper)" in report.summary
     book = pnl_summary()["books"][0]
-    assert f"{book['currency']} paper net {book['net_coin']} coin" in report.summary
+    assert f"{book['currency']} paper net {float(book['net_coin']):.6f} coin" in report.summary
     assert "Ticks in the last 24 h: 2 (2 ok, 0 failed" in report.summary
 
 

@@ -87,7 +87,9 @@ def test_it_treats_unknown_realised_vol_as_missing_data() -> None:
 
 def test_it_applies_liquidity_guards_only_when_configured() -> None:
     chain = _chain(spread_pct=[0.1, 0.5, 0.1, 0.1, 0.1], open_interest=[9, 9, 1, 9, 9])
-    loose = evaluate_candidates(chain, StrategyParams.research(), rv=0.45)
+    # The research preset carries the live guards (parity); switched off here.
+    unguarded = StrategyParams.research(max_spread_pct=None, min_open_interest=0.0)
+    loose = evaluate_candidates(chain, unguarded, rv=0.45)
     strict = evaluate_candidates(
         chain, StrategyParams.research(max_spread_pct=0.3, min_open_interest=5), rv=0.45
     )

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
+from optionsdesk.services import api_token_create
 from tests.fake_openai import FakeOpenAI, FakeOpenAIServer, answer, make_llm_client, tool_calls
 from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
     agent_settings,
@@ -37,8 +37,7 @@ CONVERSATIONS_URL = "/api/chat/conversations"
 @pytest.fixture
 def api(client: Client, admin_user: Any) -> Client:
     """A test client that authenticates every request with the admin's API token."""
-    token = Token.objects.create(user=admin_user)
-    client.defaults["HTTP_AUTHORIZATION"] = f"Token {token.key}"
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {api_token_create(user=admin_user)}"
     return client
 
 
@@ -249,7 +248,7 @@ def test_the_allowance_is_per_user_and_frees_up_after_a_minute(
         post_chat(api, message="what is your status?")
     assert post_chat(api, message="again").status_code == 429
     other = Client()
-    other.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=other_user).key}"
+    other.defaults["HTTP_AUTHORIZATION"] = f"Token {api_token_create(user=other_user)}"
     assert post_chat(other, message="what is your status?").status_code == 201
     # The command line is an operator at the shell: never limited.
     cli = conversation_create(channel=Conversation.Channel.CLI)

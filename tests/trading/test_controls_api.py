@@ -56,7 +56,9 @@ def test_a_tick_reads_the_controls_fresh(agent_settings, sim_client):
 
 def test_the_api_reads_and_patches_controls_with_an_audit(api):
     assert api.get("/api/agent/controls").json()["kill_switch"] is False
-    response = api.patch("/api/agent/controls", {"kill_switch": True}, format="json")
+    # The kill switch has its own endpoint (issue #11): a controls PATCH never touches it.
+    assert api.patch("/api/agent/controls", {"kill_switch": True}, format="json").status_code == 400
+    response = api.post("/api/agent/kill-switch", {"on": True}, format="json")
     assert response.status_code == 200
     assert response.json()["kill_switch"] is True
     assert RuntimeControlChange.objects.get().source == "api"
@@ -119,13 +121,19 @@ def test_the_system_health_tab_has_the_kill_switch(logged_in_client):
     assert RuntimeControlChange.objects.get().source == "dashboard"
 
 
-def test_the_decision_mode_is_switched_from_a_select_on_the_dashboard(logged_in_client):
+def test_the_decision_mode_is_switched_from_a_select_on_the_dashboard(logged_in_client, settings):
+    settings.LLM_ENABLED = True  # an LLM decision mode needs an LLM configured (issue #19)
     page = _controls_fragment(logged_in_client)
     select = page[page.index('<select id="ctl-decision_mode"') :]
     select = select[: select.index("</select>")]
     for option in ("", "rule_only", "llm_only", "hybrid_shadow"):
         assert f'<option value="{option}"' in select
-    form = {"intent": "save", "decision_mode": "hybrid_shadow", "reconcile_action": "report"}
+    form = {
+        "intent": "save",
+        "decision_mode": "hybrid_shadow",
+        "reconcile_action": "report",
+        "version": RuntimeControl.load().version,  # the page's version (optimistic concurrency)
+    }
     response = logged_in_client.post(reverse("trading:controls"), form)
     assert response.status_code == 200
     assert RuntimeControl.load().decision_mode == "hybrid_shadow"

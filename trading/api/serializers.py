@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.validators import BaseValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trading import models
@@ -103,13 +107,77 @@ class AgentPositionSerializer(serializers.ModelSerializer):
         )
 
 
+class AgentControlValueSerializer(serializers.Serializer):
+    """A control's effective value (what the next tick uses) and where it comes from."""
+
+    value = serializers.JSONField(allow_null=True)
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["default", "setting", "override"],
+        help_text="the mode's default, the deployment's setting, or the operator's override",
+    )
+
+
 class AgentControlsSerializer(serializers.ModelSerializer):
-    """The runtime controls; PATCH any subset (validated by the parameter resolver, audited)."""
+    """The runtime controls; PATCH any subset but the kill switch (validated, audited).
+
+    `version` is bumped by every change (also sent as the ETag); `effective` holds each
+    control's effective value and its source.
+    """
+
+    effective = serializers.SerializerMethodField()
 
     class Meta:
         model = models.RuntimeControl
-        fields = (*models.RuntimeControl.EDITABLE_FIELDS, "updated_at", "updated_by")
-        read_only_fields = ("updated_at", "updated_by")
+        fields = (
+            *models.RuntimeControl.EDITABLE_FIELDS,
+            "updated_at",
+            "updated_by",
+            "version",
+            "effective",
+        )
+        read_only_fields = ("updated_at", "updated_by", "version", "kill_switch")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from trading.domain.controls import SPECS_BY_NAME
+
+        for name, spec in SPECS_BY_NAME.items():
+            field = self.fields.get(name)
+            if field is not None:
+                sentence = spec.range_sentence() + "."
+                for key in ("invalid", "min_value", "max_value", "max_string_length"):
+                    field.error_messages[key] = sentence
+                for validator in field.validators:
+                    if isinstance(validator, BaseValidator):  # DRF built them with its text
+                        validator.message = sentence
+
+    @extend_schema_field(
+        serializers.DictField(child=AgentControlValueSerializer(), help_text="per control")
+    )
+    def get_effective(self, control: models.RuntimeControl) -> dict[str, Any]:
+        """Each control's effective value and source (empty when the controls are invalid)."""
+        from pydantic import ValidationError
+
+        from trading.services.controls import controls_effective
+
+        try:
+            rows = controls_effective(control)
+        except ValidationError:
+            return {}
+        return {r.spec.name: {"value": r.value, "source": r.source.value} for r in rows}
+
+
+class AgentKillSwitchSerializer(serializers.Serializer):
+    """POST body of the kill switch: on or off, and why (audited)."""
+
+    on = serializers.BooleanField(help_text="true stops every order; false releases it")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class AgentDrawdownResetSerializer(serializers.Serializer):
+    """POST body of a drawdown-stop release: why it may be released (audited)."""
+
+    reason = serializers.CharField(max_length=300, help_text="why the stop may be released")
 
 
 class AgentHealthCheckSerializer(serializers.ModelSerializer):

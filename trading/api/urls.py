@@ -22,6 +22,21 @@ urlpatterns = [
         name="agent-controls",
     ),
     path(
+        "agent/kill-switch",
+        views.KillSwitchViewSet.as_view({"post": "create"}),
+        name="agent-kill-switch",
+    ),
+    path(
+        "agent/drawdown",
+        views.DrawdownViewSet.as_view({"get": "retrieve"}),
+        name="agent-drawdown",
+    ),
+    path(
+        "agent/drawdown/reset",
+        views.DrawdownViewSet.as_view({"post": "reset"}),
+        name="agent-drawdown-reset",
+    ),
+    path(
         "agent/comparison",
         views.ComparisonViewSet.as_view({"get": "retrieve"}),
         name="agent-comparison",

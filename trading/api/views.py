@@ -9,15 +9,16 @@ from typing import Any
 
 import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from pydantic import ValidationError as PydanticValidationError
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from optionsdesk.api.throttles import WriteRateThrottle
-from optionsdesk.roles import IsViewer, Role, role_for_writes
+from optionsdesk.roles import IsOperator, IsViewer, Role, role_for_writes
 from trading import models, selectors
 from trading.api import serializers as s
+from trading.domain.risk import DrawdownState
 from trading.domain.source_compare import LIMIT_DEFAULT, LIMIT_MAX, comparison_limit
 
 
@@ -122,36 +123,162 @@ class PnlViewSet(viewsets.ViewSet):
         return Response(s.AgentPnlSerializer(selectors.pnl_summary()).data)
 
 
+class PreconditionFailed(APIException):
+    """`If-Match` named an older version of the controls."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The controls changed since you read them: reload."
+    default_code = "precondition_failed"
+
+
+def _etag(control: models.RuntimeControl) -> str:
+    return f'"{control.version}"'
+
+
+def _if_match_version(request: Request) -> int | None:
+    raw = request.headers.get("If-Match", "").strip()
+    if not raw or raw == "*":
+        return None
+    text = raw.removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise serializers.ValidationError({"If-Match": ['must be an ETag from GET, e.g. "3"']})
+    return int(text)
+
+
+def _controls_response(control: models.RuntimeControl, **kwargs: Any) -> Response:
+    response = Response(s.AgentControlsSerializer(control).data, **kwargs)
+    response["ETag"] = _etag(control)
+    return response
+
+
+#: Members a controls PATCH may carry besides the controls: the go-live confirmation.
+PATCH_EXTRAS = ("confirm",)
+
+
 class ControlsViewSet(viewsets.ViewSet):
-    """Runtime controls: read, or PATCH a subset (validated, audited, read by the next tick).
+    """Runtime controls: read (viewer), or PATCH a subset (operator; validated, audited,
+    versioned, read by the next tick). The kill switch has its own endpoint."""
 
-    Viewers read; PATCH needs the operator role."""
-
-    permission_classes = [role_for_writes(Role.OPERATOR)]
+    permission_classes = (role_for_writes(Role.OPERATOR),)
 
     @extend_schema(responses=s.AgentControlsSerializer, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
-        """The current controls."""
-        return Response(s.AgentControlsSerializer(models.RuntimeControl.load()).data)
+        """The current controls, each one's effective value and source; `ETag` is the version."""
+        return _controls_response(models.RuntimeControl.load())
 
     @extend_schema(
-        request=s.AgentControlsSerializer, responses=s.AgentControlsSerializer, tags=["agent"]
+        request=s.AgentControlsSerializer,
+        responses={200: s.AgentControlsSerializer, 412: None},
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="the ETag of the controls this change is based on (412 if stale)",
+            )
+        ],
+        tags=["agent"],
     )
     def partial_update(self, request: Request) -> Response:
-        """Change some controls; inconsistent combinations are refused with 400."""
-        from trading.services import controls_update
+        """Change some controls (operator role). Unknown members, the kill switch, values out
+        of range, inconsistent combinations, an LLM mode with no LLM and going live without
+        `"confirm": "<environment>"` are 400s naming why; a stale `If-Match` is a 412."""
+        from trading.services.controls import ControlsConflict, ControlsError, controls_save
 
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"controls": ["Send a JSON object of controls."]})
+        editable = set(models.RuntimeControl.EDITABLE_FIELDS) - {"kill_switch"}
+        unknown = sorted(set(request.data) - editable - {"kill_switch", *PATCH_EXTRAS})
+        if unknown:
+            raise serializers.ValidationError(
+                {name: [f"{name} is not a runtime control."] for name in unknown}
+            )
+        if "kill_switch" in request.data:
+            raise serializers.ValidationError(
+                {
+                    "kill_switch": [
+                        "The kill switch changes only through POST /api/agent/kill-switch."
+                    ]
+                }
+            )
+        body = {k: v for k, v in request.data.items() if k not in PATCH_EXTRAS}
         serializer = s.AgentControlsSerializer(
-            models.RuntimeControl.load(), data=request.data, partial=True
+            models.RuntimeControl.load(), data=body, partial=True
         )
         serializer.is_valid(raise_exception=True)
         try:
-            control = controls_update(
-                changes=serializer.validated_data, user=str(request.user), source="api"
+            saved = controls_save(
+                changes=serializer.validated_data,
+                user=str(request.user),
+                source="api",
+                version=_if_match_version(request),
+                confirm=str(request.data.get("confirm") or ""),
             )
-        except PydanticValidationError as exc:
-            raise serializers.ValidationError({"controls": [exc.errors()[0]["msg"]]}) from None
-        return Response(s.AgentControlsSerializer(control).data)
+        except ControlsConflict as exc:
+            raise PreconditionFailed(str(exc)) from None
+        except ControlsError as exc:
+            key = exc.fields[0] if len(exc.fields) == 1 else "controls"
+            raise serializers.ValidationError({key: [str(exc)]}) from None
+        return _controls_response(saved.control)
+
+
+class KillSwitchViewSet(viewsets.ViewSet):
+    """The kill switch's own endpoint (operator role): on stops every order, off releases."""
+
+    permission_classes = (IsOperator,)
+
+    @extend_schema(
+        request=s.AgentKillSwitchSerializer, responses=s.AgentControlsSerializer, tags=["agent"]
+    )
+    def create(self, request: Request) -> Response:
+        """Press (`{"on": true}`) or release (`{"on": false}`) the kill switch; audited."""
+        from trading.services.controls import kill_switch_set
+
+        body = s.AgentKillSwitchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        control = kill_switch_set(
+            on=body.validated_data["on"],
+            user=str(request.user),
+            source="api",
+            reason=body.validated_data.get("reason", ""),
+        )
+        return _controls_response(control)
+
+
+class DrawdownViewSet(viewsets.ViewSet):
+    """The daily drawdown stop: read it (viewer); release a latched stop (operator, audited)."""
+
+    permission_classes = (role_for_writes(Role.OPERATOR),)
+
+    @extend_schema(responses=DrawdownState, tags=["agent"])
+    def retrieve(self, request: Request) -> Response:
+        """Today's peak equity and whether the stop latched (when and why); 404 before the
+        first tick that knew the equity."""
+        from trading.services.agent_status import drawdown_load
+
+        state = drawdown_load()
+        if state is None:
+            raise NotFound("No drawdown is tracked yet: no tick has seen the equity.")
+        return Response(state.model_dump(mode="json"))
+
+    @extend_schema(request=s.AgentDrawdownResetSerializer, responses=DrawdownState, tags=["agent"])
+    def reset(self, request: Request) -> Response:
+        """Release a latched drawdown stop (operator role): a fresh peak at the last equity.
+        Audited in the controls' trail with when and why it latched; 400 when not latched."""
+        from trading.services.agent_status import DrawdownNotLatched, drawdown_operator_reset
+
+        body = s.AgentDrawdownResetSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            state = drawdown_operator_reset(
+                user=str(request.user), reason=body.validated_data["reason"], source="api"
+            )
+        except (DrawdownNotLatched, ValueError) as exc:
+            raise serializers.ValidationError({"drawdown": [str(exc)]}) from None
+        from trading.services.agent_status import drawdown_load
+
+        current = state or drawdown_load()
+        return Response(None if current is None else current.model_dump(mode="json"))
 
 
 class HealthViewSet(viewsets.ViewSet):

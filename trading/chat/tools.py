@@ -22,9 +22,8 @@ from pydantic import ValidationError
 from trading import selectors
 from trading.domain.chat import MAX_LIMIT, InstrumentHint, instrument_hint
 from trading.domain.decision_log import to_json_value
-from trading.domain.health import GuardState
 from trading.domain.proposal import Proposal
-from trading.models import AgentStatus, Decision, Position, RuntimeControl
+from trading.models import Decision, Position, RuntimeControl
 from trading.selectors import decision_candidates, pnl_summary
 from trading.services.controls import effective_params_load
 
@@ -174,9 +173,9 @@ def _mentions(decision: Decision, hint: InstrumentHint) -> bool:
 
 def get_agent_status(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
     """Environment, modes, dry run, kill switch, guard, last tick, LLM availability."""
-    status = AgentStatus.load()
+    status = selectors.agent_status_snapshot()
     control = RuntimeControl.load()
-    guard = GuardState.model_validate(status.guard_state) if status.guard_state else GuardState()
+    guard = status.guard
     view: dict[str, Any] = {
         "kill_switch": control.kill_switch,
         "agent_state": guard.status.value,

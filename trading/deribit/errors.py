@@ -17,6 +17,11 @@ class DeribitError(Exception):
     default_code: int = 10001
     default_message: str = "error"
     http_status: int = 400
+    #: The exchange asks us to wait (rate limit, settlement, maintenance): back off and retry
+    #: later instead of pressing on. The tick asks this, not a table of codes.
+    transient: bool = False
+    #: A few words for logs and back-off reasons.
+    kind: str = "exchange error"
 
     def __init__(
         self,
@@ -67,6 +72,8 @@ class InvalidCredentialsError(AuthError):
 class RateLimitError(DeribitError):
     """The exchange refused the request for lack of credits (10028) or capacity."""
 
+    transient = True
+    kind = "rate limited"
     default_code = 10028
     default_message = "too_many_requests"
     http_status = 429
@@ -75,6 +82,8 @@ class RateLimitError(DeribitError):
 class SettlementInProgressError(DeribitError):
     """Daily settlement around 08:00 UTC is running (10041); retry in a few seconds."""
 
+    transient = True
+    kind = "settlement in progress"
     default_code = 10041
     default_message = "settlement_in_progress"
 
@@ -82,6 +91,8 @@ class SettlementInProgressError(DeribitError):
 class MaintenanceError(DeribitError):
     """The exchange or one of its engines is temporarily unavailable (11051, 13028, 10040)."""
 
+    transient = True
+    kind = "exchange maintenance"
     default_code = 11051
     default_message = "system_maintenance"
     http_status = 503

@@ -79,6 +79,12 @@ def reason_counts(flags: Iterable[int]) -> dict[str, int]:
     return counts
 
 
+#: The live agent's liquidity guards as strategy fields (`RiskLimits.liquidity_max_spread_pct`
+#: 15% and `liquidity_min_open_interest` 50 contracts): the research and production presets carry
+#: them so a backtest screens exactly as the live tick does (issue 15, parity).
+LIVE_GUARDS: dict[str, Any] = {"max_spread_pct": 0.15, "min_open_interest": 50.0}
+
+
 class StrategyParams(BaseModel):
     """Effective covered-call selection parameters of one mode (research or production).
 
@@ -132,8 +138,13 @@ class StrategyParams(BaseModel):
 
     @classmethod
     def research(cls, **overrides: Any) -> StrategyParams:
-        """Wide ranges with 25% exploration among the top 3 (testnet data collection)."""
-        base: dict[str, Any] = {
+        """Wide ranges with 25% exploration among the top 3 (testnet data collection).
+
+        With the live agent's liquidity guards (`LIVE_GUARDS`: spread at most 15% of mid, open
+        interest at least 50): equal to the live research strategy
+        (`resolve_effective_params(...).strategy`), so backtests and live share one set.
+        """
+        base: dict[str, Any] = LIVE_GUARDS | {
             "delta_min": 0.10,
             "delta_max": 0.40,
             "dte_min_days": 1,
@@ -148,8 +159,8 @@ class StrategyParams(BaseModel):
 
     @classmethod
     def production(cls, **overrides: Any) -> StrategyParams:
-        """Strict ranges and no exploration (mainnet)."""
-        base: dict[str, Any] = {
+        """Strict ranges and no exploration (mainnet), with the live guards (`LIVE_GUARDS`)."""
+        base: dict[str, Any] = LIVE_GUARDS | {
             "delta_min": 0.20,
             "delta_max": 0.30,
             "dte_min_days": 5,

@@ -24,7 +24,7 @@ BATCH = 500
 def export_dir() -> Path:
     """Where the daily decision files live."""
     path = Path(settings.VAR_DIR) / "decisions"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -76,5 +76,6 @@ def _write(batch: list[Decision], report: ExportReport) -> None:
         with path.open("a", encoding="utf-8") as handle:
             handle.write("".join(line + "\n" for line in lines))
             handle.flush()
+        path.chmod(0o600)  # decision files are the owner's only
         report.files.add(path)
         report.lines += len(lines)

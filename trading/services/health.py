@@ -25,22 +25,11 @@ from trading.domain.health import (
     startup_action,
 )
 from trading.domain.params import DecisionMode, EffectiveParams
-from trading.models import AgentStatus, HealthCheck
+from trading.models import HealthCheck
+from trading.services.agent_status import guard_load, guard_save
 from trading.services.controls import agent_environment, effective_params_load
 
 OK = HealthSeverity.OK
-
-
-def guard_load() -> GuardState:
-    """The persisted guard state (RUNNING when nothing is stored yet)."""
-    raw = AgentStatus.load().guard_state
-    return GuardState.model_validate(raw) if raw else GuardState()
-
-
-def guard_save(state: GuardState) -> None:
-    """Persist the guard state."""
-    AgentStatus.load()
-    AgentStatus.objects.filter(pk=1).update(guard_state=state.model_dump(mode="json"))
 
 
 def guard_observe(results: list[HealthCheckResult], *, now: datetime) -> GuardState:

@@ -164,7 +164,10 @@ def context_load(client: DeribitClient, currency: str, now: datetime) -> MarketC
     chart = client.get_tradingview_chart_data(f"{currency}-PERPETUAL", start_ms, end_ms, "60")
     if chart.status != "ok" or len(chart.close) < 3:
         return None
-    closes = pd.Series(chart.close, index=pd.to_datetime(chart.ticks, unit="ms", utc=True))
+    # Candles are labelled by their open time: a close belongs to the end of its hour (the
+    # candle still open closes "now").
+    close_ms = np.minimum(np.asarray(chart.ticks, dtype=np.int64) + 3_600_000, end_ms)
+    closes = pd.Series(chart.close, index=pd.to_datetime(close_ms, unit="ms", utc=True))
     context = market_context(closes, underlying=currency, as_of=now)
     cache.set(key, context.model_dump(mode="json"), CONTEXT_CACHE_S)
     return context

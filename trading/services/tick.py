@@ -3,8 +3,11 @@
 `tick_run` is the only entry point (Celery beat's `trading.agent_tick`, `manage.py runagent`,
 the benchmark). One tick runs at a time: a lock row with an expiry (`AgentStatus.lock_until`)
 shared by every process, longer than a tick may last, so overlapping ticks skip and a killed
-worker never blocks the agent for good. Exchange errors that call for patience (10028 rate
-limit, 10041 settlement, maintenance) set a back-off that later ticks respect and explain.
+worker never blocks the agent for good. Exchange errors that call for patience (the error says
+so: `DeribitError.transient`, e.g. 10028 rate limit, 10041 settlement, maintenance) set a
+back-off that later ticks respect and explain. The agent's persisted state (lock, back-off,
+drawdown, guard, last summary) is read and written through `trading.services.agent_status`;
+once the state is built, the tick passes one frozen `TickContext` down.
 
 Decision modes: `rule_only` never calls the LLM. `llm_only` and `hybrid_shadow` ask
 `trading.llm_policy.LLMPolicy`; `route_decision` picks what acts and what is logged as the
@@ -19,25 +22,17 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from pydantic import ValidationError
 
 from optionsdesk.llm import LLMClient, build_llm_client
 from trading.deribit.client import DeribitClient
-from trading.deribit.errors import (
-    DeribitError,
-    MaintenanceError,
-    RateLimitError,
-    SettlementInProgressError,
-    error_from_response,
-)
+from trading.deribit.errors import DeribitError, error_from_response
 from trading.domain.decision_log import build_decision_record, to_json_value
 from trading.domain.decision_view import (
     CandidateRow,
@@ -63,7 +58,18 @@ from trading.domain.risk import (
     drawdown_update,
 )
 from trading.llm_policy import LLMPolicy
-from trading.models import AgentRun, AgentStatus, Decision, Order
+from trading.models import AgentRun, Decision, Order
+from trading.services.agent_status import (
+    backoff_clear,
+    backoff_load,
+    backoff_set,
+    drawdown_load,
+    drawdown_save,
+    last_tick_at_load,
+    last_tick_save,
+    tick_lock_acquire,
+    tick_lock_release,
+)
 from trading.services.controls import effective_params_load
 from trading.services.exchange import agent_client
 from trading.services.export import decisions_export
@@ -81,10 +87,6 @@ from trading.services.state import TickState, state_build
 
 logger = logging.getLogger("trading.tick")
 
-BACKOFF_BASE_S = 30
-BACKOFF_MAX_S = 600
-#: Exchange codes after which the agent waits instead of pressing on.
-BACKOFF_CODES = frozenset({10028, 10047, 10066, 10041, 10040, 11051, 13028})
 _FILLED = (Order.State.FILLED, Order.State.SIMULATED)
 
 
@@ -103,31 +105,9 @@ class TickOutcome:
         return self.run.summary
 
 
-# ------------------------------------------------------------------------------------ lock
-
-
-def lock_ttl_s() -> int:
-    """How long the tick lock lives: longer than the task's hard time limit."""
-    return int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 360)) + 30
-
-
-def tick_lock_acquire(owner: str, *, ttl_s: int | None = None) -> bool:
-    """Take the tick lock unless another live holder has it (atomic across processes)."""
-    AgentStatus.load()
-    now = timezone.now()
-    until = now + timedelta(seconds=ttl_s if ttl_s is not None else lock_ttl_s())
-    free = Q(lock_until__isnull=True) | Q(lock_until__lt=now)
-    return AgentStatus.objects.filter(free, pk=1).update(lock_owner=owner, lock_until=until) == 1
-
-
-def tick_lock_release(owner: str) -> None:
-    """Release the lock if we still hold it."""
-    AgentStatus.objects.filter(pk=1, lock_owner=owner).update(lock_owner="", lock_until=None)
-
-
 def tick_due(*, now: datetime | None = None) -> bool:
     """Whether the loop interval (a runtime control) has passed since the last tick."""
-    last = AgentStatus.load().last_tick_at
+    last = last_tick_at_load()
     if last is None:
         return True
     try:
@@ -137,38 +117,19 @@ def tick_due(*, now: datetime | None = None) -> bool:
     return ((now or timezone.now()) - last).total_seconds() >= interval_s - 5
 
 
-# --------------------------------------------------------------------------------- back-off
+@dataclass(frozen=True, slots=True)
+class TickContext:
+    """What one tick knows once its state is built: passed whole instead of nine arguments."""
 
-
-def backoff_set(exc: DeribitError, *, now: datetime | None = None) -> str:
-    """Record a back-off after `exc`; returns the reason logged with it."""
-    status = AgentStatus.load()
-    errors = status.consecutive_errors + 1
-    delay_s = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (errors - 1))
-    kind = _error_kind(exc)
-    until = (now or timezone.now()) + timedelta(seconds=delay_s)
-    reason = f"{kind} ({exc.code}): backing off {delay_s}s until {until:%H:%M:%S} UTC"
-    AgentStatus.objects.filter(pk=1).update(
-        consecutive_errors=errors, backoff_until=until, backoff_reason=reason[:300]
-    )
-    return reason
-
-
-def _error_kind(exc: DeribitError) -> str:
-    if isinstance(exc, RateLimitError):
-        return "rate limited"
-    if isinstance(exc, SettlementInProgressError):
-        return "settlement in progress"
-    if isinstance(exc, MaintenanceError):
-        return "exchange maintenance"
-    return "exchange error"
-
-
-def backoff_clear() -> None:
-    """Forget the back-off after a healthy tick (or an operator's request)."""
-    AgentStatus.objects.filter(pk=1).update(
-        consecutive_errors=0, backoff_until=None, backoff_reason=""
-    )
+    run: AgentRun
+    client: DeribitClient
+    params: EffectiveParams
+    state: TickState
+    inputs: RiskInputs
+    guard: GuardState
+    seed: int | None
+    started: float
+    llm: LLMClient | None = None
 
 
 # ------------------------------------------------------------------------------------ tick
@@ -232,9 +193,9 @@ def _tick(
     started: float,
     llm: LLMClient | None = None,
 ) -> TickOutcome:
-    status = AgentStatus.load()
-    if status.backoff_until and timezone.now() < status.backoff_until:
-        return _finish(run, AgentRun.Status.SKIPPED, f"skipped: {status.backoff_reason}", started)
+    backoff = backoff_load()
+    if backoff.active():
+        return _finish(run, AgentRun.Status.SKIPPED, f"skipped: {backoff.reason}", started)
     try:
         params = effective_params_load()
     except ValidationError as exc:
@@ -244,15 +205,24 @@ def _tick(
         state = state_build(client=client, params=params)
     except DeribitError as exc:
         guard_observe([error_result("exchange", exc)], now=timezone.now())
-        if exc.code in BACKOFF_CODES or isinstance(exc, RateLimitError):
+        if exc.transient:
             return _finish(run, AgentRun.Status.BACKOFF, backoff_set(exc), started)
         return _finish(run, AgentRun.Status.FAILED, f"failed: exchange error {exc}", started)
     guard = guard_observe(_tick_health(params), now=timezone.now())
-    drawdown = _drawdown(status, state, params)
+    drawdown = _drawdown(state, params)
     inputs = state.inputs.model_copy(update={"drawdown": drawdown})
-    return _decide_and_execute(
-        run, client, params, state, inputs, guard, seed=seed, started=started, llm=llm
+    context = TickContext(
+        run=run,
+        client=client,
+        params=params,
+        state=state,
+        inputs=inputs,
+        guard=guard,
+        seed=seed,
+        started=started,
+        llm=llm,
     )
+    return _decide_and_execute(context)
 
 
 def _tick_health(params: EffectiveParams) -> list[HealthCheckResult]:
@@ -262,19 +232,15 @@ def _tick_health(params: EffectiveParams) -> list[HealthCheckResult]:
     ]
 
 
-def _drawdown(
-    status: AgentStatus, state: TickState, params: EffectiveParams
-) -> DrawdownState | None:
+def _drawdown(state: TickState, params: EffectiveParams) -> DrawdownState | None:
     equity = state.inputs.portfolio.equity_usd
-    previous = (
-        DrawdownState.model_validate(status.drawdown_state) if status.drawdown_state else None
-    )
+    previous = drawdown_load()
     if equity is None:
         return previous
     current = drawdown_update(
         previous, equity_usd=equity, now=state.now, limit_pct=params.risk.daily_drawdown_limit_pct
     )
-    AgentStatus.objects.filter(pk=1).update(drawdown_state=current.model_dump(mode="json"))
+    drawdown_save(current)
     return current
 
 
@@ -300,22 +266,12 @@ def guard_filter(proposal: Proposal, guard: GuardState, params: EffectiveParams)
     )
 
 
-def _decide_and_execute(
-    run: AgentRun,
-    client: DeribitClient,
-    params: EffectiveParams,
-    state: TickState,
-    inputs: RiskInputs,
-    guard: GuardState,
-    *,
-    seed: int | None,
-    started: float,
-    llm: LLMClient | None = None,
-) -> TickOutcome:
-    rng = np.random.default_rng(seed if seed is not None else run.pk)
+def _decide_and_execute(ctx: TickContext) -> TickOutcome:
+    params, state, inputs = ctx.params, ctx.state, ctx.inputs
+    rng = np.random.default_rng(ctx.seed if ctx.seed is not None else ctx.run.pk)
     policy_input = PolicyInput(risk=inputs, evaluations=state.evaluations, contexts=state.contexts)
     rule = decide_rule_based(policy_input, params, rng)
-    llm_outcome, llm_record = llm_consult(params, state, inputs, llm)
+    llm_outcome, llm_record = llm_consult(params, state, inputs, ctx.llm)
     routed = route_decision(params.decision_mode, rule, llm_outcome)
     executed = routed.executed
     if llm_record is not None:
@@ -325,30 +281,25 @@ def _decide_and_execute(
             executed = executed.model_copy(
                 update={"reason": f"{executed.reason} [{params.decision_mode.value}: {why}]"}
             )
-    proposal = guard_filter(executed, guard, params)
+    proposal = guard_filter(executed, ctx.guard, params)
     check = order_gate_check(
         order_request_from_proposal(
             proposal, inputs, origin=OrderOrigin.TICK, strategy_id=COVERED_CALL_STRATEGY
         ),
-        client=client,
+        client=ctx.client,
     )
-    verdict = check.verdict
-    decision, orders = _decision_create(
-        run, params, state, proposal, routed.shadow, check, llm_record
-    )
-    backoff = _execute(orders, client)
-    _decision_finish(
-        decision, params, state, inputs, proposal, routed.shadow, verdict, orders, guard
-    )
-    _status_publish(decision, params, state, inputs, guard)
+    decision, orders = _decision_create(ctx, proposal, routed.shadow, check, llm_record)
+    backoff = _execute(orders, ctx.client)
+    _decision_finish(ctx, decision, proposal, routed.shadow, check.verdict, orders)
+    _status_publish(ctx, decision)
     try:
         decisions_export()
     except OSError:
         logger.exception("decision export failed; the next export picks it up")
     if backoff:
-        return _outcome(run, AgentRun.Status.BACKOFF, backoff, decision, orders, started)
+        return _outcome(ctx, AgentRun.Status.BACKOFF, backoff, decision, orders)
     backoff_clear()
-    return _outcome(run, AgentRun.Status.OK, _summary(decision, orders), decision, orders, started)
+    return _outcome(ctx, AgentRun.Status.OK, _summary(decision, orders), decision, orders)
 
 
 def llm_consult(
@@ -388,14 +339,9 @@ def llm_consult(
 
 
 def _outcome(
-    run: AgentRun,
-    status: str,
-    summary: str,
-    decision: Decision,
-    orders: list[Order],
-    started: float,
+    ctx: TickContext, status: str, summary: str, decision: Decision, orders: list[Order]
 ) -> TickOutcome:
-    outcome = _finish(run, status, summary, started)
+    outcome = _finish(ctx.run, status, summary, ctx.started)
     outcome.decision = decision
     outcome.orders = orders
     return outcome
@@ -411,14 +357,13 @@ def _summary(decision: Decision, orders: list[Order]) -> str:
 
 
 def _decision_create(
-    run: AgentRun,
-    params: EffectiveParams,
-    state: TickState,
+    ctx: TickContext,
     proposal: Proposal,
     shadow: Proposal | None,
     check: GateCheck,
     llm_record: dict[str, Any] | None = None,
 ) -> tuple[Decision, list[Order]]:
+    run, params, state = ctx.run, ctx.params, ctx.state
     verdict = check.verdict
     with transaction.atomic():
         decision = Decision.objects.create(
@@ -453,9 +398,11 @@ def _execute(orders: list[Order], client: DeribitClient) -> str:
     order_gate_send(orders, client=client)
     backoff = ""
     for order in orders:
-        if order.error_code in BACKOFF_CODES:
-            error = {"code": order.error_code, "message": order.error[:200]}
-            backoff = backoff_set(error_from_response(error))
+        if order.error_code is None:
+            continue
+        error = error_from_response({"code": order.error_code, "message": order.error[:200]})
+        if error.transient:
+            backoff = backoff_set(error)
     return backoff
 
 
@@ -483,16 +430,14 @@ def order_record(orders: list[Order]) -> dict[str, Any] | None:
 
 
 def _decision_finish(
+    ctx: TickContext,
     decision: Decision,
-    params: EffectiveParams,
-    state: TickState,
-    inputs: RiskInputs,
     proposal: Proposal,
     shadow: Proposal | None,
     verdict: RiskVerdict,
     orders: list[Order],
-    guard: GuardState,
 ) -> None:
+    params, state, inputs, guard = ctx.params, ctx.state, ctx.inputs, ctx.guard
     record = build_decision_record(
         decision_id=str(decision.pk),
         tick_at=state.now,
@@ -526,13 +471,8 @@ def _decision_finish(
     )
 
 
-def _status_publish(
-    decision: Decision,
-    params: EffectiveParams,
-    state: TickState,
-    inputs: RiskInputs,
-    guard: GuardState,
-) -> None:
+def _status_publish(ctx: TickContext, decision: Decision) -> None:
+    params, state, inputs, guard = ctx.params, ctx.state, ctx.inputs, ctx.guard
     portfolio = inputs.portfolio
     summary = LastTick(
         tick_at=state.now,
@@ -564,8 +504,4 @@ def _status_publish(
         guard=LoggedGuard.model_validate(guard.model_dump()),
         drawdown=inputs.drawdown,
     )
-    AgentStatus.objects.filter(pk=1).update(
-        last_tick_at=timezone.now(),
-        last_summary=summary.stored(),
-        risk_report=risk_report_build(inputs, params.risk),
-    )
+    last_tick_save(summary, risk_report=risk_report_build(inputs, params.risk))

@@ -29,6 +29,8 @@ from backtests.domain.types import DataProvenance, FloatArray
 from trading.domain.market_model import MarketModelParams
 
 HOUR_MS = 3_600_000
+#: Hourly candles are labelled by their open time; their close belongs one hour later.
+CANDLE_CLOSE_MS = HOUR_MS
 CHUNK_HOURS = 720
 
 
@@ -68,7 +70,13 @@ def _ms(moment: datetime) -> int:
 def fetch_perpetual_candles(
     client: HistoryClient, underlying: str, start_ms: int, end_ms: int
 ) -> pd.DataFrame:
-    """Hourly closes of `<CCY>-PERPETUAL` in chunks: columns timestamp_ms, close."""
+    """Hourly closes of `<CCY>-PERPETUAL` in chunks: columns timestamp_ms (the close's
+    time), close.
+
+    Deribit labels a candle by its **open** time (the reference example asks for 10:30-11:20
+    at 30 minutes and gets ticks 10:30 and 11:00; TradingView's convention): the close of the
+    candle labelled t is the price at t + 1 h, so it is stored at t + 1 h (`CANDLE_CLOSE_MS`).
+    """
     frames = []
     chunk_start = start_ms
     while chunk_start <= end_ms:
@@ -77,7 +85,8 @@ def fetch_perpetual_candles(
             f"{underlying}-PERPETUAL", chunk_start, chunk_end, "60"
         )
         if chart.status == "ok" and chart.ticks:
-            frames.append(pd.DataFrame({"timestamp_ms": chart.ticks, "close": chart.close}))
+            close_ms = np.asarray(chart.ticks, dtype=np.int64) + CANDLE_CLOSE_MS
+            frames.append(pd.DataFrame({"timestamp_ms": close_ms, "close": chart.close}))
         chunk_start = chunk_end + 1
     if not frames:
         return pd.DataFrame({"timestamp_ms": [], "close": []})
@@ -85,12 +94,13 @@ def fetch_perpetual_candles(
 
 
 def fetch_dvol(client: HistoryClient, underlying: str, start_ms: int, end_ms: int) -> pd.DataFrame:
-    """Hourly DVOL closes (vol points), paging backwards: columns timestamp_ms, dvol."""
+    """Hourly DVOL closes (vol points), paging backwards: columns timestamp_ms (the close's
+    time: candles are labelled by their open, as the chart candles), dvol."""
     rows: list[tuple[int, float]] = []
     page_end = end_ms
     while page_end >= start_ms:
         page = client.get_volatility_index_data(underlying, start_ms, page_end, "3600")
-        rows.extend((int(c[0]), float(c[4])) for c in page.data)
+        rows.extend((int(c[0]) + CANDLE_CLOSE_MS, float(c[4])) for c in page.data)
         if page.continuation is None or page.continuation >= page_end or not page.data:
             break
         page_end = int(page.continuation)
@@ -166,7 +176,8 @@ class DeribitHistorySource:
         end_ms = _ms(end) // HOUR_MS * HOUR_MS
         warm_ms = start_ms - int(self.rv_window_hours) * HOUR_MS
         candles = self._cached(underlying, "perpetual", warm_ms, end_ms, fetch_perpetual_candles)
-        dvol = self._cached(underlying, "dvol", start_ms, end_ms, fetch_dvol)
+        # The candle opening an hour before the start closes at the start.
+        dvol = self._cached(underlying, "dvol", start_ms - HOUR_MS, end_ms, fetch_dvol)
         if candles.empty or dvol.empty:
             raise ValueError(f"no {underlying} candles or DVOL between {start} and {end}")
         path = self._path(candles, dvol, start_ms, end_ms)

@@ -42,7 +42,12 @@ def list_snapshot_files(
 ) -> list[SnapshotFile]:
     """Snapshot files of one underlying, sorted by time, within [start, end] by file name."""
     files: list[SnapshotFile] = []
-    for path in sorted((root / underlying).glob("*/*.parquet")):
+    # Both layouts: <CCY>/<date>/ (reference data) and underlying=<CCY>/date=<date>/ (harvester).
+    paths = [
+        *(root / underlying).glob("*/*.parquet"),
+        *(root / f"underlying={underlying}").glob("date=*/*.parquet"),
+    ]
+    for path in sorted(paths, key=lambda p: p.name):
         match = _FILE_PATTERN.match(path.name)
         if match is None or match["ccy"] != underlying:
             continue

@@ -11,7 +11,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SourceKind = Literal["synthetic", "snapshots", "deribit_history"]
+SourceKind = Literal["synthetic", "snapshots", "deribit_history", "synthetic_v2"]
 
 
 class SourceSpec(BaseModel):

@@ -17,7 +17,9 @@ from trading.domain.candidates import StrategyParams
 def add_run_options(parser: ArgumentParser) -> None:
     """Data source, strategy, exit and fill options."""
     parser.add_argument(
-        "--source", choices=["synthetic", "snapshots", "deribit_history"], default="synthetic"
+        "--source",
+        choices=["synthetic", "snapshots", "deribit_history", "synthetic_v2"],
+        default="synthetic",
     )
     parser.add_argument("--underlying", choices=["BTC", "ETH"], default="BTC")
     parser.add_argument("--start", help="UTC date or datetime, e.g. 2025-01-01")
@@ -32,6 +34,14 @@ def add_run_options(parser: ArgumentParser) -> None:
     parser.add_argument("--ivrv-min", type=float)
     parser.add_argument("--premium-min", type=float)
     parser.add_argument("--explore-prob", type=float)
+    parser.add_argument(
+        "--max-spread-pct",
+        type=float,
+        help="max (ask-bid)/mid as a fraction (live guard, default 0.15); 0 disables",
+    )
+    parser.add_argument(
+        "--min-open-interest", type=float, help="min open interest, contracts (live: 50)"
+    )
     parser.add_argument("--exit", choices=[s.value for s in ExitStyle], default="hold_to_expiry")
     parser.add_argument("--take-profit", type=float, default=0.5)
     parser.add_argument("--stop-loss", type=float)
@@ -79,9 +89,12 @@ def config_from_options(options: dict[str, Any]) -> BacktestConfig:
             ("ivrv_min", "ivrv_min"),
             ("premium_min", "premium_min_usd"),
             ("explore_prob", "explore_prob"),
+            ("min_open_interest", "min_open_interest"),
         )
         if options.get(key) is not None
     }
+    if options.get("max_spread_pct") is not None:
+        overrides["max_spread_pct"] = options["max_spread_pct"] or None
     try:
         production = options["mode"] == "production"
         preset = StrategyParams.production if production else StrategyParams.research

@@ -40,6 +40,13 @@ class Command(BaseCommand):
         add_run_options(parser)
         parser.add_argument("--grid", help="grid axes as JSON or a JSON file path")
         parser.add_argument("--rank-by", default="sharpe")
+        parser.add_argument(
+            "--holdout",
+            type=float,
+            default=0.0,
+            help="grid only: last fraction of the period held out (e.g. 0.3); ranked in-sample, "
+            "out-of-sample shown beside",
+        )
         parser.add_argument("--name", default="")
         parser.add_argument("--queue", action="store_true", help="run on a Celery worker")
 
@@ -52,7 +59,12 @@ class Command(BaseCommand):
         queue = bool(options["queue"])
         if axes is not None:
             try:
-                spec = GridSpec(base=config, axes=axes, rank_by=options["rank_by"])
+                spec = GridSpec(
+                    base=config,
+                    axes=axes,
+                    rank_by=options["rank_by"],
+                    holdout_frac=options["holdout"],
+                )
                 spec.combinations()
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
@@ -91,10 +103,15 @@ class Command(BaseCommand):
         if run.error:
             raise CommandError(run.error)
         if run.kind == BacktestRun.Kind.GRID:
-            table = Table("rank", "#", "params", "trades", "net $", "sharpe", "max DD")
+            holdout = any(cell.get("out_of_sample") for cell in run.results)
+            columns = ["rank", "#", "params", "trades", "net $", "sharpe", "max DD"]
+            if holdout:
+                columns[3:] = [f"IS {c}" for c in columns[3:]] + ["OOS trades", "OOS net $"]
+                columns.append("OOS sharpe")
+            table = Table(*columns)
             for rank, cell in enumerate(run.results[:15], start=1):
                 m = cell["metrics"]
-                table.add_row(
+                row = [
                     str(rank),
                     str(cell["index"]),
                     str(cell["params"]),
@@ -102,6 +119,20 @@ class Command(BaseCommand):
                     format_metric("net_profit_usd", m.get("net_profit_usd")),
                     format_metric("sharpe", m.get("sharpe")),
                     format_metric("max_drawdown_pct", m.get("max_drawdown_pct")),
+                ]
+                oos = cell.get("out_of_sample")
+                if holdout:
+                    om = (oos or {}).get("metrics", {})
+                    row += [
+                        str((oos or {}).get("num_trades", "")),
+                        format_metric("net_profit_usd", om.get("net_profit_usd")),
+                        format_metric("sharpe", om.get("sharpe")),
+                    ]
+                table.add_row(*row)
+            if holdout:
+                console.print(
+                    f"ranked by in-sample {run.grid.get('rank_by')}; the last "
+                    f"{run.grid.get('holdout_frac', 0):.0%} of the period held out (OOS)"
                 )
             console.print(table)
             return

@@ -18,7 +18,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Sync and print what changed."""
-        report = periodic_tasks_sync(specs=declared_schedule(settings.HEARTBEAT_INTERVAL_S))
+        report = periodic_tasks_sync(
+            specs=declared_schedule(
+                settings.HEARTBEAT_INTERVAL_S, harvest_interval_s=settings.HARVEST_INTERVAL_S
+            )
+        )
         for label in ("created", "updated", "unchanged", "disabled"):
             names = getattr(report, label)
             if names:

@@ -417,8 +417,15 @@ def get_historical_volatility(
 def _candles(
     timestamps: np.ndarray, values: np.ndarray, start_ms: int, end_ms: int, bucket_ms: int
 ) -> list[tuple[int, float, float, float, float]]:
-    mask = (timestamps >= start_ms) & (timestamps <= end_ms) & np.isfinite(values)
-    frame = pd.DataFrame({"bucket": timestamps[mask] // bucket_ms * bucket_ms, "v": values[mask]})
+    """OHLC candles labelled by their open time, as Deribit labels them.
+
+    The model's history is sampled on the hour; the point at s closes the candle (s - bucket, s],
+    so the candle labelled t closes at the value of t + bucket, as a real candle's last trade
+    does.
+    """
+    label = -(-timestamps // bucket_ms) * bucket_ms - bucket_ms
+    mask = (label >= start_ms) & (label <= end_ms) & np.isfinite(values)
+    frame = pd.DataFrame({"bucket": label[mask], "v": values[mask]})
     if frame.empty:
         return []
     grouped = frame.groupby("bucket")["v"]

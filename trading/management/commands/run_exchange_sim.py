@@ -17,6 +17,7 @@ from trading.deribit.simulator import (
     serve,
 )
 from trading.deribit.simulator.exchange import READ_ONLY_KEY_SCOPE
+from trading.domain.market_model import MarketModelParams
 
 
 class Command(BaseCommand):
@@ -39,6 +40,12 @@ class Command(BaseCommand):
             "--start", default=None, help="simulated start time, ISO-8601 (default: now, UTC)"
         )
         parser.add_argument(
+            "--market",
+            choices=("v1", "v2"),
+            default="v1",
+            help="synthetic market model: v1 (default) or the calibrated universe v2 (regimes)",
+        )
+        parser.add_argument(
             "--no-trade-scope",
             action="store_true",
             help="serve a read-only key (account:read trade:read wallet:read): orders get 13021",
@@ -51,11 +58,12 @@ class Command(BaseCommand):
             speed=options["speed"],
             replay_dir=self._replay_dir(options["replay"]),
             start=self._start(options["start"]),
+            market_params=self._market_params(),
         )
         if options["no_trade_scope"]:
             read_only = AccountConfig(scope=READ_ONLY_KEY_SCOPE)
             config = config.model_copy(update={"accounts": (read_only,)})
-        exchange = SimulatedExchange(config)
+        exchange = self._exchange(config, options["market"])
         url = f"http://{options['host']}:{options['port']}/api/v2"
         mode = f"replay of {config.replay_dir}" if config.replay_dir else "synthetic market"
         self.stdout.write(
@@ -71,6 +79,22 @@ class Command(BaseCommand):
         with contextlib.suppress(KeyboardInterrupt):
             serve(create_app(exchange), host=options["host"], port=options["port"])
         self.stdout.write("simulated exchange stopped")
+
+    def _exchange(self, config: SimConfig, market: str) -> SimulatedExchange:
+        if market == "v1":
+            return SimulatedExchange(config)
+        from calibration.simulator import exchange_v2
+
+        try:
+            return exchange_v2(config)
+        except ValueError as exc:
+            raise CommandError(f"--market v2: {exc}") from exc
+
+    def _market_params(self) -> MarketModelParams:
+        """The market model with the IV multipliers calibration's update policy applied."""
+        from calibration.selectors import market_params_applied
+
+        return market_params_applied()
 
     def _replay_dir(self, path: Path | None) -> Path | None:
         if path is None:

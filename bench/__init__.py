@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench` runs each script; a package so mypy tells bench/greg.py from greg)."""
