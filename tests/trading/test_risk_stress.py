@@ -177,10 +177,15 @@ def test_operators_edit_the_stress_limits_in_the_controls_and_viewers_cannot(
     assert client.post("/agent/controls/", {"max_vega_usd": "500"}).status_code == 403
     admin = django_user_model.objects.create_superuser("boss", "b@example.com", "pw")
     client.force_login(admin)
-    page = client.post(
-        "/agent/controls/",
-        {"intent": "save", "max_scenario_loss_pct": "30", "max_vega_usd": "500"},
-    ).content.decode()
+    form = {
+        "intent": "save",
+        "version": RuntimeControl.load().version,
+        "reconcile_action": "report",
+        "reconcile_enabled": "True",
+        "max_scenario_loss_pct": "30",
+        "max_vega_usd": "500",
+    }
+    page = client.post("/agent/controls/", form).content.decode()
     assert 'id="ctl-max_scenario_loss_pct"' in page
     control = RuntimeControl.load()
     assert control.max_scenario_loss_pct == 30.0
