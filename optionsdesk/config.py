@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -103,6 +104,36 @@ class AppSettings(BaseSettings):
     LOGIN_FAILURE_LIMIT: int = Field(default=10, ge=1, le=1_000)
     LOGIN_COOLOFF_MIN: int = Field(default=15, ge=1, le=10_080)
 
+    # The agent's health guard (seed names; docs/operations.md). AUTO_KILL_ON_HEALTH_FAIL
+    # pauses the agent (it never presses the kill switch); 0 s disables the re-check.
+    HEALTH_CHECK_ON_STARTUP: bool = True
+    AUTO_KILL_ON_HEALTH_FAIL: bool = True
+    HEALTH_RECHECK_INTERVAL_S: int = Field(default=600, ge=0, le=86_400)
+
+    # The seeds' agent settings: configured defaults per mode, under the operator's runtime
+    # controls (docs/agent.md "Modes and parameters"). Unset means the built-in default.
+    MODE: Literal["research", "production"] | None = None
+    LOOP_INTERVAL_SEC: int | None = Field(default=None, ge=10, le=86_400)
+    RESEARCH_DELTA_MIN: float | None = Field(default=None, ge=0, le=1)
+    RESEARCH_DELTA_MAX: float | None = Field(default=None, ge=0, le=1)
+    RESEARCH_DTE_MIN: float | None = Field(default=None, ge=0, le=365)
+    RESEARCH_DTE_MAX: float | None = Field(default=None, gt=0, le=365)
+    RESEARCH_IVRV_MIN: float | None = Field(default=None, ge=0, le=10)
+    RESEARCH_MAX_EXPIRY_EXPOSURE: float | None = Field(default=None, gt=0, le=1)
+    DELTA_MIN: float | None = Field(default=None, ge=0, le=1)
+    DELTA_MAX: float | None = Field(default=None, ge=0, le=1)
+    DTE_MIN: float | None = Field(default=None, ge=0, le=365)
+    DTE_MAX: float | None = Field(default=None, gt=0, le=365)
+    IVRV_MIN: float | None = Field(default=None, ge=0, le=10)
+    MAX_EXPIRY_EXPOSURE: float | None = Field(default=None, gt=0, le=1)
+    EXPLORE_PROB: float | None = Field(default=None, ge=0, le=1)
+    EXPLORE_TOP_K: int | None = Field(default=None, ge=1, le=50)
+    MAX_MARGIN_USED_PCT: float | None = Field(default=None, gt=0, le=100)
+    MAX_NET_DELTA_ABS: float | None = Field(default=None, ge=0)
+    PREMIUM_MIN_USD: float | None = Field(default=None, ge=0)
+    LLM_ENABLED: bool | None = None
+    LLM_MODEL_NAME: str = ""
+
     TELEGRAM_BOT_TOKEN: SecretStr = SecretStr("")
     TELEGRAM_ALLOWED_USERS: str = ""
     TELEGRAM_API_BASE_URL: str = "https://api.telegram.org/bot"
@@ -170,8 +201,56 @@ class AppSettings(BaseSettings):
 
     @property
     def llm_enabled(self) -> bool:
-        """The LLM is on only when both a server URL and a key are configured."""
+        """The LLM is on only when both a server URL and a key are configured (and the seed's
+        `LLM_ENABLED` is not false)."""
+        if self.LLM_ENABLED is False:
+            return False
         return bool(self.OPENAI_BASE_URL and self.OPENAI_API_KEY.get_secret_value())
+
+    @property
+    def llm_model(self) -> str:
+        """The primary model: `OPENAI_MODEL`, or the seed's `LLM_MODEL_NAME` when that is set."""
+        return self.LLM_MODEL_NAME or self.OPENAI_MODEL
+
+    def agent_seed_defaults(self) -> dict[str, Any]:
+        """The seed settings that are set, shaped for `trading.domain.params.AgentDefaults`:
+        `mode`, `loop_interval_s`, per-mode values under `research` / `production`, `risk`."""
+        per_mode = {
+            "research": {
+                "delta_min": self.RESEARCH_DELTA_MIN,
+                "delta_max": self.RESEARCH_DELTA_MAX,
+                "dte_min_days": self.RESEARCH_DTE_MIN,
+                "dte_max_days": self.RESEARCH_DTE_MAX,
+                "ivrv_min": self.RESEARCH_IVRV_MIN,
+                "max_expiry_exposure_frac": self.RESEARCH_MAX_EXPIRY_EXPOSURE,
+                # The seeds explore in research only: production never explores.
+                "explore_prob": self.EXPLORE_PROB,
+                "explore_top_k": self.EXPLORE_TOP_K,
+            },
+            "production": {
+                "delta_min": self.DELTA_MIN,
+                "delta_max": self.DELTA_MAX,
+                "dte_min_days": self.DTE_MIN,
+                "dte_max_days": self.DTE_MAX,
+                "ivrv_min": self.IVRV_MIN,
+                "max_expiry_exposure_frac": self.MAX_EXPIRY_EXPOSURE,
+            },
+        }
+        risk = {
+            "max_margin_used_pct": self.MAX_MARGIN_USED_PCT,
+            "max_net_delta_abs": self.MAX_NET_DELTA_ABS,
+            "premium_min_usd": self.PREMIUM_MIN_USD,
+        }
+        values: dict[str, Any] = {
+            mode: {k: v for k, v in fields.items() if v is not None}
+            for mode, fields in per_mode.items()
+        }
+        values["risk"] = {k: v for k, v in risk.items() if v is not None}
+        if self.MODE is not None:
+            values["mode"] = self.MODE
+        if self.LOOP_INTERVAL_SEC is not None:
+            values["loop_interval_s"] = self.LOOP_INTERVAL_SEC
+        return values
 
     @property
     def telegram_enabled(self) -> bool:
@@ -190,6 +269,45 @@ class AppSettings(BaseSettings):
                 handle.write(secrets.token_urlsafe(64))
         key_file.chmod(0o600)
         return key_file.read_text().strip()
+
+
+#: Prefixes of variables that look meant for optionsdesk (the project's and the seeds').
+SEED_LIKE_PREFIXES = (
+    "OPTIONSDESK_",
+    "RESEARCH_",
+    "PRODUCTION_",
+    "DERIBIT_",
+    "OPENAI_",
+    "LLM_",
+    "HEALTH_",
+    "EXPLORE_",
+    "TELEGRAM_",
+)
+#: Seed-like variables read elsewhere (not fields of `AppSettings`).
+OTHER_KNOWN_VARIABLES = frozenset({"OPTIONSDESK_REQUIRE_BROWSER", "OPTIONSDESK_SHARED_DIR"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """Variables that look like optionsdesk or seed settings but are not read: a typo or a
+    setting this project does not have (logged as a start-up warning)."""
+    known = set(AppSettings.model_fields) | OTHER_KNOWN_VARIABLES
+    return sorted(
+        name for name in environ if name.startswith(SEED_LIKE_PREFIXES) and name not in known
+    )
+
+
+def unknown_variables_warn(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Log a start-up warning naming each unknown optionsdesk-like variable; returns them."""
+    import logging
+    import os
+
+    names = unknown_variables(os.environ if environ is None else environ)
+    if names:
+        logging.getLogger("optionsdesk.config").warning(
+            "ignored environment variable(s) %s: not optionsdesk settings (typo? see .env.example)",
+            ", ".join(names),
+        )
+    return names
 
 
 def split_list(value: str) -> list[str]:

@@ -227,7 +227,7 @@ class LLMConfig:
         return cls(
             base_url=app.OPENAI_BASE_URL,
             api_key=app.OPENAI_API_KEY.get_secret_value(),
-            model=app.OPENAI_MODEL,
+            model=app.llm_model,
             fallback_models=fallbacks,
             timeout_s=float(app.OPENAI_TIMEOUT_S),
         )

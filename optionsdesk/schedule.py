@@ -29,10 +29,15 @@ class PeriodicSpec:
 
 
 def declared_schedule(
-    heartbeat_interval_s: int, *, harvest_interval_s: int = 900
+    heartbeat_interval_s: int,
+    *,
+    harvest_interval_s: int = 900,
+    health_recheck_interval_s: int = 600,
 ) -> list[PeriodicSpec]:
-    """Every periodic task the project runs; later apps append their specs here."""
-    return [
+    """Every periodic task the project runs; later apps append their specs here.
+
+    The agent re-check follows `HEALTH_RECHECK_INTERVAL_S` (0: not scheduled at all)."""
+    specs = [
         PeriodicSpec(
             name="system.heartbeat",
             task="system.heartbeat",
@@ -58,8 +63,8 @@ def declared_schedule(
             name="trading.health_recheck",
             task="trading.health_recheck",
             description="Agent healthcheck: pauses on DEGRADED, halts on FATAL (mainnet).",
-            every_s=600,
-            expires_s=300,
+            every_s=max(health_recheck_interval_s, 1),
+            expires_s=max(min(300, health_recheck_interval_s - 1), 1),
         ),
         PeriodicSpec(
             name="trading.export_decisions",
@@ -115,3 +120,6 @@ def declared_schedule(
             expires_s=55,
         ),
     ]
+    if health_recheck_interval_s <= 0:
+        specs = [spec for spec in specs if spec.name != "trading.health_recheck"]
+    return specs

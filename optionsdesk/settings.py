@@ -14,7 +14,7 @@ from typing import Any
 
 import dj_database_url
 
-from optionsdesk.config import BASE_DIR, load_settings, split_list
+from optionsdesk.config import BASE_DIR, load_settings, split_list, unknown_variables_warn
 
 APP = load_settings()
 VAR_DIR = APP.VAR_DIR
@@ -276,6 +276,13 @@ DERIBIT_MARKET_DATA = APP.DERIBIT_MARKET_DATA
 DERIBIT_PUBLIC_DATA_URL = APP.DERIBIT_PUBLIC_DATA_URL.rstrip("/")
 DRY_RUN_DEFAULT = APP.DRY_RUN
 LLM_ENABLED = APP.llm_enabled
+# The seeds' agent settings that are set (trading.services.controls.agent_defaults) and the
+# health guard's; an unknown optionsdesk-like variable is a start-up warning.
+AGENT_SEED_DEFAULTS = APP.agent_seed_defaults()
+HEALTH_CHECK_ON_STARTUP = APP.HEALTH_CHECK_ON_STARTUP
+AUTO_KILL_ON_HEALTH_FAIL = APP.AUTO_KILL_ON_HEALTH_FAIL
+HEALTH_RECHECK_INTERVAL_S = APP.HEALTH_RECHECK_INTERVAL_S
+UNKNOWN_VARIABLES = unknown_variables_warn()
 TELEGRAM_ENABLED = APP.telegram_enabled
 
 # --- Calibration (harvester, auto-calibration) ---

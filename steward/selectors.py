@@ -196,6 +196,55 @@ def _app_rows(label: str) -> dict[str, Any]:
     return {"installed": True, "models": counts, "rows": sum(counts.values())}
 
 
+def _latest(label: str, model: str, order: str) -> Any:
+    """The newest row of `label.model` (None when the app or model does not exist yet)."""
+    try:
+        return apps.get_model(label, model).objects.order_by(order).first()
+    except LookupError:
+        return None
+
+
+def _calibration() -> dict[str, Any]:
+    """Row counts, plus the latest calibration run, data-quality verdicts and harvest when the
+    calibration app has those models (read through the registry: it may not have them yet)."""
+    view = _app_rows("calibration")
+    if not view.get("installed") or "error" in view:
+        return view
+    try:
+        run = _latest("calibration", "CalibrationRun", "-created_at")
+        harvest = _latest("calibration", "HarvestRun", "-started_at")
+        quality_model = apps.get_model("calibration", "DataQualityReport")
+    except LookupError:
+        return view
+    except Exception as exc:  # a half-migrated app must not break the report
+        return view | {"error": str(exc)[:200]}
+    view["calibration_runs"] = view.get("models", {}).get("CalibrationRun", 0)
+    if run is not None:
+        view["latest_run"] = {
+            "id": run.pk,
+            "underlying": run.underlying,
+            "created_at": run.created_at.isoformat(),
+            "guardrail_ok": run.guardrail_ok,
+            "guardrail_reasons": list(run.guardrail_reasons or [])[:3],
+            "vw_mae_volpts": run.surface_vw_mae_volpts,
+            "recommended_iv_multiplier": run.recommended_iv_multiplier,
+        }
+    if harvest is not None:
+        view["latest_harvest"] = {
+            "status": harvest.status,
+            "started_at": harvest.started_at.isoformat(),
+            "rows": harvest.rows,
+            "errors": len(harvest.errors or []),
+        }
+    recent = quality_model.objects.order_by("-day")[:20]
+    view["data_quality"] = {
+        "reports": len(recent),
+        "bad": [f"{q.underlying} {q.day}" for q in recent if q.verdict == "bad"][:5],
+        "warn": sum(1 for q in recent if q.verdict == "warn"),
+    }
+    return view
+
+
 def _tests(since: Any) -> dict[str, Any]:
     failures = TaskResult.objects.filter(date_done__gte=since, status="FAILURE")
     names = list(dict.fromkeys(failures.values_list("task_name", flat=True)))
@@ -273,7 +322,7 @@ def state_collect() -> dict[str, Any]:
         "positions": _positions(),
         "pnl": {"books": pnl["books"], "index_price_usd": pnl["index_price_usd"]},
         "backtests": _backtests(now),
-        "calibration": _app_rows("calibration"),
+        "calibration": _calibration(),
         "bots": _app_rows("greg"),
         "tests": _tests(since),
         "reconciliation": _reconciliation(),

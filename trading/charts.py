@@ -121,3 +121,41 @@ def scenario_heatmap_svg(scenarios: Mapping[str, Any], day_index: int = 0) -> st
             Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2)
         )
     return svg_of(figure)
+
+
+def pnl_history_svg(history: Mapping[str, Any]) -> str:
+    """Two panels: daily realised P&L bars per book with the cumulative line (USD), then the
+    account's equity with its drawdown from the running peak shaded below (percent)."""
+    days = list(history.get("days") or [])
+    figure = Figure(figsize=(WIDTH_IN, 5.2))
+    top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    if not days:
+        top.text(0.5, 0.5, "no fills yet", ha="center", va="center", transform=top.transAxes)
+        return svg_of(figure)
+    x = date2num(days)
+    books = list(history["daily_usd"])
+    width = 0.8 / max(len(books), 1)
+    colours = {"real": "tab:red", "paper": "tab:blue"}
+    for i, book in enumerate(books):
+        offset = (i - (len(books) - 1) / 2) * width
+        colour = colours.get(book, "tab:gray")
+        top.bar(x + offset, history["daily_usd"][book], width=width, color=colour, alpha=0.45,
+                label=f"{book} book, daily")  # fmt: skip
+        top.plot(x, history["cumulative_usd"][book], color=colour, marker="o", lw=1.5,
+                 label=f"{book} book, cumulative")  # fmt: skip
+    top.axhline(0, color="black", lw=0.6)
+    top.set_ylabel("Realised P&L, USD")
+    top.legend(loc="upper left", fontsize=8)
+    equity = np.array([np.nan if v is None else v for v in history["equity_usd"]], dtype=float)
+    drawdown = np.array([np.nan if v is None else v for v in history["drawdown_pct"]], dtype=float)
+    bottom.plot(x, equity, color="tab:green", marker=".", lw=1.5, label="account equity, USD")
+    bottom.set_ylabel("Equity, USD")
+    twin = bottom.twinx()
+    twin.fill_between(x, drawdown, 0, color="tab:red", alpha=0.25, step="mid")
+    twin.set_ylabel("Drawdown, %")
+    worst = history.get("max_drawdown_pct")
+    title = "Equity and drawdown" + ("" if worst is None else f" (max drawdown {worst:.1f}%)")
+    bottom.set_title(title, fontsize=9)
+    date_axis(bottom)
+    top.grid(alpha=0.3)
+    return svg_of(figure)

@@ -362,6 +362,19 @@ class Order(models.Model):
         default=Decimal(0),
         help_text="part of the fill already booked to positions",
     )
+    fee_coin = models.DecimalField(
+        max_digits=24,
+        decimal_places=10,
+        default=Decimal(0),
+        help_text="trading fee paid on the filled part, in the coin (negative: a rebate)",
+    )
+    fee_source = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        choices=[("exchange", "the exchange's trades"), ("model", "Deribit's fee schedule")],
+        help_text="where fee_coin comes from (empty: nothing filled)",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -386,12 +399,14 @@ class Position(models.Model):
     """A position we track (our strategies' calls, adopted or sandbox ones); restored on restart.
 
     `size` is signed coins as Deribit reports it (negative = short). `paper` positions come
-    from dry-run fills and never exist on the exchange.
+    from dry-run fills and never exist on the exchange. An `archived` paper position was set
+    aside by the operator when going live: no longer marked, managed or counted in the books.
     """
 
     class Status(models.TextChoices):
         OPEN = "open"
         CLOSED = "closed"
+        ARCHIVED = "archived"
 
     instrument_name = models.CharField(max_length=64, db_index=True)
     currency = models.CharField(max_length=8)
@@ -419,6 +434,18 @@ class Position(models.Model):
         null=True,
         blank=True,
         help_text="coin received (+) or paid (-) at delivery, delivery fee included",
+    )
+    realised_coin = models.DecimalField(
+        max_digits=24,
+        decimal_places=10,
+        default=Decimal(0),
+        help_text="P&L of the part closed by fills (coin, before fees; expiry is settled_coin)",
+    )
+    fees_coin = models.DecimalField(
+        max_digits=24,
+        decimal_places=10,
+        default=Decimal(0),
+        help_text="trading fees paid on this position's fills (coin)",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

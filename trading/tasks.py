@@ -30,10 +30,10 @@ def reconcile_positions(action: str | None = None, trigger: str = "beat") -> str
 @shared_task(name="trading.health_recheck", acks_late=True)
 def health_recheck() -> str:
     """Periodic agent healthcheck: steps the health guard (pause/resume)."""
-    from trading.services.exchange import agent_client
+    from trading.exchange import exchange_client
     from trading.services.health import agent_healthcheck
 
-    with agent_client() as client:
+    with exchange_client() as client:
         _, guard = agent_healthcheck(client=client, kind="recheck")
     return f"{guard.status.value}: {guard.reason}"
 

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
 from optionsdesk.htmx import htmx_partial
-from optionsdesk.roles import Role, user_has_role
+from optionsdesk.roles import Role, role_required, user_has_role
 from trading import selectors
 from trading.chat.service import (
     MAX_QUESTION_CHARS,
@@ -36,21 +36,53 @@ from trading.models import ChatMessage, Conversation, Position, RuntimeControl
 CLOSED_SHOWN = 10
 
 
-def live_context() -> dict[str, Any]:
-    """Spot, portfolio, positions, P&L, mode badge, last action and why, candidates, timeline."""
+#: Decisions the timeline shows.
+TIMELINE_SHOWN = 20
+
+
+def _timeline(hide_idle: bool) -> tuple[list[Any], int]:
+    """The newest decisions; with `hide_idle`, a DO_NOTHING that repeats the one before it (same
+    reason) is hidden and counted."""
+    if not hide_idle:
+        return selectors.decision_views(selectors.decision_list(limit=TIMELINE_SHOWN)), 0
+    rows, hidden, previous = [], 0, None
+    for decision in selectors.decision_list(limit=TIMELINE_SHOWN * 10):
+        idle = decision.action == "DO_NOTHING"
+        if idle and previous is not None and previous == decision.reason:
+            hidden += 1
+            continue
+        previous = decision.reason if idle else None
+        rows.append(decision)
+        if len(rows) == TIMELINE_SHOWN:
+            break
+    return selectors.decision_views(rows), hidden
+
+
+def live_context(*, hide_idle: bool = False) -> dict[str, Any]:
+    """Spot, portfolio, positions, P&L, mode badge, last action and why, candidates (and which
+    filters rejected how many when none passed), timeline (optionally without repeated idles)."""
+    from trading.domain.wording import rejection_summary
+
     snapshot = selectors.agent_status_snapshot()
     last = snapshot.last
+    decisions, hidden = _timeline(hide_idle)
+    counts = selectors.last_rejection_counts()
+    open_rows = selectors.position_rows(status=Position.Status.OPEN)
     return {
+        "position_subtotals": selectors.position_subtotals(open_rows),
+        "paper_open": sum(1 for r in open_rows if r["position"].paper),
+        "hide_idle": hide_idle,
+        "hidden_idle": hidden,
+        "rejections": {ccy: rejection_summary(c) for ccy, c in counts.items()},
         "base_url": settings.DERIBIT_BASE_URL,
         "snapshot": snapshot,
         "last": last,
         "top_candidates": last.top_candidates if last else {},
-        "positions": selectors.position_list(status=Position.Status.OPEN),
-        "closed_positions": selectors.position_list(status=Position.Status.CLOSED).order_by(
-            "-closed_at", "-id"
-        )[:CLOSED_SHOWN],
-        "pnl": selectors.pnl_summary()["books"],
-        "decisions": selectors.decision_views(selectors.decision_list(limit=20)),
+        "status_json": snapshot.model_dump_json(indent=2),
+        "open_rows": open_rows,
+        "closed_rows": selectors.position_rows(status=Position.Status.CLOSED, limit=CLOSED_SHOWN),
+        "pnl": selectors.pnl_summary(),
+        "decisions": decisions,
     }
 
 
@@ -60,7 +92,11 @@ def live(request: HttpRequest) -> HttpResponse:
     template = "trading/live.html"
     if htmx_partial(request):
         template += "#live"
-    return render(request, template, live_context())
+    context = live_context(hide_idle=bool(request.GET.get("hide_idle"))) | {
+        "can_trade": user_has_role(request.user, Role.OPERATOR),
+        "can_export": user_has_role(request.user, Role.RESEARCHER),
+    }
+    return render(request, template, context)
 
 
 SUGGESTED_QUESTIONS = (
@@ -268,6 +304,191 @@ def controls(request: HttpRequest) -> HttpResponse:
     return render(request, "trading/partials/controls.html", context)
 
 
+def _position_action(request: HttpRequest, position_id: int, verb: str) -> HttpResponse:
+    from django.utils.html import escape
+
+    from trading.services.position_actions import (
+        PositionActionRefused,
+        position_close_now,
+        position_roll_now,
+    )
+
+    act = position_close_now if verb == "close" else position_roll_now
+    try:
+        result = act(position_id=position_id, user=str(request.user))
+        text, css, code = result.message, "pos", 200
+    except PositionActionRefused as exc:
+        text, css, code = str(exc), "neg", 409
+    if htmx_partial(request):
+        link = f' <a href="{reverse("trading:orders")}">orders &rarr;</a>' if code == 200 else ""
+        body = f'<span class="{css}" data-testid="action-result">{escape(text)}</span>{link}'
+        # htmx swaps only 2xx answers by default: a refusal is still shown, as a 200 fragment.
+        return HttpResponse(body)
+    (messages.success if code == 200 else messages.error)(request, text)
+    return redirect(reverse("trading:live"))
+
+
+@role_required(Role.OPERATOR)
+@require_POST
+def position_close_view(request: HttpRequest, position_id: int) -> HttpResponse:
+    """Operator: close one position now through the order gate (the page asked to confirm)."""
+    return _position_action(request, position_id, "close")
+
+
+@role_required(Role.OPERATOR)
+@require_POST
+def position_roll_view(request: HttpRequest, position_id: int) -> HttpResponse:
+    """Operator: roll one position now into the best candidate, through the order gate."""
+    return _position_action(request, position_id, "roll")
+
+
+@role_required(Role.OPERATOR)
+@require_POST
+def paper_book_view(request: HttpRequest) -> HttpResponse:
+    """Operator: keep the paper book apart (nothing to do) or archive it at its marks."""
+    from trading.services.paper_book import paper_book_archive
+
+    if request.POST.get("choice") == "archive":
+        archived = paper_book_archive(user=str(request.user))
+        messages.success(
+            request, f"Archived {len(archived)} paper position(s) at their last marks."
+        )
+    else:
+        messages.info(request, "The paper book is kept apart, labelled PAPER.")
+    return redirect(reverse("trading:live"))
+
+
+@login_required
+def pnl_history_page(request: HttpRequest) -> HttpResponse:
+    """Live P&L over time: daily bars and cumulative line per book, equity and drawdown."""
+    from trading.charts import pnl_history_svg
+
+    history = selectors.pnl_history()
+    rows = [
+        {
+            "day": day,
+            "books": [
+                (history["daily_usd"][b][i], history["cumulative_usd"][b][i])
+                for b in history["daily_usd"]
+            ],
+            "equity": history["equity_usd"][i],
+            "drawdown": history["drawdown_pct"][i],
+        }
+        for i, day in enumerate(history["days"])
+    ]
+    context = {"history": history, "rows": rows, "chart_svg": pnl_history_svg(history)}
+    return render(request, "trading/pnl_history.html", context)
+
+
+@role_required(Role.RESEARCHER)
+def decisions_download(request: HttpRequest, kind: str) -> HttpResponse:
+    """Researcher: the decision log (JSONL, with realised outcomes) or the live training data
+    (CSV); `?since=` / `?until=` (ISO) bound `decided_at`."""
+    from trading.api.views import DecisionFilter
+
+    filtered = DecisionFilter(request.GET, queryset=selectors.decision_list())
+    qs = filtered.qs if filtered.is_valid() else selectors.decision_list().none()
+    if kind == "training":
+        response = HttpResponse(selectors.training_csv(qs), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="training.csv"'
+    else:
+        response = HttpResponse(
+            selectors.decision_log_export(qs), content_type="application/x-ndjson"
+        )
+        response["Content-Disposition"] = 'attachment; filename="decisions.jsonl"'
+    return response
+
+
+#: Orders per page of the orders history.
+ORDERS_PER_PAGE = 100
+
+
+def _without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@login_required
+def orders(request: HttpRequest) -> HttpResponse:
+    """Every order leg, newest first, filterable (`trading.filters.OrderFilter`); `?format=csv`
+    downloads the filtered orders."""
+    from django.core.paginator import Paginator
+
+    from trading.filters import OrderFilter
+    from trading.models import Order
+
+    filtered = OrderFilter(request.GET, queryset=selectors.order_list())
+    qs = filtered.qs if filtered.is_valid() else selectors.order_list().none()
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(selectors.orders_csv(qs), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="orders.csv"'
+        return response
+    page = Paginator(qs, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    errors = "; ".join(
+        f"{name}: {' '.join(str(e) for e in errs)}" for name, errs in filtered.errors.items()
+    )
+    context = {
+        "page": page,
+        "rows": [selectors.order_row(o) for o in page.object_list],
+        "states": Order.State.choices,
+        "currencies": sorted(set(Order.objects.values_list("currency", flat=True))),
+        "query": _without(request, "page", "format"),
+        "filter_errors": errors,
+    }
+    return render(request, "trading/orders.html", context)
+
+
+@login_required
+def decision_page(request: HttpRequest, decision_id: int) -> HttpResponse:
+    """One decision, read-only: inputs, candidates with rejection counts per filter, risk checks,
+    the LLM record and the orders (with fees), and the call's realised outcome once known."""
+    import json
+
+    from trading.domain.wording import rejection_words
+    from trading.models import Decision
+
+    decision = get_object_or_404(selectors.decision_list(), pk=decision_id)
+    candidates = decision.candidates or {}
+    counts = candidates.get("rejection_counts", {}) or {}
+    underlyings = []
+    for currency in sorted(set(candidates) - {"rejection_counts"} | set(counts)):
+        rejections = sorted(
+            ((rejection_words(k), v) for k, v in (counts.get(currency) or {}).items()
+             if k != "not_a_call"),
+            key=lambda item: -item[1],
+        )  # fmt: skip
+        underlyings.append(
+            {
+                "currency": currency,
+                "ranked": candidates.get(currency) or [],
+                "rejections": rejections,
+            }
+        )
+    snapshot = decision.state_snapshot or {}
+    context = {
+        "decision": decision,
+        "orders": list(decision.orders.all()),
+        "checks": (decision.risk_verdict or {}).get("checks", []),
+        "underlyings": underlyings,
+        "chosen": (decision.chosen_candidate or {}).get("instrument_name"),
+        "snapshot": snapshot,
+        "params_json": json.dumps(snapshot.get("params", {}), indent=1, sort_keys=True),
+        "llm_json": json.dumps(decision.llm_record or {}, indent=1, sort_keys=True)[:50_000],
+        "outcome": selectors.decision_outcome(decision),
+        "previous_id": Decision.objects.filter(pk__lt=decision.pk)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first(),
+        "next_id": Decision.objects.filter(pk__gt=decision.pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first(),
+    }
+    return render(request, "trading/decision.html", context)
+
+
 #: `?scope=` of the risk panel: a strategy-name prefix (Greg Lab shows Greg's own book).
 RISK_SCOPES = {"greg": "greg_"}
 
@@ -310,6 +531,36 @@ def preflight_panel(request: HttpRequest) -> HttpResponse:
 
     report = preflight_run().as_record()
     return render(request, "trading/partials/preflight.html", {"preflight_report": report})
+
+
+@login_required
+def agent_health(request: HttpRequest) -> HttpResponse:
+    """System Health's agent section (loaded by URL): the overall OK / WARN / FAIL badge with
+    its time, every check, the start-up guard and the guard's settings. Opening it runs the
+    healthcheck when the newest is more than a minute old (`?run=0` only reads)."""
+    from trading.services.agent_status import startup_load
+    from trading.services.health import (
+        PAGE_CHECK_MIN_AGE_S,
+        agent_healthcheck_if_stale,
+        guard_config,
+        startup_blocked,
+    )
+
+    error = ""
+    if request.GET.get("run") != "0":
+        try:
+            agent_healthcheck_if_stale()
+        except Exception as exc:  # the page shows the failure; the checks keep their rows
+            error = f"{type(exc).__name__}: {exc}"[:300]
+    context = {
+        "overview": selectors.health_overview(),
+        "startup": startup_load(),
+        "startup_blocked": startup_blocked(),
+        "guard_settings": guard_config(),
+        "page_check_min_age_s": PAGE_CHECK_MIN_AGE_S,
+        "health_error": error,
+    }
+    return render(request, "trading/partials/agent_health.html", context)
 
 
 #: Choices of the Rules vs LLM page's `?limit=` selector.

@@ -2,7 +2,8 @@
 
 drf-spectacular's pydantic extension hands over pydantic's JSON Schema (2020-12): nullable
 fields are `anyOf: [X, {"type": "null"}]`, which OpenAPI 3.0 does not know. This extension
-rewrites them as `nullable: true`, turns `const` into a one-value `enum`, and wraps a `$ref`
+rewrites them as `nullable: true`, tuples (`prefixItems`) as fixed-length arrays, turns
+`const` into a one-value `enum`, and wraps a `$ref`
 that has siblings (a description) in `allOf`, so a typed read model (for example
 `trading.selectors.AgentStatusView`) can be the documented response itself.
 """
@@ -38,6 +39,10 @@ def openapi30(node: Any) -> Any:
             else:
                 out[key] = rest
     out = {key: openapi30(value) for key, value in out.items()}
+    if "prefixItems" in out:  # a fixed-length tuple: 3.0 has only `items`
+        prefix = out.pop("prefixItems")
+        out["items"] = prefix[0] if all(p == prefix[0] for p in prefix) else {}
+        out["minItems"] = out["maxItems"] = len(prefix)
     if "const" in out:
         out["enum"] = [out.pop("const")]
     if "$ref" in out and len(out) > 1:

@@ -197,15 +197,58 @@ def _research(facts: Facts) -> list[NextTask]:
                 3,
             )
         )
-    cal = _get(facts, "calibration", default={}) or {}
-    if cal.get("installed") and not cal.get("rows"):
-        tasks.append(
+    tasks += _calibration(_get(facts, "calibration", default={}) or {})
+    return tasks
+
+
+def _calibration(cal: Mapping[str, Any]) -> list[NextTask]:
+    if not cal.get("installed"):
+        return []
+    runs = cal.get("calibration_runs", cal.get("rows", 0))
+    if not runs:
+        return [
             NextTask(
                 "calibration",
                 "Calibrate the synthetic prices against Deribit marks",
                 "no calibration result is stored",
                 "calibration:index",
                 4,
+            )
+        ]
+    tasks = []
+    run = cal.get("latest_run") or {}
+    if run and not run.get("guardrail_ok"):
+        why = "; ".join(str(r) for r in run.get("guardrail_reasons", [])) or "see the run"
+        tasks.append(
+            NextTask(
+                "calibration_refused",
+                "Look at the calibration its guardrails refused",
+                f"{run.get('underlying')} calibration #{run.get('id')} refused: {why}",
+                "calibration:index",
+                3,
+            )
+        )
+    quality = cal.get("data_quality") or {}
+    if quality.get("bad"):
+        tasks.append(
+            NextTask(
+                "data_quality",
+                "Check the harvested data marked bad",
+                f"data quality bad for {', '.join(quality['bad'])}",
+                "calibration:index",
+                3,
+            )
+        )
+    harvest = cal.get("latest_harvest") or {}
+    if harvest.get("status") == "failed":
+        tasks.append(
+            NextTask(
+                "harvest",
+                "Fix the failing harvester",
+                f"the last harvest ({harvest.get('started_at')}) failed with "
+                f"{harvest.get('errors', 0)} error(s)",
+                "calibration:index",
+                3,
             )
         )
     return tasks

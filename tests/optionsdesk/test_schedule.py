@@ -71,3 +71,12 @@ def test_it_tolerates_duplicate_schedule_rows_made_by_an_operator():
         IntervalSchedule.objects.create(every=30, period=IntervalSchedule.SECONDS)
     report = periodic_tasks_sync(specs=declared_schedule(30))
     assert "system.heartbeat" in report.created
+
+
+def test_the_health_recheck_follows_its_interval_setting():
+    def recheck(specs):
+        return next((s for s in specs if s.name == "trading.health_recheck"), None)
+
+    assert recheck(declared_schedule(30, health_recheck_interval_s=120)).every_s == 120
+    assert recheck(declared_schedule(30)).every_s == 600
+    assert recheck(declared_schedule(30, health_recheck_interval_s=0)) is None

@@ -40,6 +40,8 @@ def test_without_an_llm_the_report_names_the_databases_figures(decisions: list[D
     book = pnl_summary()["books"][0]
     assert f"{book['currency']} paper net {float(book['net_coin']):.6f} coin" in report.summary
     assert "Ticks in the last 24 h: 2 (2 ok, 0 failed" in report.summary
+    assert report.facts["calibration"]["calibration_runs"] == 0
+    assert report.facts["calibration"]["data_quality"] == {"reports": 0, "bad": [], "warn": 0}
 
 
 def test_every_next_task_links_to_a_page_that_exists(decisions, logged_in_client):

@@ -55,3 +55,22 @@ def test_the_template_summary_is_labelled_and_lists_the_tasks():
     assert text.startswith(f"[{TEMPLATE_LABEL}]")
     assert "Ticks in the last 24 h: 10 (10 ok, 0 failed" in text
     assert "1. Find out why the health guard has the agent paused" in text
+
+
+def test_calibration_tasks_come_from_its_runs_quality_and_harvests():
+    empty = {"installed": True, "rows": 0, "calibration_runs": 0}
+    assert [t.key for t in next_tasks_rank(HEALTHY | {"calibration": empty})] == ["calibration"]
+    state = {
+        "installed": True,
+        "calibration_runs": 3,
+        "latest_run": {"id": 9, "underlying": "BTC", "guardrail_ok": False,
+                       "guardrail_reasons": ["multiplier 2.1 beyond 1.5"]},
+        "data_quality": {"bad": ["ETH 2026-12-04"]},
+        "latest_harvest": {"status": "failed", "errors": 2, "started_at": "t"},
+    }  # fmt: skip
+    by_key = {t.key: t for t in next_tasks_rank(HEALTHY | {"calibration": state})}
+    assert "multiplier 2.1 beyond 1.5" in by_key["calibration_refused"].reason
+    assert "ETH 2026-12-04" in by_key["data_quality"].reason
+    assert "2 error(s)" in by_key["harvest"].reason
+    assert {t.url_name for t in by_key.values()} == {"calibration:index"}
+    assert "not installed" not in str(next_tasks_rank(HEALTHY | {"calibration": {}}))

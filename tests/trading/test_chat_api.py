@@ -354,3 +354,19 @@ def test_a_request_to_trade_through_the_api_places_no_order(
     assert Order.objects.count() == orders
     assert sim_client.get_positions("any", "option") == positions
     assert Decision.objects.count() == len(decisions)
+
+
+def test_the_seed_compatibility_form_answers_question_and_answer_strings(logged_in_client):
+    response = logged_in_client.post(
+        "/api/chat", {"question": "What positions do you hold?"}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"question", "answer"}
+    assert body["question"] == "What positions do you hold?"
+    assert isinstance(body["answer"], str)
+    assert body["answer"]
+    both = logged_in_client.post(
+        "/api/chat", {"question": "a", "message": "b"}, content_type="application/json"
+    )
+    assert both.status_code == 400

@@ -80,9 +80,7 @@ def test_a_trader_asks_the_agent_twice_and_the_conversation_stays(
     assert opened.proposal["legs"][0]["instrument_name"] in first
     source = page.locator("[data-testid=msg-assistant] [data-testid=source]").first
     assert source.inner_text() == f"#{opened.pk}"
-    assert source.get_attribute("href") == reverse(
-        "admin:trading_decision_change", args=[opened.pk]
-    )
+    assert source.get_attribute("href") == reverse("trading:decision", args=[opened.pk])
     assert page.input_value("[data-testid=chat-input]") == ""  # the form was reset
     # The conversation list shows the new conversation at once (out of band).
     assert page.locator("[data-testid=conversations] li").count() == 1

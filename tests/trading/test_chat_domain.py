@@ -165,7 +165,15 @@ def test_pnl_books_net_premium_buybacks_and_settlements_per_book() -> None:
         {"currency": "ETH", "dry_run": True, "direction": "sell", "coin": "0.0200", "legs": 1},
     ]
     settled = [{"currency": "BTC", "paper": True, "coin": "-0.0040", "expired": 1}]
-    still_open = [{"currency": "ETH", "paper": True, "count": 1}]
+    still_open = [
+        {
+            "currency": "ETH",
+            "paper": True,
+            "instrument_name": "ETH-1JAN27-4000-C",
+            "size": "-1",
+            "average_price_coin": "0.0200",
+        }
+    ]
 
     books = pnl_books(fills, settled, still_open, {"BTC": 100_000.0})
 
@@ -178,6 +186,7 @@ def test_pnl_books_net_premium_buybacks_and_settlements_per_book() -> None:
     # 0.0030 received - 0.0005 paid to buy back - 0.0040 paid at an in-the-money expiry.
     assert Decimal(paper["net_coin"]) == Decimal("-0.0015")
     assert paper["net_usd"] == pytest.approx(-150.0)
+    assert Decimal(paper["realised_coin"]) == Decimal("-0.0015")  # no fees in these rows
     assert (paper["sells"], paper["buys"], paper["expired"], paper["open_positions"]) == (
         2,
         1,
@@ -186,10 +195,11 @@ def test_pnl_books_net_premium_buybacks_and_settlements_per_book() -> None:
     )
     assert Decimal(books[1]["net_coin"]) == Decimal("0.0010")
     assert books[2]["net_usd"] is None  # no ETH index known
+    assert books[2]["unrealised_mark_coin"] is None  # and no mark for the open ETH call
+    assert Decimal(books[2]["realised_coin"]) == 0  # its premium is still at risk
     text = render_pnl({"books": books})
-    assert "- BTC paper: net -0.001500 BTC (-$150.00)" in text
+    assert "- BTC paper: realised -0.001500 BTC (-$150.00)" in text
     assert "- 0.000500 paid for 1 bought back - 0.004000 settled at 1 expiry(ies)" in text
-    assert (
-        "- ETH paper: net 0.020000 ETH = 0.020000 received for 1 call(s) sold; 1 still open" in text
-    )
+    assert "- ETH paper: realised 0.000000 ETH; unrealised unknown (no mark yet)" in text
+    assert "0.020000 received for 1 call(s) sold - 0.000000 fees; 1 still open" in text
     assert render_pnl({"books": []}).startswith("I have sold no calls yet")

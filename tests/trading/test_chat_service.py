@@ -84,9 +84,21 @@ def test_without_an_llm_the_pnl_adds_up_the_stored_fills_and_settlements(
 
     reply = ask("what is your P&L?")
 
-    net = received - Decimal("0.0123")
-    assert f"- BTC paper: net {net:.6f} BTC" in reply.content
+    # Realised: premium of closed calls (the expired one kept none here: size 0) plus what
+    # expiry paid, less every fee; the open call's premium is not realised yet.
+    fees = sum((o.fee_coin for o in sells), Decimal(0))
+    held = sum(
+        (
+            -p.size * p.average_price_coin
+            for p in Position.objects.filter(status="open", currency="BTC", paper=True)
+        ),
+        Decimal(0),
+    )
+    realised = received - Decimal("0.0123") - fees - held
+    assert fees > 0
+    assert f"- BTC paper: realised {realised:.6f} BTC" in reply.content
     assert "- 0.012300 settled at 1 expiry(ies)" in reply.content
+    assert f"- {fees:.6f} fees" in reply.content
     assert [c["name"] for c in reply.tool_calls] == ["get_pnl"]
 
 

@@ -260,7 +260,7 @@ def test_the_answer_fragment_is_the_labelled_template_with_source_links(
     assert f"[{TEMPLATE_LABEL}: no LLM configured]" in html
     sources = tags(html, "a", data_testid="source")
     assert [s["href"] for s in sources] == [
-        reverse("admin:trading_decision_change", args=[pk]) for pk in reply.sources
+        reverse("trading:decision", args=[pk]) for pk in reply.sources
     ]
     assert sorted(reply.sources) == sorted(d.pk for d in decisions)
     assert "1 tool call(s)" in html
@@ -290,7 +290,7 @@ def test_an_llm_answer_shows_its_model_usage_and_refused_tools(
     assert "300 tokens" in html
     assert "&lt;b&gt;#" in html  # the model's words are shown as text, never as markup
     assert [s["href"] for s in tags(html, "a", data_testid="source")] == [
-        reverse("admin:trading_decision_change", args=[last.pk])
+        reverse("trading:decision", args=[last.pk])
     ]
     assert "2 tool call(s)" in html
     assert html.count("refused") == 1

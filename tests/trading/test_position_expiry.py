@@ -220,7 +220,12 @@ def test_the_live_tab_and_the_api_show_the_pnl_and_the_expired_call(
     page = logged_in_client.get(reverse("trading:live")).content.decode()
 
     assert 'data-testid="pnl"' in page
-    assert f"{sold + call.settled_coin:.6f} BTC" in page
+    fees = sum((o.fee_coin for o in Order.objects.filter(currency="BTC")), Decimal(0))
+    still_open = Position.objects.filter(currency="BTC", status="open")
+    held = sum((-p.size * p.average_price_coin for p in still_open), Decimal(0))
+    realised = sold + call.settled_coin - fees - held  # the open call's premium is at risk
+    assert Decimal(btc["realised_coin"]) == realised
+    assert f"{realised:.6f} BTC" in page
     closed = page[page.index('data-testid="closed-positions"') :].split("</table>")[0]
     assert call.instrument_name in closed
     assert f"${call.delivery_price_usd:,.2f}" in closed

@@ -89,9 +89,21 @@ class ConversationDetailSerializer(ConversationSerializer):
 
 
 class ChatRequestSerializer(serializers.Serializer[dict[str, Any]]):
-    """A question, optionally continuing a conversation."""
+    """A question, optionally continuing a conversation.
 
-    message = serializers.CharField(max_length=MAX_QUESTION_CHARS, trim_whitespace=True)
+    Send `message` (the full form: 201 with the stored messages) or, the seed's compatibility
+    form, `question` (200 with `{"question", "answer"}` as plain strings); not both.
+    """
+
+    message = serializers.CharField(
+        max_length=MAX_QUESTION_CHARS, trim_whitespace=True, required=False
+    )
+    question = serializers.CharField(
+        max_length=MAX_QUESTION_CHARS,
+        trim_whitespace=True,
+        required=False,
+        help_text="compatibility form (the seed's): answered as {question, answer} strings",
+    )
     conversation = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     limit = serializers.IntegerField(
         required=False,
@@ -100,6 +112,21 @@ class ChatRequestSerializer(serializers.Serializer[dict[str, Any]]):
         max_value=MAX_LIMIT,
         help_text="decisions a lookup returns when the question does not say",
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Exactly one of `message` and `question`."""
+        if bool(attrs.get("message")) == bool(attrs.get("question")):
+            raise serializers.ValidationError(
+                {"message": ["Send the question as `message` or as `question`, not both."]}
+            )
+        return attrs
+
+
+class ChatCompatResponseSerializer(serializers.Serializer[dict[str, Any]]):
+    """The seed's answer form: the question and the answer as plain strings."""
+
+    question = serializers.CharField()
+    answer = serializers.CharField()
 
 
 class ChatResponseSerializer(serializers.Serializer[dict[str, Any]]):
@@ -137,6 +164,10 @@ class ChatView(APIView):
         request=ChatRequestSerializer,
         responses={
             201: ChatResponseSerializer,
+            200: OpenApiResponse(
+                ChatCompatResponseSerializer,
+                description="The compatibility form (`question` sent): plain strings.",
+            ),
             404: OpenApiResponse(description="No such conversation of yours (`not_found`)."),
             429: OpenApiResponse(
                 description="More than `CHAT_QUESTIONS_PER_MINUTE` questions this minute "
@@ -155,9 +186,10 @@ class ChatView(APIView):
             conversation = _own(request).filter(pk=data["conversation"]).first()
             if conversation is None:
                 raise NotFound(f"no conversation {data['conversation']}")
+        compat = bool(data.get("question"))
         try:
             question = question_ask(
-                text=data["message"],
+                text=data.get("message") or data["question"],
                 user=request.user,
                 conversation=conversation,
                 channel=Conversation.Channel.API,
@@ -168,6 +200,9 @@ class ChatView(APIView):
             raise _throttled(exc) from None
         conversation = question.conversation
         answer = question_answer(question=question, limit=data["limit"])
+        if compat:
+            compat_payload = {"question": question.content, "answer": answer.content}
+            return Response(ChatCompatResponseSerializer(compat_payload).data)
         payload = {"conversation": conversation.pk, "question": question, "answer": answer}
         return Response(ChatResponseSerializer(payload).data, status=status.HTTP_201_CREATED)
 

@@ -12,7 +12,14 @@ from trading import models
 
 
 class AgentOrderSerializer(serializers.ModelSerializer):
-    """One order leg; Decimals as strings."""
+    """One order leg; Decimals as strings; `fills` are the exchange's trades (live orders)."""
+
+    fills = serializers.SerializerMethodField(help_text="the exchange's trades of this order")
+
+    def get_fills(self, order: models.Order) -> list[dict[str, Any]]:
+        """Trade id, time (ms), price, amount, fee and liquidity of each fill."""
+        keys = ("trade_id", "timestamp", "price", "amount", "fee", "fee_currency", "liquidity")
+        return [{k: t.get(k) for k in keys} for t in (order.raw or {}).get("trades") or []]
 
     class Meta:
         model = models.Order
@@ -32,6 +39,9 @@ class AgentOrderSerializer(serializers.ModelSerializer):
             "exchange_order_id",
             "filled_amount",
             "average_price",
+            "fee_coin",
+            "fee_source",
+            "fills",
             "created_at",
             "sent_at",
             "resolved_at",
@@ -104,7 +114,24 @@ class AgentPositionSerializer(serializers.ModelSerializer):
             "closed_at",
             "delivery_price_usd",
             "settled_coin",
+            "realised_coin",
+            "fees_coin",
         )
+
+
+class AgentPaperBookSerializer(serializers.Serializer):
+    """The paper book's fate when going live: keep it apart or archive it at its marks."""
+
+    choice = serializers.ChoiceField(choices=["keep", "archive"])
+    archived = serializers.IntegerField(read_only=True, help_text="positions archived now")
+    open = serializers.IntegerField(read_only=True, help_text="paper positions still open")
+
+
+class AgentPositionActionSerializer(serializers.Serializer):
+    """What a close-now or roll-now did: a sentence and the orders the gate persisted."""
+
+    message = serializers.CharField()
+    orders = AgentOrderSerializer(many=True)
 
 
 class AgentControlValueSerializer(serializers.Serializer):
@@ -238,31 +265,64 @@ class AgentReconcileRequestSerializer(serializers.Serializer):
     )
 
 
+def _coin(help_text: str, **kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=30, decimal_places=10, help_text=help_text, **kwargs)
+
+
+def _usd(help_text: str) -> serializers.FloatField:
+    return serializers.FloatField(allow_null=True, help_text=f"{help_text}, USD at the index")
+
+
 class PnlBookSerializer(serializers.Serializer):
-    """One underlying's book (paper: dry-run fills; real: sent to the exchange), in coin."""
+    """One underlying's book (paper: dry-run fills; real: sent to the exchange)."""
 
     currency = serializers.CharField()
     book = serializers.ChoiceField(choices=["paper", "real"])
-    sold_coin = serializers.DecimalField(max_digits=30, decimal_places=10, coerce_to_string=True)
+    sold_coin = _coin("premium received for calls sold")
     sells = serializers.IntegerField(help_text="sell legs filled")
-    bought_coin = serializers.DecimalField(max_digits=30, decimal_places=10)
+    bought_coin = _coin("paid to buy calls back")
     buys = serializers.IntegerField(help_text="buy-back legs filled")
-    settled_coin = serializers.DecimalField(
-        max_digits=30, decimal_places=10, help_text="received (+) or paid (-) at expiries"
-    )
-    expired = serializers.IntegerField(help_text="positions closed by expiry")
+    settled_coin = _coin("received (+) or paid (-) at expiries (and archived paper calls)")
+    expired = serializers.IntegerField(help_text="positions closed by expiry or archived")
+    fees_coin = _coin("trading fees paid on fills")
     open_positions = serializers.IntegerField()
-    net_coin = serializers.DecimalField(
-        max_digits=30, decimal_places=10, help_text="sold - bought + settled"
-    )
-    net_usd = serializers.FloatField(allow_null=True, help_text="at the last tick's index")
+    open_premium_coin = _coin("premium held for open calls (size x average price)")
+    net_coin = _coin("sold - bought + settled, before fees")
+    cash_coin = _coin("net - fees")
+    realised_coin = _coin("closed calls, every fee paid")
+    unrealised_mark_coin = _coin("open calls at the last mark", allow_null=True)
+    unrealised_buyback_coin = _coin("open calls at the best ask (buy back now)", allow_null=True)
+    total_mark_coin = _coin("realised + unrealised at mark", allow_null=True)
+    total_buyback_coin = _coin("realised + unrealised at the buy-back price", allow_null=True)
+    marked = serializers.BooleanField(help_text="every open call had a mark (else null figures)")
+    net_usd = _usd("net")
+    realised_usd = _usd("realised")
+    unrealised_mark_usd = _usd("unrealised at mark")
+    unrealised_buyback_usd = _usd("unrealised at the buy-back price")
+    total_mark_usd = _usd("total at mark")
+    total_buyback_usd = _usd("total at the buy-back price")
+    fees_usd = _usd("fees")
+
+
+class PnlSubtotalSerializer(serializers.Serializer):
+    """One book (real or paper) across underlyings, in USD."""
+
+    book = serializers.ChoiceField(choices=["paper", "real"])
+    underlyings = serializers.IntegerField()
+    realised_usd = serializers.FloatField(allow_null=True)
+    unrealised_mark_usd = serializers.FloatField(allow_null=True)
+    unrealised_buyback_usd = serializers.FloatField(allow_null=True)
+    total_mark_usd = serializers.FloatField(allow_null=True)
+    total_buyback_usd = serializers.FloatField(allow_null=True)
+    fees_usd = serializers.FloatField(allow_null=True)
 
 
 class AgentPnlSerializer(serializers.Serializer):
-    """P&L per underlying and book, before trading fees."""
+    """P&L per underlying and book, fees included, open calls marked to market."""
 
     index_price_usd = serializers.DictField(child=serializers.FloatField())
     books = PnlBookSerializer(many=True)
+    subtotals = PnlSubtotalSerializer(many=True)
     basis = serializers.CharField()
 
 

@@ -17,6 +17,11 @@ urlpatterns = [
     path("agent/status", views.StatusViewSet.as_view({"get": "retrieve"}), name="agent-status"),
     path("agent/pnl", views.PnlViewSet.as_view({"get": "retrieve"}), name="agent-pnl"),
     path(
+        "agent/paper-book",
+        views.PaperBookViewSet.as_view({"post": "create"}),
+        name="agent-paper-book",
+    ),
+    path(
         "agent/controls",
         views.ControlsViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
         name="agent-controls",

@@ -8,18 +8,27 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from optionsdesk.api.throttles import WriteRateThrottle
-from optionsdesk.roles import IsOperator, IsViewer, Role, role_for_writes
+from optionsdesk.roles import IsOperator, IsResearcher, IsViewer, Role, role_for_writes
 from trading import models, selectors
 from trading.api import serializers as s
 from trading.domain.risk import DrawdownState
 from trading.domain.source_compare import LIMIT_DEFAULT, LIMIT_MAX, comparison_limit
+from trading.filters import OrderFilter
 
 
 class DecisionFilter(django_filters.FilterSet):
@@ -66,6 +75,57 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
             return s.AgentDecisionDetailSerializer
         return s.AgentDecisionSerializer
 
+    @extend_schema(
+        summary="Export the decision log (researcher)",
+        description="The filtered decisions as JSONL (`application/x-ndjson`): each one's "
+        "canonical decision-log line plus `realised_outcome` (status, realised coin and USD, "
+        "fees included; null when it sold nothing). Researcher role; 403 below.",
+        responses={
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            403: OpenApiResponse(description="Not a researcher (code `permission_denied`)."),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="export",
+        pagination_class=None,
+        permission_classes=[IsResearcher],
+    )
+    def export(self, request: Request) -> HttpResponse:
+        """Researcher: the decision log with realised outcomes."""
+        decisions = self.filter_queryset(self.get_queryset())
+        response = HttpResponse(
+            selectors.decision_log_export(decisions), content_type="application/x-ndjson"
+        )
+        response["Content-Disposition"] = 'attachment; filename="decisions.jsonl"'
+        return response
+
+    @extend_schema(
+        summary="Export live training data (researcher)",
+        description="One CSV row per filtered decision: what it saw (index, equity, margin, the "
+        "chosen call's strike, DTE, delta, IV, IV/RV, premium, score), what it did, and the "
+        "realised outcome as the reward once known (columns `trading.selectors."
+        "TRAINING_COLUMNS`). Researcher role; 403 below.",
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            403: OpenApiResponse(description="Not a researcher (code `permission_denied`)."),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="training",
+        pagination_class=None,
+        permission_classes=[IsResearcher],
+    )
+    def training(self, request: Request) -> HttpResponse:
+        """Researcher: live (state, action, reward) rows as CSV."""
+        decisions = self.filter_queryset(self.get_queryset())
+        response = HttpResponse(selectors.training_csv(decisions), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="training.csv"'
+        return response
+
 
 @extend_schema_view(
     list=extend_schema(summary="List tracked positions"),
@@ -73,7 +133,7 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
 )
 @extend_schema(tags=["agent"])
 class PositionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Tracked positions; `?status=open` or `?status=closed`."""
+    """Tracked positions; `?status=open` or `?status=closed`; operators close or roll one."""
 
     permission_classes = [IsViewer]
 
@@ -83,6 +143,90 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> Any:
         return selectors.position_list()
 
+    def _act(self, request: Request, pk: str | None, verb: str) -> Response:
+        from trading.services.position_actions import (
+            PositionActionRefused,
+            position_close_now,
+            position_roll_now,
+        )
+
+        position = self.get_object()
+        act = position_close_now if verb == "close" else position_roll_now
+        try:
+            result = act(position_id=position.pk, user=str(request.user))
+        except PositionActionRefused as exc:
+            raise PositionActionConflict(str(exc)) from None
+        body = {"message": result.message, "orders": result.orders}
+        return Response(s.AgentPositionActionSerializer(body).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Close a position now (operator)",
+        description="Buy the short call back at the best ask through the order gate (controls, "
+        "kill switch, environment, dry run, risk engine, label first). Operator role; a viewer "
+        "or researcher gets 403. Refused (409) when the gate or the risk engine says no, or the "
+        "position's book (paper/real) does not match the dry-run setting.",
+        request=None,
+        responses={
+            201: s.AgentPositionActionSerializer,
+            403: OpenApiResponse(description="Not an operator (code `permission_denied`)."),
+            409: OpenApiResponse(description="Refused, nothing sent (code `refused`)."),
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsOperator])
+    def close(self, request: Request, pk: str | None = None) -> Response:
+        """Operator: close now."""
+        return self._act(request, pk, "close")
+
+    @extend_schema(
+        summary="Roll a position now (operator)",
+        description="Buy the short call back and sell the best-ranked other call of its "
+        "underlying, through the order gate. Operator role (403 otherwise); 409 when refused.",
+        request=None,
+        responses={
+            201: s.AgentPositionActionSerializer,
+            403: OpenApiResponse(description="Not an operator (code `permission_denied`)."),
+            409: OpenApiResponse(description="Refused, nothing sent (code `refused`)."),
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsOperator])
+    def roll(self, request: Request, pk: str | None = None) -> Response:
+        """Operator: roll now."""
+        return self._act(request, pk, "roll")
+
+
+class PaperBookViewSet(viewsets.ViewSet):
+    """The paper book (open dry-run positions): keep it apart or archive it when going live."""
+
+    permission_classes = [role_for_writes(Role.OPERATOR)]
+
+    @extend_schema(
+        request=s.AgentPaperBookSerializer, responses=s.AgentPaperBookSerializer, tags=["agent"]
+    )
+    def create(self, request: Request) -> Response:
+        """Operator: `{"choice": "archive"}` closes every open paper position at its last mark
+        (status `archived`, audited); `{"choice": "keep"}` leaves the book apart."""
+        from trading.services.paper_book import paper_book_archive, paper_positions_open
+
+        body = s.AgentPaperBookSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        archived = 0
+        if body.validated_data["choice"] == "archive":
+            archived = len(paper_book_archive(user=str(request.user), source="api"))
+        data = {
+            "choice": body.validated_data["choice"],
+            "archived": archived,
+            "open": len(paper_positions_open()),
+        }
+        return Response(s.AgentPaperBookSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
+class PositionActionConflict(APIException):
+    """The action was refused (gate, risk engine, or book mismatch): nothing was sent."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "refused"
+    default_detail = "The action was refused."
+
 
 @extend_schema_view(
     list=extend_schema(summary="List order legs"),
@@ -90,15 +234,28 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
 )
 @extend_schema(tags=["agent"])
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
-    """Order legs with labels and states."""
+    """Order legs with labels, states, fills, fees and exchange ids (filterable, CSV export)."""
 
     permission_classes = [IsViewer]
 
     serializer_class = s.AgentOrderSerializer
-    filterset_fields = ("state", "direction", "dry_run", "instrument_name", "decision")
+    filterset_class = OrderFilter
 
     def get_queryset(self) -> Any:
         return selectors.order_list()
+
+    @extend_schema(
+        summary="Export order legs as CSV",
+        description="The filtered orders (same filters as the list) as text/csv, one row each.",
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    @action(detail=False, methods=["get"], url_path="export", pagination_class=None)
+    def export(self, request: Request) -> HttpResponse:
+        """The filtered orders as CSV (columns: `trading.selectors.ORDER_COLUMNS`)."""
+        orders = self.filter_queryset(self.get_queryset())
+        response = HttpResponse(selectors.orders_csv(orders), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="orders.csv"'
+        return response
 
 
 class StatusViewSet(viewsets.ViewSet):
@@ -113,13 +270,14 @@ class StatusViewSet(viewsets.ViewSet):
 
 
 class PnlViewSet(viewsets.ViewSet):
-    """The books' P&L: premium sold and bought back, expiry settlements, net."""
+    """The books' P&L: realised, unrealised (mark, buy-back), total, fees per fill."""
 
     permission_classes = [IsViewer]
 
     @extend_schema(responses=s.AgentPnlSerializer, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
-        """P&L per underlying, paper and real books apart (coin, before trading fees)."""
+        """P&L per underlying and book (paper and real apart, with subtotals): realised,
+        unrealised at mark and at the buy-back price, total, fees; coin and USD."""
         return Response(s.AgentPnlSerializer(selectors.pnl_summary()).data)
 
 
@@ -306,10 +464,10 @@ class HealthViewSet(viewsets.ViewSet):
     @extend_schema(request=None, responses=s.AgentHealthSerializer, tags=["agent"])
     def create(self, request: Request) -> Response:
         """Run the agent healthcheck (config, exchange, auth, data, LLM, risk settings)."""
+        from trading.exchange import exchange_client
         from trading.services import agent_healthcheck
-        from trading.services.exchange import agent_client
 
-        with agent_client() as client:
+        with exchange_client() as client:
             _, guard = agent_healthcheck(client=client, kind="manual")
         data = {
             "guard": guard.model_dump(mode="json"),

@@ -271,7 +271,7 @@ def get_positions(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def get_pnl(ctx: ToolContext, args: Mapping[str, Any]) -> dict[str, Any]:
-    """Premium and expiry settlements per underlying, dry-run (paper) and real books apart."""
+    """Realised, unrealised (mark, buy-back) and total P&L with fees, per underlying and book."""
     return pnl_summary()
 
 
@@ -396,8 +396,10 @@ TOOLS: dict[str, Tool] = {
         Tool("get_positions", "The open option positions.", _NO_ARGS, get_positions),
         Tool(
             "get_pnl",
-            "Profit and loss per underlying, dry-run (paper) and real books apart: premium "
-            "received for calls sold, paid to buy back, settled at expiry, net in coin and USD.",
+            "Profit and loss per underlying, dry-run (paper) and real books apart, in coin and "
+            "USD: realised (closed calls, every trading fee paid), unrealised (open calls at "
+            "the last mark and at the best ask, the price to buy back now), total, fees; with "
+            "premium received, paid to buy back and settled at expiry; subtotals per book.",
             _NO_ARGS,
             get_pnl,
         ),

@@ -346,27 +346,51 @@ def underlying_outlook(outlook: Mapping[str, Any], currency: str) -> str:
     return f"{currency}: no open call and no candidate passed the filters last tick."
 
 
+def _usd_text(value: Any) -> str:
+    return "" if value is None else f" ({'-' if value < 0 else ''}${abs(value):,.2f})"
+
+
 def render_pnl(pnl: Mapping[str, Any]) -> str:
-    """Premium, buybacks and settlements per underlying and book, with the net."""
+    """Per underlying and book: realised, unrealised (mark and buy-back), total and fees, then
+    how the premium, buybacks and settlements add up."""
     books = pnl.get("books") or []
     if not books:
         return "I have sold no calls yet, so there is no P&L to report."
-    lines = ["P&L in coin, before trading fees (USD at the last tick's index):"]
+    lines = ["P&L in coin, trading fees included (USD at the last tick's index):"]
     for b in books:
         ccy = b["currency"]
-        dollars = b.get("net_usd")
-        usd = "" if dollars is None else f" ({'-' if dollars < 0 else ''}${abs(dollars):,.2f})"
         parts = [f"{_num(b['sold_coin'], 6)} received for {b['sells']} call(s) sold"]
         if b["buys"]:
             parts.append(f"- {_num(b['bought_coin'], 6)} paid for {b['buys']} bought back")
         if b["expired"]:
             parts.append(f"{_signed(b['settled_coin'])} settled at {b['expired']} expiry(ies)")
-        lines.append(
-            f"- {ccy} {b['book']}: net {_num(b['net_coin'], 6)} {ccy}{usd} = {' '.join(parts)}; "
-            f"{b['open_positions']} still open"
-        )
+        fees = b.get("fees_coin")
+        if fees is not None:
+            parts.append(f"- {_num(fees, 6)} fees")
+        head = f"- {ccy} {b['book']}:"
+        if "realised_coin" in b:
+            head += (
+                f" realised {_num(b['realised_coin'], 6)} {ccy}{_usd_text(b.get('realised_usd'))}"
+            )
+            if b.get("unrealised_mark_coin") is None and b["open_positions"]:
+                head += "; unrealised unknown (no mark yet)"
+            elif b["open_positions"]:
+                head += (
+                    f"; unrealised {_num(b['unrealised_mark_coin'], 6)} at mark"
+                    f"{_usd_text(b.get('unrealised_mark_usd'))}, "
+                    f"{_num(b['unrealised_buyback_coin'], 6)} at the buy-back price"
+                )
+            if b.get("total_mark_coin") is not None:
+                head += (
+                    f"; total {_num(b['total_mark_coin'], 6)} {ccy}"
+                    f"{_usd_text(b.get('total_mark_usd'))}"
+                )
+        else:
+            head += f" net {_num(b['net_coin'], 6)} {ccy}{_usd_text(b.get('net_usd'))}"
+        lines.append(f"{head}. Cash: {' '.join(parts)}; {b['open_positions']} still open")
     lines.append(
-        "Open calls' premium is still at risk until they are closed or expire; paper books "
+        "Realised counts closed calls and every fee paid; unrealised marks open calls at the "
+        "last tick's mark and at the best ask (what buying back now would cost). Paper books "
         "are dry-run fills at the book, never sent to the exchange."
     )
     return "\n".join(lines)

@@ -264,6 +264,22 @@ class PortfolioSummary(_Strict):
     net_delta: dict[str, float]
 
 
+class PositionMark(_Strict):
+    """The last quote of an instrument we hold (`trading.services.state.position_marks`): mark,
+    bid, ask in coin per contract; IV; Black-76 greeks per coin; the forward; when (epoch s)."""
+
+    mark: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    iv: float | None = None
+    delta: float | None = None
+    gamma: float | None = None
+    vega: float | None = None
+    theta: float | None = None
+    underlying_usd: float | None = None
+    at: float | None = None
+
+
 class LastTick(_Strict):
     """`AgentStatus.last_summary`: the last tick as the dashboard and the status API show it."""
 
@@ -287,6 +303,7 @@ class LastTick(_Strict):
     explored: bool
     guard: LoggedGuard
     drawdown: DrawdownState | None
+    marks: dict[str, PositionMark] = Field(default_factory=dict)
 
     def stored(self) -> dict[str, Any]:
         """As JSON for `AgentStatus.last_summary`."""

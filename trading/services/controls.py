@@ -25,9 +25,12 @@ from pydantic import ValidationError
 from trading.domain.controls import SPECS_BY_NAME, ControlValue, controls_explain
 from trading.domain.params import (
     AgentDefaults,
+    AgentMode,
     DecisionMode,
     EffectiveParams,
     Environment,
+    ModeParams,
+    RiskLimits,
     resolve_effective_params,
 )
 from trading.models import RuntimeControl, RuntimeControlChange
@@ -43,8 +46,29 @@ def agent_environment() -> Environment:
 
 
 def agent_defaults() -> AgentDefaults:
-    """The deployment's base configuration (dry run from settings.DRY_RUN)."""
-    return AgentDefaults(dry_run=bool(settings.DRY_RUN_DEFAULT))
+    """The deployment's base configuration: dry run from settings.DRY_RUN, and the seeds'
+    settings that are set (`MODE`, `LOOP_INTERVAL_SEC`, `RESEARCH_DELTA_MIN`, `DTE_MIN`, ...;
+    `settings.AGENT_SEED_DEFAULTS`), research and production values apart. Runtime controls
+    stay on top of these."""
+    seed: dict[str, Any] = dict(getattr(settings, "AGENT_SEED_DEFAULTS", {}) or {})
+    base = AgentDefaults()
+    mode_params = dict(base.mode_params)
+    for mode in AgentMode:
+        values = seed.get(mode.value) or {}
+        if values:
+            merged = mode_params[mode].model_dump() | values
+            mode_params[mode] = ModeParams.model_validate(merged)
+    fields: dict[str, Any] = {
+        "dry_run": bool(settings.DRY_RUN_DEFAULT),
+        "mode_params": mode_params,
+    }
+    if seed.get("mode"):
+        fields["mode"] = AgentMode(seed["mode"])
+    if seed.get("loop_interval_s"):
+        fields["loop_interval_s"] = int(seed["loop_interval_s"])
+    if seed.get("risk"):
+        fields["risk"] = RiskLimits.model_validate(base.risk.model_dump() | seed["risk"])
+    return AgentDefaults(**fields)
 
 
 def effective_params_load(control: RuntimeControl | None = None) -> EffectiveParams:

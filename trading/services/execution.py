@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import transaction
@@ -26,6 +27,8 @@ from django.utils import timezone
 from trading.deribit.client import DeribitClient, new_order_label
 from trading.deribit.errors import DeribitError, ExchangeUnavailableError, UnknownOutcomeError
 from trading.deribit.models import Order as ExchangeOrder
+from trading.deribit.models import UserTrade
+from trading.domain.fees import option_fee_coin
 from trading.domain.instruments import parse_instrument
 from trading.domain.params import EffectiveParams
 from trading.domain.policy import COVERED_CALL_STRATEGY
@@ -114,7 +117,9 @@ def order_execute(*, order: Order, client: DeribitClient | None) -> Order:
     except DeribitError as exc:
         _set(order, state=Order.State.REJECTED, error_code=exc.code, error=str(exc)[:2000])
         return order
-    return order_apply_exchange_state(order=order, exchange_order=result.order)
+    return order_apply_exchange_state(
+        order=order, exchange_order=result.order, trades=result.trades
+    )
 
 
 def order_resolve(
@@ -148,35 +153,78 @@ def order_resolve(
     return order
 
 
-def order_apply_exchange_state(*, order: Order, exchange_order: ExchangeOrder) -> Order:
-    """Copy the exchange's view of an order and book any new fill to the position."""
+def order_fee(
+    *, order: Order, filled: Decimal, price: Decimal, trades: Sequence[UserTrade] | None
+) -> tuple[Decimal, str]:
+    """The fee of an order's filled part and where it comes from.
+
+    The exchange's own trades when it sent them with the reply (`fee` of each fill of this
+    order, in `fee_currency` = the coin for inverse options); otherwise Deribit's schedule
+    (`trading.domain.fees.option_fee_coin`): dry-run fills and orders found by label.
+    """
+    mine = [t for t in trades or () if t.order_id == order.exchange_order_id]
+    if mine:
+        return sum((t.fee for t in mine), Decimal(0)), "exchange"
+    if filled <= 0:
+        return Decimal(0), ""
+    return option_fee_coin(filled, price), "model"
+
+
+def order_apply_exchange_state(
+    *,
+    order: Order,
+    exchange_order: ExchangeOrder,
+    trades: Sequence[UserTrade] | None = None,
+) -> Order:
+    """Copy the exchange's view of an order, its fee, and book any new fill to the position."""
     state = _STATE_MAP.get(exchange_order.order_state, Order.State.UNKNOWN)
     filled = exchange_order.filled_amount or Decimal(0)
     if state is Order.State.CANCELLED and filled > 0:
         state = Order.State.CANCELLED_PARTIAL
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked.exchange_order_id = exchange_order.order_id
+        fee, source = order_fee(
+            order=locked, filled=filled, price=exchange_order.average_price, trades=trades
+        )
+        if source == "model" and locked.fee_source == "exchange":
+            fee, source = locked.fee_coin, locked.fee_source  # keep the exchange's figure
         new_fill = filled - locked.fills_applied
         if new_fill > 0 and locked.strategy_id != EXTERNAL_STRATEGY:
-            position_apply_fill(order=locked, amount=new_fill, price=exchange_order.average_price)
+            position_apply_fill(
+                order=locked,
+                amount=new_fill,
+                price=exchange_order.average_price,
+                fee=fee - locked.fee_coin,
+            )
+        locked.fee_coin = fee
+        locked.fee_source = source
         locked.state = state
-        locked.exchange_order_id = exchange_order.order_id
         locked.filled_amount = filled
         locked.average_price = exchange_order.average_price or Decimal(0)
         locked.fills_applied = max(filled, locked.fills_applied)
         locked.resolved_at = timezone.now()
-        locked.raw = exchange_order.model_dump(mode="json")
+        raw = exchange_order.model_dump(mode="json")
+        fills = [t.model_dump(mode="json") for t in trades or () if t.order_id == raw["order_id"]]
+        if fills:
+            raw["trades"] = fills
+        elif locked.raw and "trades" in locked.raw:
+            raw["trades"] = locked.raw["trades"]
+        locked.raw = raw
         locked.save()
     order.refresh_from_db()
     return order
 
 
 def _simulate(order: Order) -> Order:
+    fee = option_fee_coin(order.amount, order.limit_price)
     with transaction.atomic():
-        position_apply_fill(order=order, amount=order.amount, price=order.limit_price)
+        position_apply_fill(order=order, amount=order.amount, price=order.limit_price, fee=fee)
         _set(
             order,
             state=Order.State.SIMULATED,
+            fee_coin=fee,
+            fee_source="model",
             filled_amount=order.amount,
             average_price=order.limit_price,
             fills_applied=order.amount,
@@ -192,8 +240,14 @@ def _set(order: Order, **fields: object) -> None:
     order.save(update_fields=[*fields, "sent_at"] if "sent_at" in fields else list(fields))
 
 
-def position_apply_fill(*, order: Order, amount: Decimal, price: Decimal) -> Position:
-    """Book `amount` coins of `order` at `price` to its position (paper for dry-run orders)."""
+def position_apply_fill(
+    *, order: Order, amount: Decimal, price: Decimal, fee: Decimal = Decimal(0)
+) -> Position:
+    """Book `amount` coins of `order` at `price` to its position (paper for dry-run orders).
+
+    A fill against the position realises (price - average) x the part it closes (sign of the
+    position: a short bought back realises average - price); `fee` adds to its fees.
+    """
     signed = -amount if order.direction == "sell" else amount
     with transaction.atomic():
         position = (
@@ -222,6 +276,13 @@ def position_apply_fill(*, order: Order, amount: Decimal, price: Decimal) -> Pos
             position.average_price_coin = (
                 abs(old) * position.average_price_coin + abs(signed) * price
             ) / total
+        else:
+            closed = min(abs(old), abs(signed))
+            direction = Decimal(1) if old > 0 else Decimal(-1)
+            position.realised_coin += closed * (price - position.average_price_coin) * direction
+            if abs(signed) > abs(old):  # flipped through zero: the rest opens at this price
+                position.average_price_coin = price
+        position.fees_coin += fee
         position.size = new
         if new == 0:
             verb = "bought back" if signed > 0 else "sold"

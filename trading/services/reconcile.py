@@ -28,6 +28,7 @@ from trading.deribit.errors import DeribitError
 from trading.deribit.models import Position as ExchangePosition
 from trading.domain.instruments import parse_instrument
 from trading.domain.risk import evaluate_reduce_only
+from trading.exchange import exchange_client
 from trading.models import (
     Order,
     Position,
@@ -36,7 +37,6 @@ from trading.models import (
     ReconciliationRun,
     RuntimeControl,
 )
-from trading.services.exchange import agent_client
 from trading.services.execution import EXTERNAL_STRATEGY, order_resolve
 from trading.services.expiry import positions_expire
 from trading.services.order_gate import GateLeg, OrderOrigin, OrderRequest, order_gate_run
@@ -84,7 +84,7 @@ def reconcile_run(
     control = RuntimeControl.load()
     chosen = ReconcileAction(action or control.reconcile_action)
     run = ReconciliationRun.objects.create(trigger=trigger, action=chosen)
-    exchange = client if client is not None else agent_client()
+    exchange = client if client is not None else exchange_client()
     try:
         resolved = orders_resolve_pending(client=exchange, grace_s=grace_s)
         positions = exchange.get_positions("any", "option")

@@ -152,6 +152,40 @@ def quotes_for(frame: pd.DataFrame, names: Iterable[str], index_usd: float) -> l
     return quotes
 
 
+def position_marks(
+    chains: dict[str, pd.DataFrame], names: Iterable[str], now: datetime
+) -> dict[str, dict[str, float | None]]:
+    """The last quote of each named instrument: mark, bid, ask (coin), IV and greeks per coin.
+
+    The Live Agent tab's positions and the books' unrealised P&L read these from the tick's
+    published status (`marks`), so a page load makes no exchange request.
+    """
+    wanted = set(names)
+    marks: dict[str, dict[str, float | None]] = {}
+    for frame in chains.values():
+        if frame.empty or not wanted:
+            continue
+        for row in frame[frame["instrument_name"].isin(wanted)].itertuples(index=False):
+
+            def num(value: object) -> float | None:
+                number = float(value)  # type: ignore[arg-type]
+                return number if np.isfinite(number) else None
+
+            marks[str(row.instrument_name)] = {
+                "mark": num(row.mark_price),
+                "bid": num(row.best_bid_price),
+                "ask": num(row.best_ask_price),
+                "iv": num(row.iv),
+                "delta": num(row.delta),
+                "gamma": num(row.gamma),
+                "vega": num(row.vega),
+                "theta": num(row.theta),
+                "underlying_usd": num(row.underlying_price),
+                "at": now.timestamp(),
+            }
+    return marks
+
+
 def context_load(client: DeribitClient, currency: str, now: datetime) -> MarketContext | None:
     """Market context from hourly perpetual closes, cached for an hour (None if unavailable)."""
     hour = now.replace(minute=0, second=0, microsecond=0)
@@ -250,8 +284,13 @@ def _portfolio(
     )
 
 
-def state_build(*, client: DeribitClient, params: EffectiveParams) -> TickState:
-    """Fetch and assemble one tick's state (raises the client's typed errors on failure)."""
+def state_build(
+    *, client: DeribitClient, params: EffectiveParams, expire: bool = True
+) -> TickState:
+    """Fetch and assemble one tick's state (raises the client's typed errors on failure).
+
+    `expire=False` (the healthcheck's dry run) leaves expired positions alone: nothing is
+    written."""
     summaries = {c: client.get_book_summary_by_currency(c, "option") for c in params.underlyings}
     accounts = {c: client.get_account_summary(c) for c in params.underlyings}
     # One request for every kind: options for the book, perpetuals for the risk report.
@@ -259,7 +298,11 @@ def state_build(*, client: DeribitClient, params: EffectiveParams) -> TickState:
     exchange_positions = tuple(p for p in every_position if p.kind == "option")
     now = _market_time([r for rows in summaries.values() for r in rows])
     # Before the portfolio is assembled: an expired call must not count as held.
-    expired = positions_expire(client=client, now=now, exchange_positions=exchange_positions)
+    expired = (
+        positions_expire(client=client, now=now, exchange_positions=exchange_positions)
+        if expire
+        else []
+    )
     index_usd = {
         c: float(rows[0].estimated_delivery_price or 0.0) for c, rows in summaries.items() if rows
     }

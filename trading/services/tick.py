@@ -39,9 +39,10 @@ from trading.domain.decision_view import (
     LastTick,
     LoggedGuard,
     PortfolioSummary,
+    PositionMark,
     decision_parts,
 )
-from trading.domain.health import GuardState, HealthCheckResult, HealthSeverity, risk_settings_check
+from trading.domain.health import GuardState
 from trading.domain.params import DecisionMode, EffectiveParams
 from trading.domain.policy import (
     COVERED_CALL_STRATEGY,
@@ -57,8 +58,9 @@ from trading.domain.risk import (
     VerdictCode,
     drawdown_update,
 )
+from trading.exchange import exchange_client
 from trading.llm_policy import LLMPolicy
-from trading.models import AgentRun, Decision, Order
+from trading.models import AgentRun, Decision, Order, Position
 from trading.services.agent_status import (
     backoff_clear,
     backoff_load,
@@ -71,9 +73,14 @@ from trading.services.agent_status import (
     tick_lock_release,
 )
 from trading.services.controls import effective_params_load
-from trading.services.exchange import agent_client
 from trading.services.export import decisions_export
-from trading.services.health import error_result, guard_observe
+from trading.services.health import (
+    error_result,
+    guard_observe,
+    startup_blocked,
+    startup_guard_once,
+    tick_health_round,
+)
 from trading.services.order_gate import (
     GateCheck,
     OrderOrigin,
@@ -83,7 +90,7 @@ from trading.services.order_gate import (
     order_request_from_proposal,
 )
 from trading.services.risk import risk_report_build
-from trading.services.state import TickState, state_build
+from trading.services.state import TickState, position_marks, state_build
 
 logger = logging.getLogger("trading.tick")
 
@@ -156,10 +163,16 @@ def tick_run(
     if not tick_lock_acquire(owner):
         return _finish(run, AgentRun.Status.SKIPPED, "skipped: another tick is running", started)
     own_client = client is None
-    exchange = client if client is not None else agent_client()
+    exchange = client if client is not None else exchange_client()
     before = exchange.request_count
     try:
-        outcome = _tick(run, exchange, seed=seed, started=started, llm=llm)
+        if trigger == "beat":
+            startup_guard_once(client=exchange)
+        blocked = startup_blocked()
+        if blocked:
+            outcome = _finish(run, AgentRun.Status.PAUSED, f"skipped: {blocked}", started)
+        else:
+            outcome = _tick(run, exchange, seed=seed, started=started, llm=llm)
     except Exception as exc:
         logger.exception("tick %s failed", run.pk)
         outcome = _finish(run, AgentRun.Status.FAILED, f"failed: {exc}"[:500], started)
@@ -208,7 +221,8 @@ def _tick(
         if exc.transient:
             return _finish(run, AgentRun.Status.BACKOFF, backoff_set(exc), started)
         return _finish(run, AgentRun.Status.FAILED, f"failed: exchange error {exc}", started)
-    guard = guard_observe(_tick_health(params), now=timezone.now())
+    health = tick_health_round(client=client, params=params, market_time=state.now)
+    guard = guard_observe(health, now=timezone.now())
     drawdown = _drawdown(state, params)
     inputs = state.inputs.model_copy(update={"drawdown": drawdown})
     context = TickContext(
@@ -223,13 +237,6 @@ def _tick(
         llm=llm,
     )
     return _decide_and_execute(context)
-
-
-def _tick_health(params: EffectiveParams) -> list[HealthCheckResult]:
-    return [
-        HealthCheckResult(name="exchange", severity=HealthSeverity.OK, detail="tick state built"),
-        risk_settings_check(params),
-    ]
 
 
 def _drawdown(state: TickState, params: EffectiveParams) -> DrawdownState | None:
@@ -471,6 +478,17 @@ def _decision_finish(
     )
 
 
+def _held_names(state: TickState) -> set[str]:
+    """Instruments we hold or track (exchange positions and every open row, paper included)."""
+    held = {p.instrument_name for p in state.exchange_positions if p.size != 0}
+    held |= set(
+        Position.objects.filter(status=Position.Status.OPEN).values_list(
+            "instrument_name", flat=True
+        )
+    )
+    return held
+
+
 def _status_publish(ctx: TickContext, decision: Decision) -> None:
     params, state, inputs, guard = ctx.params, ctx.state, ctx.inputs, ctx.guard
     portfolio = inputs.portfolio
@@ -503,5 +521,9 @@ def _status_publish(ctx: TickContext, decision: Decision) -> None:
         explored=decision.explored,
         guard=LoggedGuard.model_validate(guard.model_dump()),
         drawdown=inputs.drawdown,
+        marks={
+            name: PositionMark.model_validate(mark)
+            for name, mark in position_marks(state.chains, _held_names(state), state.now).items()
+        },
     )
     last_tick_save(summary, risk_report=risk_report_build(inputs, params.risk))

@@ -20,7 +20,9 @@ class Command(BaseCommand):
         """Sync and print what changed."""
         report = periodic_tasks_sync(
             specs=declared_schedule(
-                settings.HEARTBEAT_INTERVAL_S, harvest_interval_s=settings.HARVEST_INTERVAL_S
+                settings.HEARTBEAT_INTERVAL_S,
+                harvest_interval_s=settings.HARVEST_INTERVAL_S,
+                health_recheck_interval_s=settings.HEALTH_RECHECK_INTERVAL_S,
             )
         )
         for label in ("created", "updated", "unchanged", "disabled"):

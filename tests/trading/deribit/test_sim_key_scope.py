@@ -23,7 +23,8 @@ def _auth(ex: SimulatedExchange) -> dict[str, object]:
         "client_id": "optionsdesk-sim",
         "client_secret": "optionsdesk-sim-secret",
     }
-    return ex.handle("public/auth", params)
+    result: dict[str, object] = ex.handle("public/auth", params)
+    return result
 
 
 def test_public_auth_grants_the_keys_scope_like_deribit() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from trading.domain.health import HealthSeverity
+from trading.exchange import exchange_client
 from trading.services import agent_healthcheck
-from trading.services.exchange import agent_client
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Print one line per check and the guard state."""
-        with agent_client() as client:
+        with exchange_client() as client:
             results, guard = agent_healthcheck(client=client, kind="manual")
         for result in results:
             self.stdout.write(f"{result.severity.label:9} {result.name}: {result.detail}")

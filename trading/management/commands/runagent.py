@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trading.domain.health import StartupAction
+from trading.exchange import exchange_client
 from trading.services import agent_startup, effective_params_load, tick_run
-from trading.services.exchange import agent_client
 from trading.services.reconcile import orders_resolve_pending
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Start-up guard, crash recovery by label, then tick until stopped."""
-        with agent_client() as client:
+        with exchange_client() as client:
             if not options["skip_startup_check"]:
                 self._startup(client)
             ticks = 0

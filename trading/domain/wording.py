@@ -1,0 +1,78 @@
+"""Words for codes: rejection reasons, metric names with units, for pages and answers.
+
+Pure: no Django. The dashboard never shows snake_case where a trader reads a figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+#: Candidate filter reasons (`trading.domain.candidates.RejectReason`, lower case) in words.
+REJECTION_WORDS: dict[str, str] = {
+    "not_a_call": "not a call",
+    "missing_data": "missing quote data",
+    "dte_below_min": "too few days to expiry",
+    "dte_above_max": "too many days to expiry",
+    "delta_below_min": "delta below the minimum",
+    "delta_above_max": "delta above the maximum",
+    "ivrv_below_min": "IV/RV below the minimum",
+    "ivrv_above_max": "IV/RV above the maximum",
+    "premium_below_min": "premium below the minimum",
+    "no_bid": "no bid",
+    "spread_too_wide": "spread too wide",
+    "open_interest_too_low": "open interest too low",
+}
+
+
+def rejection_words(name: str) -> str:
+    """One reason in words (unknown codes are shown with spaces, not underscores)."""
+    return REJECTION_WORDS.get(name, name.replace("_", " "))
+
+
+def rejection_summary(counts: Mapping[str, int], *, skip: tuple[str, ...] = ("not_a_call",)) -> str:
+    """ "no call passed the filter" made specific: which filters rejected how many calls.
+
+    A call may fail several filters, so the counts can add up to more than the calls seen.
+    Puts are left out (`not_a_call`): a covered call never considers them.
+    """
+    parts = [
+        f"{rejection_words(name)}: {count}"
+        for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        if name not in skip and count
+    ]
+    return "; ".join(parts) if parts else "no calls were quoted"
+
+
+#: Backtest and P&L metric names in words, with the unit the value is shown in.
+METRIC_WORDS: dict[str, tuple[str, str]] = {
+    "total_return_pct": ("Total return", "%"),
+    "total_return": ("Total return", "%"),
+    "annualized_return_pct": ("Annualised return", "%"),
+    "cagr_pct": ("Annualised return", "%"),
+    "max_drawdown_pct": ("Max drawdown", "%"),
+    "max_drawdown": ("Max drawdown", "%"),
+    "sharpe": ("Sharpe ratio", ""),
+    "sharpe_ratio": ("Sharpe ratio", ""),
+    "sortino": ("Sortino ratio", ""),
+    "sortino_ratio": ("Sortino ratio", ""),
+    "calmar": ("Calmar ratio", ""),
+    "win_rate": ("Win rate", "%"),
+    "win_rate_pct": ("Win rate", "%"),
+    "trades": ("Trades", ""),
+    "n_trades": ("Trades", ""),
+    "premium_collected_usd": ("Premium collected", "USD"),
+    "fees_usd": ("Fees", "USD"),
+    "final_equity_usd": ("Final equity", "USD"),
+    "excess_vs_hold_pct": ("Excess over buy-and-hold", "%"),
+    "volatility_pct": ("Volatility", "%"),
+}
+
+
+def metric_label(name: str) -> str:
+    """A metric name in words with its unit: "max_drawdown_pct" -> "Max drawdown, %"."""
+    words, unit = METRIC_WORDS.get(name, ("", ""))
+    if not words:
+        base = name.removesuffix("_pct").removesuffix("_usd")
+        words = base.replace("_", " ").strip().capitalize()
+        unit = "%" if name.endswith("_pct") else "USD" if name.endswith("_usd") else ""
+    return f"{words}, {unit}" if unit else words
