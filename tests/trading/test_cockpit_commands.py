@@ -1,5 +1,4 @@
 """`runagent` is quiet: one line per tick, library request logs at WARNING unless -v 2."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -10,12 +9,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    CLIENT_ID,
-    CLIENT_SECRET,
-    agent_settings,
-    sim_server,
-)
+from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET
 from trading.management.commands.runagent import CHATTY_LOGGERS
 
 pytestmark = pytest.mark.django_db

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from django.urls import reverse
 
+from trading.models import Order
 from trading.services import tick_run
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +55,7 @@ def test_the_timeline_shows_decisions_and_their_orders_from_factory_rows(logged_
     from tests.factories import CALL, DecisionFactory, OrderFactory, PositionFactory
 
     DecisionFactory.create_batch(2)
-    order = OrderFactory()
+    order = cast(Order, OrderFactory())
     PositionFactory()
     page = logged_in_client.get(reverse("trading:live")).content.decode()
     timeline = page[page.index('data-testid="timeline"') :]
