@@ -25,6 +25,7 @@ from trading.deribit.errors import DeribitError, InvalidParamsError
 from trading.deribit.simulator.encoding import dumps, envelope_bytes
 from trading.deribit.simulator.exchange import SimulatedExchange
 from trading.deribit.simulator.faults import FaultRule
+from trading.deribit.simulator.signatures import SignedRequest
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,6 +44,16 @@ class _Request:
         self.params = params
         self.request_id = request_id
         self.has_id = has_id
+
+
+def _signed_request(scope: Scope, body: bytes) -> SignedRequest:
+    """The request line and body as received: what a `deri-hmac-sha256` signature covers."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    uri = raw_path.decode("latin-1")
+    query = scope.get("query_string", b"")
+    if query:
+        uri = f"{uri}?{query.decode('latin-1')}"
+    return SignedRequest(scope["method"], uri, body)
 
 
 def _now_us() -> int:
@@ -171,7 +182,11 @@ class DeribitSimApp:
         client = scope.get("client") or ("127.0.0.1", 0)
         try:
             result = self.exchange.handle_wire(
-                request.method, request.params, authorization=authorization, client_key=client[0]
+                request.method,
+                request.params,
+                authorization=authorization,
+                client_key=client[0],
+                signed=_signed_request(scope, body),
             )
         except DeribitError as error:
             await self._send_error(send, request, error, us_in)
