@@ -4,6 +4,7 @@ Routes:
 * `GET  /api/v2/{public|private}/{method}?params` (Deribit's documented form; booleans as
   `true`/`false`), `POST /api/v2/{public|private}/{method}` and `POST /api/v2` with a JSON-RPC
   body `{"jsonrpc": "2.0", "id": ..., "method": ..., "params": {...}}`;
+* `WS /ws/api/v2`: Deribit's WebSocket JSON-RPC (`websocket.py`);
 * `GET /_sim/state`, `POST|DELETE|GET /_sim/faults`, `POST /_sim/clock`,
   `POST /_sim/settlement_window`: the control surface for tests and the demo.
 
@@ -26,6 +27,7 @@ from trading.deribit.simulator.encoding import dumps, envelope_bytes
 from trading.deribit.simulator.exchange import SimulatedExchange
 from trading.deribit.simulator.faults import FaultRule
 from trading.deribit.simulator.signatures import SignedRequest
+from trading.deribit.simulator.websocket import serve_websocket
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -73,6 +75,9 @@ class DeribitSimApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            await serve_websocket(self.exchange, scope, receive, send)
             return
         if scope["type"] != "http":
             return

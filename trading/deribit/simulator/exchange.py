@@ -117,6 +117,9 @@ class SimConfig(BaseModel):
     rate_limits: LimiterConfig | None = Field(default_factory=LimiterConfig)
     settlement_window_s: float = Field(default=5.0, ge=0)
     max_body_bytes: int = 32_768
+    ws_min_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="smallest public/set_heartbeat interval (Deribit: 10)"
+    )
 
 
 @dataclass(frozen=True)
@@ -409,6 +412,11 @@ class SimulatedExchange:
             except InvalidCredentialsError:
                 return None
         return None
+
+    def account_for_authorization(self, authorization: str | None) -> Account | None:
+        """The account a Bearer/Basic Authorization value stands for (None if invalid)."""
+        with self.lock:
+            return self._account_from_header(authorization)
 
     def revoke_tokens(self) -> None:
         """Expire every session (tests of re-authentication)."""
