@@ -185,3 +185,18 @@ def test_a_killed_harvest_leaves_no_partial_file(tmp_path: Path):
 
     snapshot_write_atomic(pd.DataFrame({"a": [1]}), tmp_path / "BTC_2025-12-10_0900.parquet")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_live_calibration_of_the_simulator_chain_writes_history():
+    exchange = make_exchange()
+    with make_client(exchange) as client:
+        run = services.calibration_run_live(underlying="ETH", trigger="command", client=client)
+    assert run.source == "live"
+    assert run.files == ["live:ETH"]
+    assert run.n_rows > 100
+    assert run.surface_vw_mae_volpts is not None
+    assert run.surface_vw_mae_volpts < 0.5
+    assert run.quality_report is not None
+    # the simulator prices on the market model itself: its own multiplier is about one
+    assert run.multipliers
+    assert all(0.7 < m < 1.4 for m in run.multipliers.values())

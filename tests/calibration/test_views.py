@@ -33,7 +33,14 @@ def test_a_viewer_sees_smiles_term_structure_quality_and_history_but_no_buttons(
     client_as, calibrated
 ):
     page = client_as("viewer").get("/calibration/").content.decode()
-    for marker in ("smiles-BTC", "smiles-ETH", "term-structure", "quality", "history-chart"):
+    for marker in (
+        "smiles-BTC",
+        "smiles-ETH",
+        "term-structure",
+        "quality",
+        "history-chart",
+        "buckets",
+    ):
         assert f'data-testid="{marker}"' in page, marker
     assert page.count("<svg") >= 4
     assert "apply-" not in page

@@ -51,6 +51,18 @@ def test_a_trader_reads_the_bots_and_lab_tabs(
     assert "opened" in page.locator("[data-testid^=timeline-]").first.inner_text()
     page.screenshot(path=str(shots / "greg-lab.png"), full_page=True)
 
+    # A suggested CLOSE on a sandbox position needs its "confirm" box ticked (the browser's
+    # required field; the server refuses without it too), then closes on paper.
+    page.on("dialog", lambda dialog: dialog.accept())
+    form = page.locator("[data-testid^=act-]").first
+    assert "confirm(" in (form.get_attribute("onsubmit") or "")
+    form.locator("button").click()
+    assert page.locator("article.message").count() == 0
+    form.locator("input[name=confirm]").check()
+    form.locator("button").click()
+    page.wait_for_selector("article.message")
+    assert "CLOSE #" in page.locator("article.message").first.inner_text()
+
     page.select_option("select[name=underlying]", "ETH")
     page.click("[data-testid=filters] button")
     page.wait_for_selector("[data-testid=positions]")

@@ -220,3 +220,15 @@ def test_a_sandbox_close_is_on_paper_without_orders(agent_settings, sim_client):
     opened.refresh_from_db()
     assert opened.status == "closed"
     assert not Order.objects.exists()
+
+
+def test_greg_exposure_adds_up_in_the_one_risk_view_beside_the_covered_calls(
+    gates_open, suggestion, sim_client
+):
+    from trading.services.state import portfolio_positions
+
+    controls_update(changes={"dry_run": True}, user="op")
+    _execute(suggestion, sim_client, expect_dry_run=True)
+    books = {p.strategy_id for p in portfolio_positions((), dry_run=True)}
+    assert "greg_bull_put" in books
+    assert {o.strategy_id for o in Order.objects.all()} == {"greg_bull_put"}

@@ -121,9 +121,13 @@ def test_whatif_values_every_advised_suggestion(agent_settings, sim_client, sim_
     rows = greg_evaluate(client=sim_client, underlyings=["BTC"])
     quote = rows[0].structures["STRATEGY_F_BULL_PUT_SPREAD"]
     GregDecision.objects.create(
-        kind="suggestion", action="OPEN", outcome="advised", underlying="BTC",
-        strategy="STRATEGY_F_BULL_PUT_SPREAD", structures={"STRATEGY_F_BULL_PUT_SPREAD": quote},
-    )  # fmt: skip
+        kind="suggestion",
+        action="OPEN",
+        outcome="advised",
+        underlying="BTC",
+        strategy="STRATEGY_F_BULL_PUT_SPREAD",
+        structures={"STRATEGY_F_BULL_PUT_SPREAD": quote},
+    )
     sim_exchange.clock.advance(2 * 86_400)
     report = whatif_report(client=sim_client)
     item = next(i for i in report["items"] if i["strategy"] == "STRATEGY_F_BULL_PUT_SPREAD")
@@ -141,3 +145,30 @@ def test_the_beat_task_evaluates_and_reviews(agent_settings, sim_server, monkeyp
     summary = greg_evaluate_task.apply().get()
     assert set(summary["evaluations"]) == {"BTC", "ETH"}
     assert GregDecision.objects.filter(kind="evaluation").count() == 2
+
+
+def test_whatif_command_and_task(agent_settings, sim_server, sim_client, monkeypatch, capsys):
+    import json
+
+    from greg.tasks import greg_whatif_task
+
+    monkeypatch.setattr(
+        "greg.services.exchange.greg_client", lambda: make_agent_client(sim_server.base_url)
+    )
+    rows = greg_evaluate(client=sim_client, underlyings=["ETH"])
+    quote = rows[0].structures["STRATEGY_C_SHORT_PUT"]
+    GregDecision.objects.create(
+        kind="suggestion",
+        action="OPEN",
+        outcome="advised",
+        underlying="ETH",
+        strategy="STRATEGY_C_SHORT_PUT",
+        structures={"STRATEGY_C_SHORT_PUT": quote},
+    )
+    call_command("greg_whatif_report", "--json")
+    report = json.loads(capsys.readouterr().out)
+    assert any(i["strategy"] == "STRATEGY_C_SHORT_PUT" for i in report["items"])
+    call_command("greg_whatif_report", "--days", "7")
+    assert "STRATEGY_C_SHORT_PUT" in capsys.readouterr().out
+    summary = greg_whatif_task.apply(kwargs={"days": 7}).get()
+    assert summary["items"] >= 1
