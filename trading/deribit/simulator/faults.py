@@ -82,6 +82,20 @@ class FaultInjector:
         with self._lock:
             return [rule for rule, _ in self._rules]
 
+    def take_kind(self, kind: FaultKind, method: str) -> FaultRule | None:
+        """The first rule of `kind` firing for `method` (one use consumed), if any."""
+        with self._lock:
+            for position, (rule, left) in enumerate(self._rules):
+                if rule.kind != kind or not rule.matches(method):
+                    continue
+                self.fired.append((rule.kind, method))
+                if left is not None and left <= 1:
+                    del self._rules[position]
+                else:
+                    self._rules[position] = (rule, None if left is None else left - 1)
+                return rule
+        return None
+
     def take(self, method: str) -> list[FaultRule]:
         """The rules firing for this request, consuming one use of each."""
         fired: list[FaultRule] = []

@@ -24,9 +24,10 @@ messages of `["new"|"change"|"delete", price, amount]` levels with `change_id` a
 `user.orders.….raw` sends one order object per notification, the other intervals a list;
 `user.changes.…` one `{instrument_name, orders, trades, positions}` per instrument.
 
-Faults (`exchange.faults.inject(kind, ...)`, pseudo-method `ws/connection`): `ws_disconnect`
-drops the socket, `heartbeat_miss` silences the server for `hang_s`, `ws_drop_notification`
-loses one notification.
+Faults (`exchange.faults.inject(kind, ...)`): `ws_disconnect` drops the socket and
+`heartbeat_miss` silences the server for `hang_s` (pseudo-method `ws/connection`);
+`ws_drop_notification` loses the next notification of a channel matching `ws/<channel>`
+(e.g. `methods=["ws/book.*"]`; any channel without `methods`).
 """
 
 from __future__ import annotations
@@ -323,17 +324,14 @@ class WsSession:
                     await self.send_json(payload)
 
     async def _faults(self) -> bool:
-        fired = {rule.kind: rule for rule in self.ex.faults.take("ws/connection")}
-        if "ws_disconnect" in fired:
+        if self.ex.faults.take_kind("ws_disconnect", "ws/connection") is not None:
             await self.close(1011)
             return True
-        if "heartbeat_miss" in fired:
-            self._silent_until = time.monotonic() + fired["heartbeat_miss"].hang_s
-        if "ws_drop_notification" in fired:
-            self._drop_next = True
+        silence = self.ex.faults.take_kind("heartbeat_miss", "ws/connection")
+        if silence is not None:
+            self._silent_until = time.monotonic() + silence.hang_s
         return False
 
-    _drop_next = False
     _primed = False
 
     def _prime(self) -> None:
@@ -368,8 +366,8 @@ class WsSession:
                 if data is None:
                     continue
                 for item in data if isinstance(data, tuple) else (data,):
-                    if self._drop_next:
-                        self._drop_next = False
+                    lost = self.ex.faults.take_kind("ws_drop_notification", f"ws/{channel.name}")
+                    if lost is not None:
                         continue
                     out.append(
                         {
