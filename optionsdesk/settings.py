@@ -190,6 +190,8 @@ if APP.is_production:
 # What the next tick does with orders, for /api/status (an app's selector, named here so that
 # `optionsdesk` imports no app).
 AGENT_MODE_SELECTOR = "trading.selectors.agent_mode_effective"
+# /health's exchange probe (the exchange clock in ms); by name, so optionsdesk imports no app.
+HEALTH_EXCHANGE_TIME = "trading.exchange.exchange_time_ms"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -201,7 +203,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["optionsdesk.api.permissions.ViewerReadsAdminWrites"],
     "DEFAULT_PAGINATION_CLASS": "optionsdesk.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["optionsdesk.api.filters.StrictFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "optionsdesk.api.errors.exception_handler",
     # JSON bodies only (nesting-limited); forms and multipart are a 415 (docs/roles.md).

@@ -9,10 +9,10 @@ from drf_spectacular.utils import extend_schema_field
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import serializers
 
-from backtests.domain.grid import GridSpec, grid_cell_count
+from backtests.domain.grid import AXES, GridSpec, grid_cell_count
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
-from backtests.models import BacktestRun, SimulatedTrade, TrainingExport
+from backtests.models import BacktestRun, SelectorStudy, SimulatedTrade, TrainingExport
 
 STATUS_TEXT = "run status: " + ", ".join(BacktestRun.Status.values)
 
@@ -99,9 +99,80 @@ def _pydantic(model: Any, data: Any, field: str) -> Any:
         ) from None
 
 
-@extend_schema_field({"type": "object", "additionalProperties": True})
+def _inline_schema(model: Any) -> dict[str, Any]:
+    """The pydantic model's JSON schema (validation mode) with its `$defs` inlined."""
+    schema = model.model_json_schema(mode="validation")
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return resolve(defs[ref.rsplit("/", 1)[1]])
+        out = {key: resolve(value) for key, value in node.items() if key != "title"}
+        # JSON Schema 2020 (pydantic) to OpenAPI 3.0: exclusive bounds, null, const
+        for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if isinstance(out.get(bound), int | float) and not isinstance(out[bound], bool):
+                out[plain], out[bound] = out[bound], True
+        options = out.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [option for option in options if option != {"type": "null"}]
+            out.pop("anyOf")
+            out.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+            out["nullable"] = True
+        if "const" in out:
+            out["enum"] = [out.pop("const")]
+        return out
+
+    return resolve(schema)
+
+
 class ObjectField(serializers.JSONField):
     """A JSON object (documented as one, so clients and schema tests send objects)."""
+
+
+@extend_schema_field(_inline_schema(SourceSpec))
+class SourceField(ObjectField):
+    """The data source (`SourceSpec`), documented with its own schema."""
+
+
+@extend_schema_field(_inline_schema(BacktestConfig))
+class ConfigField(ObjectField):
+    """The backtest configuration (`BacktestConfig`), documented with its own schema."""
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "a grid search over `config`: axes (name to the values it takes) and "
+        "the metric to rank by; at most GRID_MAX_CELLS combinations",
+        "properties": {
+            "axes": {
+                "type": "object",
+                "properties": {name: {"type": "array", "minItems": 1} for name in AXES},
+                "additionalProperties": False,
+            },
+            "rank_by": {"type": "string"},
+            "holdout_frac": {"type": "number", "minimum": 0.0, "maximum": 0.5},
+        },
+        "additionalProperties": False,
+    }
+)
+class GridField(ObjectField):
+    """A grid search (`GridSpec` without its base, which is `config`)."""
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string (no number turned into one)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        """Refuse anything but a string."""
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
@@ -111,10 +182,10 @@ class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
     `config` starts; a holdout ranks in-sample and shows each cell's out-of-sample figures.
     """
 
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    source = ObjectField(required=False, default=dict)  # type: ignore[assignment]
-    config = ObjectField(required=False, default=dict)
-    grid = ObjectField(required=False, allow_null=True, default=None)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    source = SourceField(required=False, default=dict)  # type: ignore[assignment]
+    config = ConfigField(required=False, default=dict)
+    grid = GridField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Validate with the domain models; keep the parsed objects.
@@ -199,3 +270,61 @@ class DiffSerializer(serializers.Serializer[dict[str, Any]]):
     b = serializers.IntegerField()
     config_changes = serializers.ListField(child=serializers.DictField())
     metrics = serializers.ListField(child=serializers.DictField())
+
+
+class SelectorStudySerializer(serializers.ModelSerializer[SelectorStudy]):
+    """A stored selector study (funnel or heatmap) with its result."""
+
+    status = RunStatusField(read_only=True)
+    kind = serializers.CharField(read_only=True, help_text="funnel or heatmap")
+
+    class Meta:
+        model = SelectorStudy
+        fields = (
+            "id",
+            "name",
+            "kind",
+            "status",
+            "progress",
+            "source",
+            "config",
+            "params",
+            "result",
+            "error",
+            "created_at",
+            "finished_at",
+        )
+        read_only_fields = fields
+
+
+class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    """Launch a study: `kind` (funnel or heatmap), `source`, `config` (the base selector) and,
+    for a heatmap, `params` ({"x_param", "x_values", "y_param", "y_values", "measure"})."""
+
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    kind = serializers.CharField(help_text="funnel, heatmap or arena")
+    source = ObjectField(required=False, default=dict)  # type: ignore[assignment]
+    config = ObjectField(required=False, default=dict)
+    params = ObjectField(required=False, default=dict)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Validate source and config with the domain models, heatmap params by the service."""
+        from backtests.research_services import heatmap_params_validate
+
+        if attrs["kind"] not in SelectorStudy.Kind.values:
+            raise serializers.ValidationError({"kind": ["funnel, heatmap or arena"]})
+        source = _pydantic(SourceSpec, attrs.get("source"), "source")
+        config = _pydantic(BacktestConfig, attrs.get("config"), "config")
+        params = dict(attrs.get("params") or {})
+        if attrs["kind"] == SelectorStudy.Kind.HEATMAP:
+            try:
+                params = heatmap_params_validate(params)
+            except ValueError as exc:
+                raise serializers.ValidationError({"params": [str(exc)]}) from None
+        return {
+            "name": attrs.get("name", ""),
+            "kind": attrs["kind"],
+            "source": source,
+            "config": config,
+            "params": params,
+        }

@@ -11,15 +11,20 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from backtests import selectors, services
+from backtests import research_services, selectors, services
 from backtests.api.serializers import (
     STATUS_TEXT,
     BacktestRunCreateSerializer,
@@ -28,15 +33,25 @@ from backtests.api.serializers import (
     CompareSerializer,
     DiffSerializer,
     ResumeSerializer,
+    SelectorStudyCreateSerializer,
+    SelectorStudySerializer,
     SimulatedTradeSerializer,
 )
-from backtests.models import BacktestRun, SimulatedTrade
+from backtests.models import BacktestRun, SelectorStudy, SimulatedTrade
 from optionsdesk.api.parsers import JSONParser
 from optionsdesk.api.permissions import OwnerOrAdminWrites
 from optionsdesk.roles import IsResearcher, Role, role_for_writes
 
 #: Trade columns of downloads (everything but the id and the run).
 TRADE_COLUMNS = [f.name for f in SimulatedTrade._meta.fields if f.name not in ("id", "run")]
+
+
+class Conflict(APIException):
+    """409: the request does not fit the object's state."""
+
+    status_code = 409
+    default_code = "conflict"
+    default_detail = "Conflict with the object's state."
 
 
 #: The largest id a run can have (a 64-bit signed integer in every database).
@@ -52,8 +67,16 @@ def _ids(raw: str | None, name: str) -> list[int]:
         raise ValidationError({name: ["required"]})
     out_of_range = [v for v in values if not 1 <= v <= MAX_ID]
     if out_of_range:
-        raise ValidationError({name: [f"unknown runs {out_of_range}"]})
+        raise ValidationError({name: [f"run ids are from 1 to {MAX_ID}: {out_of_range}"]})
     return values
+
+
+def _choice(request: Request, name: str, choices: list[str]) -> str | None:
+    """A query parameter that must be one of `choices` when given (else a 400)."""
+    value = request.query_params.get(name)
+    if value is not None and value not in choices:
+        raise ValidationError({name: [f"one of {', '.join(choices)}"]})
+    return value
 
 
 def _quota_check(user: Any) -> None:
@@ -102,11 +125,12 @@ class BacktestRunViewSet(
         """Runs newest first; `?kind=`, `?status=`, `?include_cells=1` filter the list."""
         if self.action != "list":
             return BacktestRun.objects.all()
-        params = self.request.query_params
+        request = self.request
+        include = _choice(request, "include_cells", ["1", "0", "true", "false"])
         return selectors.backtest_run_list(
-            kind=params.get("kind"),
-            status=params.get("status"),
-            include_cells=params.get("include_cells") in ("1", "true"),
+            kind=_choice(request, "kind", list(BacktestRun.Kind.values)),
+            status=_choice(request, "status", list(BacktestRun.Status.values)),
+            include_cells=include in ("1", "true"),
         )
 
     def get_serializer_class(self) -> type[BaseSerializer[Any]]:
@@ -120,7 +144,9 @@ class BacktestRunViewSet(
     @extend_schema(
         parameters=[
             OpenApiParameter("kind", str, enum=BacktestRun.Kind.values),
-            OpenApiParameter("status", str, description=STATUS_TEXT),
+            OpenApiParameter(
+                "status", str, enum=BacktestRun.Status.values, description=STATUS_TEXT
+            ),
             OpenApiParameter("include_cells", bool),
         ]
     )
@@ -157,13 +183,19 @@ class BacktestRunViewSet(
         run = services.backtest_run_stop(run=self.get_object())
         return Response(BacktestRunDetailSerializer(run).data)
 
-    @extend_schema(request=ResumeSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=ResumeSerializer,
+        responses={
+            200: OpenApiTypes.OBJECT,
+            409: OpenApiResponse(description="not a grid run (`conflict`)"),
+        },
+    )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
         """Re-send a grid's cells lost with a dead worker (and queued ones if asked)."""
         run = self.get_object()
         if run.kind != BacktestRun.Kind.GRID:
-            raise ValidationError({"run": ["only grid runs can be resumed"]})
+            raise Conflict("only grid runs can be resumed")
         form = ResumeSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         include_queued = bool(form.validated_data.get("include_queued", False))
@@ -190,7 +222,7 @@ class BacktestRunViewSet(
         """The whole run as a JSON file (`?as=json`) or its trades as CSV (`?as=csv`)."""
         run = self.get_object()
         trades = list(selectors.run_trade_list(run=run).values(*TRADE_COLUMNS))
-        if request.query_params.get("as", "json") == "csv":
+        if _choice(request, "as", ["json", "csv"]) == "csv":
             buffer = io.StringIO()
             writer = csv.DictWriter(buffer, fieldnames=TRADE_COLUMNS)
             writer.writeheader()
@@ -207,8 +239,18 @@ class BacktestRunViewSet(
         return response
 
     @extend_schema(
-        parameters=[OpenApiParameter("ids", str, required=True, description="e.g. 3,5,8")],
-        responses=CompareSerializer,
+        parameters=[
+            OpenApiParameter(
+                "ids",
+                {"type": "string", "pattern": r"^[1-9][0-9]{0,17}(,[1-9][0-9]{0,17})*$"},
+                required=True,
+                description="run ids, e.g. 3,5,8",
+            )
+        ],
+        responses={
+            200: CompareSerializer,
+            404: OpenApiResponse(description="an unknown run (`not_found`)"),
+        },
     )
     @action(detail=False, methods=["get"])
     def compare(self, request: Request) -> Response:
@@ -217,7 +259,7 @@ class BacktestRunViewSet(
         by_id = BacktestRun.objects.in_bulk(ids)
         missing = [i for i in ids if i not in by_id]
         if missing:
-            raise ValidationError({"ids": [f"unknown runs {missing}"]})
+            raise NotFound(f"unknown runs {missing}")
         runs = [by_id[i] for i in ids]
         body = {
             "runs": BacktestRunListSerializer(runs, many=True).data,
@@ -227,10 +269,17 @@ class BacktestRunViewSet(
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("a", int, required=True),
-            OpenApiParameter("b", int, required=True),
+            OpenApiParameter(
+                "a", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, required=True
+            ),
+            OpenApiParameter(
+                "b", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, required=True
+            ),
         ],
-        responses=DiffSerializer,
+        responses={
+            200: DiffSerializer,
+            404: OpenApiResponse(description="an unknown run (`not_found`)"),
+        },
     )
     @action(detail=False, methods=["get"])
     def diff(self, request: Request) -> Response:
@@ -239,5 +288,32 @@ class BacktestRunViewSet(
         b_id = _ids(request.query_params.get("b"), "b")[0]
         runs = BacktestRun.objects.in_bulk([a_id, b_id])
         if a_id not in runs or b_id not in runs:
-            raise ValidationError({"ids": ["unknown run"]})
+            raise NotFound("unknown run")
         return Response(selectors.backtest_run_diff(a=runs[a_id], b=runs[b_id]))
+
+
+@extend_schema(tags=["backtests"])
+class SelectorStudyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet[SelectorStudy],
+):
+    """Selector studies (issue 15): the selector's funnel and 2D heatmaps, stored and queued.
+
+    Viewers read; launching needs the researcher role. Studies run on the research queue.
+    """
+
+    queryset = SelectorStudy.objects.all()
+    serializer_class = SelectorStudySerializer
+    permission_classes = [role_for_writes(Role.RESEARCHER)]
+    parser_classes = [JSONParser]
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    @extend_schema(request=SelectorStudyCreateSerializer, responses=SelectorStudySerializer)
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Queue a funnel, or a heatmap of two selector parameters."""
+        form = SelectorStudyCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        study = research_services.selector_study_create(**form.validated_data, user=request.user)
+        return Response(SelectorStudySerializer(study).data, status=status.HTTP_201_CREATED)

@@ -31,7 +31,7 @@ class SelectViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=s.SensorVectorSerializer,
-        responses=s.SelectorResultSerializer(many=True),
+        responses={200: s.SelectorResultSerializer(many=True)},
         tags=["greg"],
         summary="Run the entry waterfall on sensor vectors",
         description="Body: one object of the eleven sensors, or a list of them. Returns a list "

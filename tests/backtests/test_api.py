@@ -130,7 +130,7 @@ def test_it_stops_resumes_and_deletes(api: APIClient, eager_celery: None) -> Non
     deleted = api.delete(f"{URL}/{run.pk}")
 
     assert stopped["status"] == "stopped"
-    assert not_a_grid.status_code == 400
+    assert not_a_grid.status_code == 409  # conflict: not a grid
     assert deleted.status_code == 204
     assert not BacktestRun.objects.filter(pk=run.pk).exists()
 
@@ -165,4 +165,4 @@ def test_it_compares_and_diffs_two_runs(api: APIClient, done_run: BacktestRun) -
     assert [r["id"] for r in compared["runs"]] == [done_run.pk, other.pk]
     assert compared["rows"][0]["metric"] == "num_trades"
     assert diff["config_changes"] == [{"key": "config.seed", "a": 0, "b": 1}]
-    assert missing.status_code == garbage.status_code == 400
+    assert (missing.status_code, garbage.status_code) == (404, 400)

@@ -20,7 +20,11 @@ from trading.models import RuntimeControl
 pytestmark = pytest.mark.django_db
 
 #: Writes any logged-in user may make: the chat reads and never trades; a conversation is one's own.
-OPEN_TO_VIEWERS = {("POST", "/api/chat"), ("DELETE", "/api/chat/conversations/{id}")}
+OPEN_TO_VIEWERS = {
+    ("POST", "/api/chat"),
+    ("DELETE", "/api/chat/conversations/{id}"),
+    ("POST", "/api/greg/select"),  # a computation on the sensors sent; nothing stored
+}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
@@ -71,10 +75,10 @@ def test_only_operators_change_the_controls(client_as, group):
 @pytest.mark.parametrize("group", ["operator", "admin"])
 def test_operators_and_admins_change_the_controls(client_as, group):
     response = client_as(group).patch(
-        "/api/agent/controls", {"kill_switch": True}, content_type="application/json"
+        "/api/agent/controls", {"explore_prob": 0.05}, content_type="application/json"
     )
     assert response.status_code == 200, response.content
-    assert RuntimeControl.load().kill_switch is True
+    assert RuntimeControl.load().explore_prob == 0.05
 
 
 @pytest.mark.parametrize("group", ["viewer", "researcher", "operator"])

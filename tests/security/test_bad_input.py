@@ -198,3 +198,14 @@ def test_a_question_has_an_empty_answer_kind_in_the_schema():
         for value in schemas[option["$ref"].rsplit("/", 1)[1]]["enum"]
     }
     assert values == {"", "llm", "template"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/agent/decisions?until=", "/api/agent/orders?dry_run=null",
+     "/api/agent/positions?sandbox=x", "/api/agent/orders?decision=abc",
+     "/api/backtests?kind=AAA", "/api/backtests?status=nope",
+     "/api/backtests/compare?ids=", "/api/agent/comparison?limit=0"],
+)  # fmt: skip
+def test_a_filter_it_cannot_read_is_a_400_not_ignored(researcher, url):
+    assert _envelope(researcher.get(url), 400)["code"] == "invalid"

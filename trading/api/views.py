@@ -68,7 +68,10 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = DecisionFilter
 
     def get_queryset(self) -> Any:
-        return selectors.decision_list()
+        qs = selectors.decision_list()
+        if self.action == "list":  # the list shows no snapshot, candidates or LLM record
+            qs = qs.defer("state_snapshot", "candidates", "log_line", "llm_record")
+        return qs
 
     def get_serializer_class(self) -> Any:
         if self.action == "retrieve":
@@ -518,7 +521,7 @@ class ComparisonViewSet(viewsets.ViewSet):
         parameters=[
             OpenApiParameter(
                 "limit",
-                int,
+                {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX},
                 default=LIMIT_DEFAULT,
                 description=f"newest decisions that consulted the LLM, 1 to {LIMIT_MAX}",
             )

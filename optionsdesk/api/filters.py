@@ -1,0 +1,36 @@
+"""django-filter, strict: a filter value of the wrong type is a 400, not a silently ignored filter.
+
+django-filter drops a boolean filter it cannot read (`?dry_run=null`) and an empty value
+(`?until=`), so a client's typo returns every row. Here a declared filter given a value that is
+empty (for anything but text) or not `true`/`false` (for booleans) is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+
+BOOLEAN_VALUES = frozenset({"true", "false", "True", "False", "1", "0"})
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """`DjangoFilterBackend` that refuses values its filters would silently ignore."""
+
+    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
+        """Check the declared filters' raw values, then filter as django-filter does."""
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            errors: dict[str, list[str]] = {}
+            for name, declared in filterset_class.base_filters.items():
+                for value in request.query_params.getlist(name):
+                    if isinstance(declared, django_filters.BooleanFilter):
+                        if value not in BOOLEAN_VALUES:
+                            errors[name] = ["true or false"]
+                    elif value == "" and not isinstance(declared, django_filters.CharFilter):
+                        errors[name] = ["a value is required when the parameter is given"]
+            if errors:
+                raise ValidationError(errors)
+        return super().filter_queryset(request, queryset, view)
