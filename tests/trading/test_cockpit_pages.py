@@ -203,3 +203,14 @@ def test_the_decision_log_and_training_data_download_with_realised_outcomes(
     assert row["instrument_name"] == sell.instrument_name
     assert Decimal(row["realised_coin"]) == expected
     assert row["outcome_status"] == "closed"
+
+
+def test_the_simulators_clock_shows_beside_wall_time_with_the_next_tick(
+    decisions: list[Decision], logged_in_client: Any
+) -> None:
+    page = logged_in_client.get(reverse("trading:live")).content.decode()
+    clocks = page[page.index('data-testid="clocks"') :].split("</p>")[0]
+    market = decisions[-1].market_time
+    assert f"market clock {market:%Y-%m-%d %H:%M}" in clocks
+    assert "Wall clock" in clocks
+    assert "next tick due" in clocks

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from django.urls import reverse
 
+from trading.models import Order
 from trading.services import tick_run
 
 pytestmark = pytest.mark.django_db
@@ -50,11 +53,9 @@ def test_its_links_come_from_the_url_names(logged_in_client):
 
 def test_the_timeline_shows_decisions_and_their_orders_from_factory_rows(logged_in_client):
     from tests.factories import CALL, DecisionFactory, OrderFactory, PositionFactory
-    from trading.models import Order
 
     DecisionFactory.create_batch(2)
-    OrderFactory()
-    order = Order.objects.get()
+    order = cast(Order, OrderFactory())
     PositionFactory()
     page = logged_in_client.get(reverse("trading:live")).content.decode()
     timeline = page[page.index('data-testid="timeline"') :]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -168,14 +167,6 @@ def test_the_order_gate_stress_tests_any_strategys_orders_after_the_trade() -> N
 
 
 @pytest.mark.django_db
-def _unchanged(control: Any) -> dict[str, Any]:
-    """The form's other fields as they are (a save posts the whole form)."""
-    from trading.forms import FORM_CONTROLS
-
-    skip = {"max_scenario_loss_pct", "max_vega_usd"}
-    return {name: getattr(control, name) for name in FORM_CONTROLS if name not in skip}
-
-
 def test_operators_edit_the_stress_limits_in_the_controls_and_viewers_cannot(
     client, django_user_model
 ) -> None:
@@ -186,10 +177,14 @@ def test_operators_edit_the_stress_limits_in_the_controls_and_viewers_cannot(
     assert client.post("/agent/controls/", {"max_vega_usd": "500"}).status_code == 403
     admin = django_user_model.objects.create_superuser("boss", "b@example.com", "pw")
     client.force_login(admin)
-    form = {"intent": "save", "max_scenario_loss_pct": "30", "max_vega_usd": "500"}
-    # The form saves only from the version of the controls it was rendered from.
-    form |= {"version": str(RuntimeControl.load().version)}
-    form |= {k: "" if v is None else str(v) for k, v in _unchanged(RuntimeControl.load()).items()}
+    form = {
+        "intent": "save",
+        "version": RuntimeControl.load().version,
+        "reconcile_action": "report",
+        "reconcile_enabled": "True",
+        "max_scenario_loss_pct": "30",
+        "max_vega_usd": "500",
+    }
     page = client.post("/agent/controls/", form).content.decode()
     assert 'id="ctl-max_scenario_loss_pct"' in page
     control = RuntimeControl.load()
@@ -201,3 +196,19 @@ def test_operators_edit_the_stress_limits_in_the_controls_and_viewers_cannot(
         "/api/agent/controls", {"max_scenario_loss_pct": 120}, content_type="application/json"
     )
     assert response.status_code == 400
+
+
+def test_legs_priced_in_coin_give_a_strategy_without_quotes_a_book_to_stress() -> None:
+    from trading.domain.risk import RiskInputs
+    from trading.services.risk import stress_inputs_for_legs
+
+    bare = RiskInputs(portfolio=_inputs().portfolio, now=NOW)  # type: ignore[attr-defined]
+    legs = [
+        {"instrument_name": ATM_CALL, "price_coin": "0.0255", "side": "sell"},
+        {"instrument_name": ATM_PUT, "price_coin": "0.0255", "side": "sell"},
+    ]
+    inputs = stress_inputs_for_legs(bare, legs, 92000.0)
+    straddle = [StressTrade(ATM_CALL, Decimal("-1")), StressTrade(ATM_PUT, Decimal("-1"))]
+    checks = {c.name: c for c in evaluate_stress(straddle, inputs, LIMITS_1BTC)}
+    assert "stress_inputs" not in checks  # every leg could be revalued
+    assert not checks["stress_loss"].passed

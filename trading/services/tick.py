@@ -448,6 +448,7 @@ def _decision_finish(
     record = build_decision_record(
         decision_id=str(decision.pk),
         tick_at=state.now,
+        recorded_at=decision.decided_at,
         params=params,
         proposal=proposal,
         verdict=verdict,
