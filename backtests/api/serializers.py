@@ -13,6 +13,7 @@ from backtests.domain.grid import AXES, GridSpec, grid_cell_count
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
 from backtests.models import BacktestRun, SelectorStudy, SimulatedTrade, TrainingExport
+from optionsdesk.api.fields import StrictCharField
 
 STATUS_TEXT = "run status: " + ", ".join(BacktestRun.Status.values)
 
@@ -163,16 +164,6 @@ class ConfigField(ObjectField):
 )
 class GridField(ObjectField):
     """A grid search (`GridSpec` without its base, which is `config`)."""
-
-
-class StrictCharField(serializers.CharField):
-    """A string, and only a string (no number turned into one)."""
-
-    def to_internal_value(self, data: Any) -> str:
-        """Refuse anything but a string."""
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):

@@ -411,7 +411,7 @@ class DrawdownViewSet(viewsets.ViewSet):
 
     permission_classes = (role_for_writes(Role.OPERATOR),)
 
-    @extend_schema(responses=DrawdownState, tags=["agent"])
+    @extend_schema(responses={200: DrawdownState, 404: None}, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
         """Today's peak equity and whether the stop latched (when and why); 404 before the
         first tick that knew the equity."""
@@ -464,7 +464,9 @@ class HealthViewSet(viewsets.ViewSet):
         }
         return Response(s.AgentHealthSerializer(data).data)
 
-    @extend_schema(request=None, responses=s.AgentHealthSerializer, tags=["agent"])
+    @extend_schema(
+        request=None, responses={201: s.AgentHealthSerializer, 429: None}, tags=["agent"]
+    )
     def create(self, request: Request) -> Response:
         """Run the agent healthcheck (config, exchange, auth, data, LLM, risk settings)."""
         from trading.exchange import exchange_client
