@@ -156,7 +156,7 @@ class HoldSerializer(serializers.Serializer[Any]):
 class OverrideSerializer(serializers.Serializer[Any]):
     """A manual override of the applied multipliers (audited)."""
 
-    underlying = serializers.CharField()
+    underlying = StrictCharField()
     multipliers = serializers.DictField(
         child=serializers.FloatField(min_value=0.5, max_value=2.0),
         help_text=f"multiplier per DTE band ({', '.join(BANDS)}), 0.5 to 2",

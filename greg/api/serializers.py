@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from greg.domain.spec import SENSOR_NAMES
 from greg.models import GregCalibration, GregDecision, GregPosition, GregPositionLog
-from optionsdesk.api.fields import StrictCharField
+from optionsdesk.api.fields import StrictBooleanField, StrictCharField
 
 
 class SensorVectorSerializer(serializers.Serializer[Any]):
@@ -105,7 +105,7 @@ class GregSettingsSerializer(serializers.Serializer[Any]):
     """Greg's mode, master switch, per-strategy flags and guardrails."""
 
     mode = serializers.ChoiceField(choices=("advice", "live"), required=False)
-    master_switch = serializers.BooleanField(required=False)
+    master_switch = StrictBooleanField(required=False)
     enabled_strategies = serializers.ListField(child=StrictCharField(), required=False)
     max_notional_usd_per_position = serializers.DecimalField(
         max_digits=14, decimal_places=2, required=False
@@ -114,22 +114,22 @@ class GregSettingsSerializer(serializers.Serializer[Any]):
         max_digits=14, decimal_places=2, required=False
     )
     sandbox_size_coin = serializers.DictField(child=serializers.FloatField(), required=False)
-    evaluation_enabled = serializers.BooleanField(required=False)
+    evaluation_enabled = StrictBooleanField(required=False)
 
 
 class ExecuteSerializer(serializers.Serializer[Any]):
     """The operator's confirmation and the dry-run state they saw."""
 
-    confirm = serializers.BooleanField()
-    expect_dry_run = serializers.BooleanField(required=False, allow_null=True, default=None)
+    confirm = StrictBooleanField()
+    expect_dry_run = StrictBooleanField(required=False, allow_null=True, default=None)
 
 
 class PositionActSerializer(serializers.Serializer[Any]):
     """Which suggested action to carry out, the confirmation and the dry-run state seen."""
 
     action = serializers.ChoiceField(choices=("CLOSE", "HEDGE"))
-    confirm = serializers.BooleanField()
-    expect_dry_run = serializers.BooleanField(required=False, allow_null=True, default=None)
+    confirm = StrictBooleanField()
+    expect_dry_run = StrictBooleanField(required=False, allow_null=True, default=None)
 
 
 class ExecuteResultSerializer(serializers.Serializer[Any]):

@@ -16,3 +16,13 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """`true` or `false` only: DRF's `BooleanField` also takes 0, 1, "yes", "off"..."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        """Refuse anything but a JSON boolean."""
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data

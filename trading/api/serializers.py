@@ -8,7 +8,7 @@ from django.core.validators import BaseValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from optionsdesk.api.fields import StrictCharField
+from optionsdesk.api.fields import StrictBooleanField, StrictCharField
 from trading import models
 
 
@@ -198,7 +198,7 @@ class AgentControlsSerializer(serializers.ModelSerializer):
 class AgentKillSwitchSerializer(serializers.Serializer):
     """POST body of the kill switch: on or off, and why (audited)."""
 
-    on = serializers.BooleanField(help_text="true stops every order; false releases it")
+    on = StrictBooleanField(help_text="true stops every order; false releases it")
     reason = StrictCharField(required=False, allow_blank=True, max_length=300)
 
 

@@ -389,10 +389,13 @@ class KillSwitchViewSet(viewsets.ViewSet):
     permission_classes = (IsOperator,)
 
     @extend_schema(
-        request=s.AgentKillSwitchSerializer, responses=s.AgentControlsSerializer, tags=["agent"]
+        request=s.AgentKillSwitchSerializer,
+        responses={200: s.AgentControlsSerializer},
+        tags=["agent"],
     )
     def create(self, request: Request) -> Response:
-        """Press (`{"on": true}`) or release (`{"on": false}`) the kill switch; audited."""
+        """Press (`{"on": true}`) or release (`{"on": false}`) the kill switch; audited; 200 with
+        the controls."""
         from trading.services.controls import kill_switch_set
 
         body = s.AgentKillSwitchSerializer(data=request.data)
