@@ -389,7 +389,9 @@ class KillSwitchViewSet(viewsets.ViewSet):
     permission_classes = (IsOperator,)
 
     @extend_schema(
-        request=s.AgentKillSwitchSerializer, responses=s.AgentControlsSerializer, tags=["agent"]
+        request=s.AgentKillSwitchSerializer,
+        responses={200: s.AgentControlsSerializer},
+        tags=["agent"],
     )
     def create(self, request: Request) -> Response:
         """Press (`{"on": true}`) or release (`{"on": false}`) the kill switch; audited."""
@@ -411,7 +413,10 @@ class DrawdownViewSet(viewsets.ViewSet):
 
     permission_classes = (role_for_writes(Role.OPERATOR),)
 
-    @extend_schema(responses=DrawdownState, tags=["agent"])
+    @extend_schema(
+        responses={200: DrawdownState, 404: OpenApiResponse(description="no drawdown tracked yet")},
+        tags=["agent"],
+    )
     def retrieve(self, request: Request) -> Response:
         """Today's peak equity and whether the stop latched (when and why); 404 before the
         first tick that knew the equity."""

@@ -20,9 +20,9 @@ from typing import Any
 
 from trading.deribit.client import DeribitClient
 from trading.domain.proposal import ActionType, DecisionSource, validate_external_proposal
+from trading.exchange import exchange_client as agent_client
 from trading.models import Order, Position
 from trading.services.controls import effective_params_load
-from trading.services.exchange import agent_client
 from trading.services.order_gate import OrderOrigin, order_gate_run, order_request_from_proposal
 from trading.services.state import TickState, state_build
 

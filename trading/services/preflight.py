@@ -38,9 +38,9 @@ from trading.domain.preflight import (
     check_scopes,
     summarize,
 )
+from trading.exchange import exchange_client as agent_client
 from trading.models import AgentStatus, Order, Position, ReconciliationRun, RuntimeControl
 from trading.services.controls import agent_defaults, agent_environment, effective_params_load
-from trading.services.exchange import agent_client
 
 #: Order states whose outcome on the exchange is not known yet.
 UNRESOLVED_STATES = (Order.State.PENDING, Order.State.SENDING, Order.State.UNKNOWN)
