@@ -8,7 +8,7 @@ PORT ?= 8000
 SIM_PORT ?= 8082
 PYTEST_ARGS ?=
 
-.PHONY: install demo test check bench web worker worker-agent worker-research beat sim bot migrate clean
+.PHONY: install demo test test-fast check bench web worker worker-agent worker-research beat sim bot migrate clean
 
 # One install command for make, CI and the Dockerfile: the project with its dev and bench extras.
 $(VENV)/.installed: pyproject.toml
@@ -25,6 +25,15 @@ demo: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The pure domain tests (no database, no network, no browser) with fewer property examples:
+# a quick inner loop while editing trading/domain, backtests' metrics and the steward's rules.
+FAST_TESTS := $(addprefix tests/trading/test_,black76.py candidates.py chain.py chat_domain.py \
+	context.py decision_log.py fees.py health_guard.py instruments.py measures.py params.py \
+	proposal.py risk.py source_compare.py) tests/backtests/test_metrics.py tests/steward/test_rules.py
+
+test-fast: install
+	HYPOTHESIS_PROFILE=fast $(PY) -m pytest -q $(FAST_TESTS) $(PYTEST_ARGS)
 
 check: install
 	$(VENV)/bin/ruff check .

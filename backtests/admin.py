@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from backtests import services
-from backtests.models import BacktestRun, SimulatedTrade, TrainingExport
+from backtests.models import BacktestRun, SelectorStudy, SimulatedTrade, TrainingExport
 
 
 class SimulatedTradeInline(admin.TabularInline):
@@ -108,3 +108,12 @@ class TrainingExportAdmin(admin.ModelAdmin):
 
     list_display = ("id", "run", "kind", "fmt", "rows", "path", "created_at")
     list_filter = ("kind", "fmt")
+
+
+@admin.register(SelectorStudy)
+class SelectorStudyAdmin(admin.ModelAdmin):
+    """Selector studies (funnels and heatmaps): read-only records of what was asked and found."""
+
+    list_display = ("id", "kind", "name", "status", "created_at")
+    list_filter = ("kind", "status")
+    readonly_fields = ("source", "config", "params", "result", "error", "finished_at")

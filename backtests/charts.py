@@ -71,3 +71,72 @@ def trades_svg(exit_times: Sequence[datetime], pnl_usd: Sequence[float]) -> str:
     axis.set_ylabel("trade P&L, USD")
     date_axis(axis)
     return svg_of(figure)
+
+
+def funnel_svg(steps: Sequence[dict[str, Any]]) -> str:
+    """The selector funnel: each filter's pass share alone and cumulatively, as bars."""
+    if not steps:
+        return ""
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN * 0.8))
+    axis = figure.add_subplot()
+    names = [str(s["name"]) for s in steps]
+    positions = list(range(len(names)))
+    axis.bar([p - 0.2 for p in positions], [100 * s["alone"] for s in steps], 0.4, label="alone")
+    axis.bar(
+        [p + 0.2 for p in positions],
+        [100 * s["cumulative"] for s in steps],
+        0.4,
+        label="cumulative (in order)",
+    )
+    axis.set_xticks(positions, names)
+    axis.set_ylabel("decision times with a passing call, %")
+    axis.set_ylim(0, 105)
+    axis.legend(loc="lower left")
+    axis.grid(alpha=0.3, axis="y")
+    return svg_of(figure)
+
+
+def heatmap_svg(result: dict[str, Any]) -> str:
+    """A selector heatmap: the measure over the two swept parameters, values written in."""
+    values = result.get("values") or []
+    if not values:
+        return ""
+    grid = [[float("nan") if v is None else float(v) for v in row] for row in values]
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN * 1.2))
+    axis = figure.add_subplot()
+    image = axis.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+    xs, ys = result["x_values"], result["y_values"]
+    axis.set_xticks(range(len(xs)), [f"{x:g}" for x in xs], rotation=45)
+    axis.set_yticks(range(len(ys)), [f"{y:g}" for y in ys])
+    axis.set_xlabel(result["x_param"])
+    axis.set_ylabel(result["y_param"])
+    figure.colorbar(image, ax=axis, label=result["measure"])
+    if len(xs) * len(ys) <= 100:
+        for i, row in enumerate(grid):
+            for j, value in enumerate(row):
+                axis.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=7, color="w")
+    return svg_of(figure)
+
+
+def forest_svg(rows: Sequence[dict[str, Any]]) -> str:
+    """Forest plot of an arena: each policy's mean daily difference against the baseline
+    (USD) with its block-bootstrap 95% interval; zero marked."""
+    usable = [r for r in rows if r.get("diff_ci_low_usd") is not None]
+    if not usable:
+        return ""
+    figure = Figure(figsize=(WIDTH_IN, 0.5 + 0.45 * len(usable)))
+    axis = figure.add_subplot()
+    for k, row in enumerate(reversed(usable)):
+        mean, low, high = (
+            row["diff_vs_baseline_usd"],
+            row["diff_ci_low_usd"],
+            row["diff_ci_high_usd"],
+        )
+        colour = "tab:green" if low > 0 else ("tab:red" if high < 0 else "tab:gray")
+        axis.plot([low, high], [k, k], color=colour, linewidth=2)
+        axis.plot([mean], [k], "o", color=colour)
+    axis.axvline(0.0, color="black", linewidth=0.8)
+    axis.set_yticks(range(len(usable)), [str(r["name"]) for r in reversed(usable)])
+    axis.set_xlabel("mean daily P&L vs baseline, USD (95% block-bootstrap interval)")
+    axis.grid(alpha=0.3, axis="x")
+    return svg_of(figure)

@@ -11,9 +11,10 @@ from django.conf import settings
 from pydantic import ValidationError as PydanticValidationError
 
 from backtests.domain.grid import GridSpec, grid_cell_count
+from backtests.domain.research import HEATMAP_MEASURES, HEATMAP_PARAMS
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig, ExitStyle
-from backtests.models import BacktestRun
+from backtests.models import BacktestRun, SelectorStudy
 from trading.domain.candidates import StrategyParams
 
 GRID_EXAMPLE = (
@@ -68,6 +69,20 @@ class LabForm(forms.Form):
     )
     haircut_pct = forms.FloatField(initial=0.05, min_value=0, max_value=0.99)
     decision_interval_hours = forms.FloatField(initial=1, min_value=0.1)
+    quantity_coin = forms.FloatField(
+        required=False,
+        initial=1.0,
+        min_value=0.01,
+        label="Size sold (contracts per call)",
+        help_text="calls sold per trade, one contract = one coin; at most the coins held",
+    )
+    initial_coin = forms.FloatField(
+        required=False,
+        initial=1.0,
+        min_value=0.01,
+        label="Coins held (the cover)",
+        help_text="coins at the start",
+    )
     grid_axes = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": GRID_EXAMPLE}),
@@ -130,6 +145,8 @@ class LabForm(forms.Form):
                 },
                 "fill": {"style": data["fill_style"], "haircut_pct": data["haircut_pct"]},
                 "decision_interval_hours": data["decision_interval_hours"],
+                "quantity_coin": data.get("quantity_coin") or 1.0,
+                "initial_coin": data.get("initial_coin") or 1.0,
                 "seed": data["seed"],
             }
         )
@@ -178,3 +195,54 @@ def _messages(exc: Exception) -> list[str]:
             for error in exc.errors()
         ]
     return [str(exc)]
+
+
+class StudyForm(forms.Form):
+    """Launch a selector study from the tab: a funnel, or a heatmap of two parameters."""
+
+    kind = forms.ChoiceField(
+        choices=[("funnel", "Funnel"), ("heatmap", "Heatmap"), ("arena", "Policy arena")]
+    )
+    source = forms.ChoiceField(
+        choices=[("synthetic", "synthetic"), ("snapshots", "real snapshots")], initial="synthetic"
+    )
+    underlying = forms.ChoiceField(choices=[("BTC", "BTC"), ("ETH", "ETH")], initial="BTC")
+    days = forms.FloatField(initial=90, min_value=1, max_value=3 * 365)
+    seed = forms.IntegerField(initial=42, min_value=0)
+    x_param = forms.ChoiceField(choices=[(p, p) for p in HEATMAP_PARAMS], initial="delta_max")
+    x_values = forms.CharField(initial="0.2, 0.3, 0.4, 0.5")
+    y_param = forms.ChoiceField(choices=[(p, p) for p in HEATMAP_PARAMS], initial="ivrv_min")
+    y_values = forms.CharField(initial="0.8, 1.0, 1.2")
+    measure = forms.ChoiceField(choices=[(m, m) for m in HEATMAP_MEASURES], initial="pass_rate")
+
+    def launch(self, *, user: Any) -> SelectorStudy:
+        """Create and queue the study (raises ValueError on a bad heatmap request)."""
+        from backtests.research_services import selector_study_create
+
+        data = self.cleaned_data
+        source = SourceSpec(
+            kind=data["source"], underlying=data["underlying"], days=data["days"], seed=data["seed"]
+        )
+        params: dict[str, Any] = {}
+        if data["kind"] == "heatmap":
+            params = {
+                "x_param": data["x_param"],
+                "y_param": data["y_param"],
+                "x_values": _numbers(data["x_values"]),
+                "y_values": _numbers(data["y_values"]),
+                "measure": data["measure"],
+            }
+        return selector_study_create(
+            kind=data["kind"],
+            source=source,
+            config=BacktestConfig(underlying=data["underlying"]),
+            params=params,
+            user=user,
+        )
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"not a list of numbers: {text!r}") from None

@@ -140,3 +140,48 @@ class TrainingExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}.{self.fmt} of run #{self.run_id} ({self.rows} rows)"
+
+
+class SelectorStudy(models.Model):
+    """A stored research run: a selector funnel, a 2D heatmap or a policy arena (issue 15).
+
+    `params` holds what was asked (for a heatmap: x/y parameter, their values and the measure);
+    `result` what came out (`backtests.domain.research`): the funnel's steps or the heatmap's
+    grid of values. Heatmaps with a simulated measure run as a Celery fan-out, one task per
+    row of cells, on the research queue.
+    """
+
+    class Kind(models.TextChoices):
+        FUNNEL = "funnel", "Selector funnel"
+        HEATMAP = "heatmap", "Selector heatmap"
+        ARENA = "arena", "Policy arena"
+
+    Status = BacktestRun.Status
+
+    name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    progress = models.FloatField(default=0.0, help_text="0 to 1")
+    source = models.JSONField(default=dict, help_text="SourceSpec: which market data")
+    config = models.JSONField(default=dict, help_text="BacktestConfig: the base selector")
+    params = models.JSONField(default=dict, blank=True, help_text="heatmap axes and measure")
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def is_done(self) -> bool:
+        """Finished one way or another."""
+        return self.status in BacktestRun.TERMINAL

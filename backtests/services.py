@@ -106,6 +106,17 @@ def source_build(*, spec: SourceSpec) -> MarketDataSource:
     )
 
 
+def panel_cache_key(spec: SourceSpec) -> str:
+    """The panel cache's key: the spec, and where its data comes from (the data directory, the
+    exchange environment and the market-data venue), so a changed setting never reuses a panel
+    built from other data."""
+    where = (
+        f"data_dir={snapshots_root()}|var={settings.VAR_DIR}"
+        f"|env={settings.DERIBIT_ENV}|venue={getattr(settings, 'DERIBIT_MARKET_DATA', '')}"
+    )
+    return f"{spec.cache_key()}|{where}"
+
+
 class _PanelCache:
     """The last few panels built in this process (a grid's cells share one panel)."""
 
@@ -118,7 +129,7 @@ class _PanelCache:
         self._lock = threading.Lock()
 
     def simulator(self, spec: SourceSpec) -> CoveredCallSimulator:
-        key = spec.cache_key()
+        key = panel_cache_key(spec)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -136,7 +147,7 @@ class _PanelCache:
         self, spec: SourceSpec, holdout_frac: float
     ) -> tuple[CoveredCallSimulator, CoveredCallSimulator]:
         """In-sample and out-of-sample simulators of the spec's panel (cached like panels)."""
-        key = f"{spec.cache_key()}|holdout={holdout_frac:g}"
+        key = f"{panel_cache_key(spec)}|holdout={holdout_frac:g}"
         with self._lock:
             if key in self._splits:
                 self._splits.move_to_end(key)

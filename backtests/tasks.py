@@ -44,3 +44,29 @@ def resume_grid(run_id: int) -> int:
 
     run = BacktestRun.objects.filter(pk=run_id).first()
     return 0 if run is None else grid_run_resume(run=run)
+
+
+@shared_task(name="backtests.selector_study", acks_late=True, ignore_result=False)
+def selector_study(study_id: int) -> str:
+    """Run a selector funnel or a pass-rate heatmap (research queue)."""
+    from backtests.research_services import selector_study_execute
+
+    study = selector_study_execute(study_id=study_id)
+    return study.status if study is not None else "deleted"
+
+
+@shared_task(name="backtests.selector_heatmap_row", acks_late=True, ignore_result=False)
+def selector_heatmap_row(study_id: int, row: int) -> list[float | None]:
+    """One row of cells of a simulated heatmap (a chord header task, research queue)."""
+    from backtests.research_services import heatmap_row_compute
+
+    return heatmap_row_compute(study_id=study_id, row=row)
+
+
+@shared_task(name="backtests.selector_heatmap_finish", acks_late=True, ignore_result=False)
+def selector_heatmap_finish(rows: list[list[float | None]], study_id: int) -> str:
+    """Chord callback: store the heatmap assembled from its rows."""
+    from backtests.research_services import heatmap_finish
+
+    study = heatmap_finish(study_id=study_id, rows=rows)
+    return study.status if study is not None else "deleted"

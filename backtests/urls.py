@@ -8,8 +8,12 @@ app_name = "backtests"
 urlpatterns = [
     path("", views.index, name="index"),
     path("compare/", views.compare, name="compare"),
+    path("studies/", views.studies, name="studies"),
+    path("studies/<int:study_id>/", views.study_detail, name="study"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/progress/", views.run_progress, name="progress"),
     path("runs/<int:run_id>/stop/", views.run_stop, name="stop"),
     path("runs/<int:run_id>/delete/", views.run_delete, name="delete"),
+    path("runs/<int:run_id>/use-live/", views.cell_use_live, name="use-live"),
+    path("runs/<int:run_id>/rerun/", views.cell_rerun, name="rerun"),
 ]

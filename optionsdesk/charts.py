@@ -31,3 +31,32 @@ def date_axis(axis: Any) -> None:
     axis.xaxis.set_major_locator(locator)
     axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     axis.grid(alpha=0.3)
+
+
+def heatmap_svg(
+    x_labels: list[str],
+    y_labels: list[str],
+    values: list[list[float | None]],
+    *,
+    x_title: str,
+    y_title: str,
+    value_title: str,
+) -> str:
+    """A heatmap with each cell's value written in it; missing cells are left blank (grey)."""
+    import numpy as np
+
+    grid = np.array([[np.nan if v is None else float(v) for v in row] for row in values])
+    width = min(WIDTH_IN, 1.6 + 1.1 * max(len(x_labels), 1))
+    figure = Figure(figsize=(width, 1.4 + 0.55 * max(len(y_labels), 1)))
+    axis = figure.subplots()
+    axis.set_facecolor("#eeeeee")
+    image = axis.imshow(np.ma.masked_invalid(grid), cmap="RdYlGn", aspect="auto", origin="lower")
+    axis.set_xticks(range(len(x_labels)), labels=x_labels, rotation=30, ha="right", fontsize=8)
+    axis.set_yticks(range(len(y_labels)), labels=y_labels, fontsize=8)
+    axis.set_xlabel(x_title)
+    axis.set_ylabel(y_title)
+    for (row, col), value in np.ndenumerate(grid):
+        if np.isfinite(value):
+            axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=8)
+    figure.colorbar(image, ax=axis, label=value_title)
+    return svg_of(figure)

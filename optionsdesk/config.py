@@ -284,7 +284,14 @@ SEED_LIKE_PREFIXES = (
     "TELEGRAM_",
 )
 #: Seed-like variables read elsewhere (not fields of `AppSettings`).
-OTHER_KNOWN_VARIABLES = frozenset({"OPTIONSDESK_REQUIRE_BROWSER", "OPTIONSDESK_SHARED_DIR"})
+OTHER_KNOWN_VARIABLES = frozenset(
+    {
+        "OPTIONSDESK_REQUIRE_BROWSER",
+        "OPTIONSDESK_REQUIRE_SERVICES",
+        "OPTIONSDESK_SHARED_DIR",
+        "OPTIONSDESK_SHOW_WORKER_LOG",
+    }
+)
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:

@@ -1,7 +1,8 @@
 """System health checks: database, broker, worker heartbeat, exchange and LLM.
 
-Each check returns ok / degraded / down with a human detail. `/health`, `/api/status` and the
-System Health tab read the same report.
+Each check returns ok / starting / degraded / down with a human detail; `starting` is the worker
+during the first heartbeat interval after start-up (no beat yet is not "down"). `/health`,
+`/api/status` and the System Health tab read the same report.
 """
 
 from __future__ import annotations
@@ -20,9 +21,18 @@ from django.utils import timezone
 
 from optionsdesk.models import WorkerHeartbeat
 
-Status = Literal["ok", "degraded", "down"]
-_RANK: dict[str, int] = {"ok": 0, "degraded": 1, "down": 2}
+Status = Literal["ok", "starting", "degraded", "down"]
+_RANK: dict[str, int] = {"ok": 0, "starting": 1, "degraded": 2, "down": 3}
 EXTERNAL_CACHE_S = 15
+#: When this process started (monotonic): a worker has one heartbeat interval to report in.
+PROCESS_STARTED = time.monotonic()
+
+
+def starting_up(*, now: float | None = None) -> bool:
+    """True during the first heartbeat interval (plus its grace) after this process started:
+    a missing worker heartbeat then means "not reported yet", not "down"."""
+    elapsed = (time.monotonic() if now is None else now) - PROCESS_STARTED
+    return elapsed <= 2 * settings.HEARTBEAT_INTERVAL_S + 5
 
 
 @dataclass(frozen=True)
@@ -62,23 +72,26 @@ def _broker() -> tuple[Status, str]:
 def _worker() -> tuple[Status, str]:
     latest = WorkerHeartbeat.objects.order_by("-last_seen_at").first()
     if latest is None:
+        if starting_up():
+            return "starting", "no worker heartbeat yet: started less than an interval ago"
         return "down", "no worker heartbeat recorded yet"
     age = timezone.now() - latest.last_seen_at
     interval = timedelta(seconds=settings.HEARTBEAT_INTERVAL_S)
     seconds = int(age.total_seconds())
     if age <= 2 * interval + timedelta(seconds=5):
         return "ok", f"{latest.hostname} seen {seconds}s ago"
+    if starting_up():
+        return "starting", f"{latest.hostname} last seen {seconds}s ago; waiting for its next beat"
     if age <= 10 * interval:
         return "degraded", f"{latest.hostname} last seen {seconds}s ago"
     return "down", f"no heartbeat for {seconds}s (last: {latest.hostname})"
 
 
 def _exchange() -> tuple[Status, str]:
-    from trading.deribit.rpc import RetryPolicy
-    from trading.exchange import exchange_client
+    from django.utils.module_loading import import_string
 
-    with exchange_client(timeout_s=3.0, retry=RetryPolicy(max_attempts=1)) as client:
-        server_ms = client.get_time()
+    # The trading app's probe, named in settings: infrastructure imports no app.
+    server_ms = import_string(settings.HEALTH_EXCHANGE_TIME)()
     skew_ms = abs(int(time.time() * 1000) - int(server_ms))
     # The simulator's clock may run accelerated; only a real exchange's clock drifting from ours
     # matters (order expiries, settlement windows).

@@ -190,6 +190,8 @@ if APP.is_production:
 # What the next tick does with orders, for /api/status (an app's selector, named here so that
 # `optionsdesk` imports no app).
 AGENT_MODE_SELECTOR = "trading.selectors.agent_mode_effective"
+# /health's exchange probe (the exchange clock in ms); by name, so optionsdesk imports no app.
+HEALTH_EXCHANGE_TIME = "trading.exchange.exchange_time_ms"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

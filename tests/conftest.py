@@ -25,6 +25,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # CI runs property tests on a fixed example sequence so a red build reproduces exactly;
 # local runs keep exploring new examples.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+# `make test-fast`: the pure domain tests with fewer property examples (a quick inner loop).
+hypothesis_settings.register_profile("fast", max_examples=15, derandomize=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
@@ -143,3 +145,57 @@ def browser_login(live_server: Any, page: Any, django_user_model: Any) -> Callab
         return page
 
     return login
+
+
+# ------------------------------------------------------------------ the live agent's simulator
+# Builders in tests/trading/agent_helpers.py; imported inside the fixtures because Django is
+# not set up yet when this module loads.
+
+
+@pytest.fixture
+def sim_server() -> Iterator[Any]:
+    """A fresh VRP simulator behind uvicorn on 127.0.0.1 (ephemeral port)."""
+    from django.core.cache import cache
+
+    from tests.trading.agent_helpers import make_vrp_exchange
+    from trading.deribit.simulator import ServerThread, create_app
+
+    cache.clear()
+    server = ServerThread(create_app(make_vrp_exchange()), port=0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sim_exchange(sim_server: Any) -> Any:
+    """The simulator behind `sim_server` (to advance its clock or inject faults)."""
+    return sim_server.app.exchange
+
+
+@pytest.fixture
+def sim_client(sim_server: Any) -> Iterator[Any]:
+    """A client talking to `sim_server` over a real socket."""
+    from tests.trading.agent_helpers import make_agent_client
+
+    with make_agent_client(sim_server.base_url) as client:
+        yield client
+
+
+@pytest.fixture
+def agent_settings(settings: Any, tmp_path: Path) -> Any:
+    """Sim environment, dry run on, decision files under a temporary VAR_DIR."""
+    settings.DERIBIT_ENV = "sim"
+    settings.DRY_RUN_DEFAULT = True
+    settings.VAR_DIR = tmp_path
+    return settings
+
+
+@pytest.fixture
+def decisions(agent_settings: Any, sim_client: Any) -> list[Any]:
+    """Two real dry-run ticks: the first sells a covered call (on paper), the second sees it."""
+    from trading.models import Decision
+    from trading.services import tick_run
+
+    tick_run(trigger="test", client=sim_client, seed=1)
+    tick_run(trigger="test", client=sim_client, seed=2)
+    return list(Decision.objects.order_by("id"))

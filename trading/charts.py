@@ -144,7 +144,7 @@ def pnl_history_svg(history: Mapping[str, Any]) -> str:
         top.plot(x, history["cumulative_usd"][book], color=colour, marker="o", lw=1.5,
                  label=f"{book} book, cumulative")  # fmt: skip
     top.axhline(0, color="black", lw=0.6)
-    top.set_ylabel("Realised P&L, USD")
+    top.set_ylabel("Cash P&L, USD")
     top.legend(loc="upper left", fontsize=8)
     equity = np.array([np.nan if v is None else v for v in history["equity_usd"]], dtype=float)
     drawdown = np.array([np.nan if v is None else v for v in history["drawdown_pct"]], dtype=float)

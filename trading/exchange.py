@@ -52,3 +52,12 @@ def market_data_client(*, timeout_s: float | None = None) -> DeribitClient:
         timeout_s=float(timeout_s if timeout_s is not None else settings.DERIBIT_TIMEOUT_S),
         public_only=True,
     )
+
+
+def exchange_time_ms() -> int:
+    """The configured exchange's clock (ms), asked once with a short timeout and no retry: the
+    `/health` probe (`settings.HEALTH_EXCHANGE_TIME`, so `optionsdesk` imports no app)."""
+    from trading.deribit.rpc import RetryPolicy
+
+    with exchange_client(timeout_s=3.0, retry=RetryPolicy(max_attempts=1)) as client:
+        return int(client.get_time())

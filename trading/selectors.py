@@ -728,7 +728,7 @@ def risk_report_latest() -> dict[str, Any] | None:
 
 
 def pnl_history() -> dict[str, Any]:
-    """Daily realised cash P&L per book and the account's daily equity and drawdown
+    """Daily cash P&L per book and the account's daily equity and drawdown
     (`trading.domain.pnl.pnl_daily`), USD at each day's last index.
 
     Fills count on the day they were created (premium +, buy-backs -, fees -), expiry and
@@ -928,3 +928,33 @@ def training_csv(qs: QuerySet[Decision] | None = None) -> str:
             }
         )  # fmt: skip
     return buffer.getvalue()
+
+
+def agent_clocks() -> dict[str, Any]:
+    """Wall time now, the market (exchange/simulator) clock at the last tick, whether they
+    differ (more than a minute apart at that tick: an accelerated simulator), and when the
+    next tick is due (wall clock: last tick + loop interval)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    status = AgentStatus.load()
+    now = timezone.now()
+    market = market_now() if status.last_summary else None
+    wall_at_tick = status.last_tick_at
+    differ = bool(market and wall_at_tick and abs((market - wall_at_tick).total_seconds()) > 60)
+    try:
+        interval = effective_params_load().loop_interval_s
+    except ValidationError:
+        interval = None
+    next_tick = None
+    if wall_at_tick is not None and interval:
+        next_tick = max(wall_at_tick + timedelta(seconds=interval), now)
+    return {
+        "wall_now": now,
+        "market_at_last_tick": market,
+        "wall_at_last_tick": wall_at_tick,
+        "differ": differ,
+        "next_tick_at": next_tick,
+        "interval_s": interval,
+    }

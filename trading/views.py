@@ -69,6 +69,7 @@ def live_context(*, hide_idle: bool = False) -> dict[str, Any]:
     counts = selectors.last_rejection_counts()
     open_rows = selectors.position_rows(status=Position.Status.OPEN)
     return {
+        "clocks": selectors.agent_clocks(),
         "position_subtotals": selectors.position_subtotals(open_rows),
         "paper_open": sum(1 for r in open_rows if r["position"].paper),
         "hide_idle": hide_idle,

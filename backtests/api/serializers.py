@@ -12,7 +12,8 @@ from rest_framework import serializers
 from backtests.domain.grid import AXES, GridSpec, grid_cell_count
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
-from backtests.models import BacktestRun, SimulatedTrade, TrainingExport
+from backtests.models import BacktestRun, SelectorStudy, SimulatedTrade, TrainingExport
+from optionsdesk.api.fields import StrictCharField
 
 STATUS_TEXT = "run status: " + ", ".join(BacktestRun.Status.values)
 
@@ -165,16 +166,6 @@ class GridField(ObjectField):
     """A grid search (`GridSpec` without its base, which is `config`)."""
 
 
-class StrictCharField(serializers.CharField):
-    """A string, and only a string (no number turned into one)."""
-
-    def to_internal_value(self, data: Any) -> str:
-        """Refuse anything but a string."""
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
     """Launch a run: `source` (SourceSpec), `config` (BacktestConfig), optional `grid`.
 
@@ -270,3 +261,61 @@ class DiffSerializer(serializers.Serializer[dict[str, Any]]):
     b = serializers.IntegerField()
     config_changes = serializers.ListField(child=serializers.DictField())
     metrics = serializers.ListField(child=serializers.DictField())
+
+
+class SelectorStudySerializer(serializers.ModelSerializer[SelectorStudy]):
+    """A stored selector study (funnel or heatmap) with its result."""
+
+    status = RunStatusField(read_only=True)
+    kind = serializers.CharField(read_only=True, help_text="funnel or heatmap")
+
+    class Meta:
+        model = SelectorStudy
+        fields = (
+            "id",
+            "name",
+            "kind",
+            "status",
+            "progress",
+            "source",
+            "config",
+            "params",
+            "result",
+            "error",
+            "created_at",
+            "finished_at",
+        )
+        read_only_fields = fields
+
+
+class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    """Launch a study: `kind` (funnel or heatmap), `source`, `config` (the base selector) and,
+    for a heatmap, `params` ({"x_param", "x_values", "y_param", "y_values", "measure"})."""
+
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    kind = serializers.CharField(help_text="funnel, heatmap or arena")
+    source = ObjectField(required=False, default=dict)  # type: ignore[assignment]
+    config = ObjectField(required=False, default=dict)
+    params = ObjectField(required=False, default=dict)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Validate source and config with the domain models, heatmap params by the service."""
+        from backtests.research_services import heatmap_params_validate
+
+        if attrs["kind"] not in SelectorStudy.Kind.values:
+            raise serializers.ValidationError({"kind": ["funnel, heatmap or arena"]})
+        source = _pydantic(SourceSpec, attrs.get("source"), "source")
+        config = _pydantic(BacktestConfig, attrs.get("config"), "config")
+        params = dict(attrs.get("params") or {})
+        if attrs["kind"] == SelectorStudy.Kind.HEATMAP:
+            try:
+                params = heatmap_params_validate(params)
+            except ValueError as exc:
+                raise serializers.ValidationError({"params": [str(exc)]}) from None
+        return {
+            "name": attrs.get("name", ""),
+            "kind": attrs["kind"],
+            "source": source,
+            "config": config,
+            "params": params,
+        }

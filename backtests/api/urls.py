@@ -2,9 +2,10 @@
 
 from rest_framework.routers import SimpleRouter
 
-from backtests.api.views import BacktestRunViewSet
+from backtests.api.views import BacktestRunViewSet, SelectorStudyViewSet
 
 router = SimpleRouter(trailing_slash=False)
+router.register("backtests/studies", SelectorStudyViewSet, basename="selector-study")
 router.register("backtests", BacktestRunViewSet, basename="backtest-run")
 
 urlpatterns = router.urls

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from backtests import selectors, services
+from backtests import research_services, selectors, services
 from backtests.api.serializers import (
     STATUS_TEXT,
     BacktestRunCreateSerializer,
@@ -33,9 +33,11 @@ from backtests.api.serializers import (
     CompareSerializer,
     DiffSerializer,
     ResumeSerializer,
+    SelectorStudyCreateSerializer,
+    SelectorStudySerializer,
     SimulatedTradeSerializer,
 )
-from backtests.models import BacktestRun, SimulatedTrade
+from backtests.models import BacktestRun, SelectorStudy, SimulatedTrade
 from optionsdesk.api.parsers import JSONParser
 from optionsdesk.api.permissions import OwnerOrAdminWrites
 from optionsdesk.roles import IsResearcher, Role, role_for_writes
@@ -288,3 +290,30 @@ class BacktestRunViewSet(
         if a_id not in runs or b_id not in runs:
             raise NotFound("unknown run")
         return Response(selectors.backtest_run_diff(a=runs[a_id], b=runs[b_id]))
+
+
+@extend_schema(tags=["backtests"])
+class SelectorStudyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet[SelectorStudy],
+):
+    """Selector studies (issue 15): the selector's funnel and 2D heatmaps, stored and queued.
+
+    Viewers read; launching needs the researcher role. Studies run on the research queue.
+    """
+
+    queryset = SelectorStudy.objects.all()
+    serializer_class = SelectorStudySerializer
+    permission_classes = [role_for_writes(Role.RESEARCHER)]
+    parser_classes = [JSONParser]
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    @extend_schema(request=SelectorStudyCreateSerializer, responses=SelectorStudySerializer)
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Queue a funnel, or a heatmap of two selector parameters."""
+        form = SelectorStudyCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        study = research_services.selector_study_create(**form.validated_data, user=request.user)
+        return Response(SelectorStudySerializer(study).data, status=status.HTTP_201_CREATED)

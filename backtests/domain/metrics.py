@@ -20,6 +20,15 @@ from backtests.domain.types import EquityCurve, FloatArray, SimulatedTrade
 SECONDS_PER_DAY = 86_400.0
 DAYS_PER_YEAR = 365.0  # crypto trades every day
 TOO_GOOD_SHARPE = 1.5
+#: Win rate that 20+ short calls (`TOO_GOOD_MIN_TRADES_FOR_WIN_RATE`) should not reach.
+TOO_GOOD_WIN_RATE = 0.95
+TOO_GOOD_MIN_TRADES_FOR_WIN_RATE = 20
+#: Profit factor (gross profit / gross loss) above which the fills or marks are suspect.
+TOO_GOOD_PROFIT_FACTOR = 5.0
+#: Fees below this fraction of the premium collected: the fee model is suspect.
+SUSPICIOUS_FEES_PCT_OF_PREMIUM = 0.005
+#: Shorter samples than this many days are flagged as short.
+SHORT_SAMPLE_DAYS = 30
 MIN_TRADES_FOR_STATISTICS = 10
 
 
@@ -300,19 +309,37 @@ def too_good_flags(metrics: Metrics) -> list[Flag]:
                 f"{metrics.num_trades} trades: too few for the statistics to mean much",
             )
         )
-    if metrics.num_trades >= 20 and metrics.win_rate > 0.95:
+    if (
+        metrics.num_trades >= TOO_GOOD_MIN_TRADES_FOR_WIN_RATE
+        and metrics.win_rate > TOO_GOOD_WIN_RATE
+    ):
         flags.append(
-            Flag("win_rate_too_high", f"win rate {metrics.win_rate:.0%} over 20+ short calls")
+            Flag(
+                "win_rate_too_high",
+                f"win rate {metrics.win_rate:.0%} over "
+                f"{TOO_GOOD_MIN_TRADES_FOR_WIN_RATE}+ short calls",
+            )
         )
-    if math.isfinite(metrics.profit_factor) and metrics.profit_factor > 5.0:
+    if math.isfinite(metrics.profit_factor) and metrics.profit_factor > TOO_GOOD_PROFIT_FACTOR:
         flags.append(
-            Flag("profit_factor_too_high", f"profit factor {metrics.profit_factor:.1f} > 5")
+            Flag(
+                "profit_factor_too_high",
+                f"profit factor {metrics.profit_factor:.1f} > {TOO_GOOD_PROFIT_FACTOR:g}",
+            )
         )
     if metrics.num_trades > 0 and metrics.max_drawdown_pct == 0.0:
         flags.append(Flag("no_drawdown", "the equity curve never fell: check marks and fills"))
-    if metrics.premium_collected_usd > 0 and metrics.fees_pct_of_premium < 0.005:
-        flags.append(Flag("fees_suspiciously_low", "fees under 0.5% of premium"))
-    if metrics.years < 30 / DAYS_PER_YEAR:
+    if (
+        metrics.premium_collected_usd > 0
+        and metrics.fees_pct_of_premium < SUSPICIOUS_FEES_PCT_OF_PREMIUM
+    ):
+        flags.append(
+            Flag(
+                "fees_suspiciously_low",
+                f"fees under {SUSPICIOUS_FEES_PCT_OF_PREMIUM:.1%} of premium",
+            )
+        )
+    if metrics.years < SHORT_SAMPLE_DAYS / DAYS_PER_YEAR:
         flags.append(Flag("short_sample", f"{metrics.years * 365:.1f} days of data"))
     return flags
 

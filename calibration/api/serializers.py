@@ -15,6 +15,7 @@ from calibration.models import (
     PolicyDecision,
     RegimeFit,
 )
+from optionsdesk.api.fields import StrictCharField
 
 BANDS = [name for name, _, _ in DTE_BANDS]
 
@@ -149,7 +150,7 @@ class AppliedMultipliersSerializer(serializers.ModelSerializer[AppliedMultiplier
 class HoldSerializer(serializers.Serializer[Any]):
     """Why an operator holds a recommendation."""
 
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class OverrideSerializer(serializers.Serializer[Any]):
@@ -160,7 +161,7 @@ class OverrideSerializer(serializers.Serializer[Any]):
         child=serializers.FloatField(min_value=0.5, max_value=2.0),
         help_text=f"multiplier per DTE band ({', '.join(BANDS)}), 0.5 to 2",
     )
-    note = serializers.CharField(help_text="the reason, required")
+    note = StrictCharField(help_text="the reason, required")
 
     def validate_multipliers(self, value: dict[str, float]) -> dict[str, float]:
         """Only known bands."""

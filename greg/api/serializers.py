@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from greg.domain.spec import SENSOR_NAMES
 from greg.models import GregCalibration, GregDecision, GregPosition, GregPositionLog
+from optionsdesk.api.fields import StrictCharField
 
 
 class SensorVectorSerializer(serializers.Serializer[Any]):
@@ -97,7 +98,7 @@ class CalibrationUpdateSerializer(serializers.Serializer[Any]):
     """Thresholds to change (name -> number) and an optional note."""
 
     thresholds = serializers.DictField(child=serializers.FloatField())
-    note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    note = StrictCharField(required=False, allow_blank=True, max_length=300)
 
 
 class GregSettingsSerializer(serializers.Serializer[Any]):
@@ -105,7 +106,7 @@ class GregSettingsSerializer(serializers.Serializer[Any]):
 
     mode = serializers.ChoiceField(choices=("advice", "live"), required=False)
     master_switch = serializers.BooleanField(required=False)
-    enabled_strategies = serializers.ListField(child=serializers.CharField(), required=False)
+    enabled_strategies = serializers.ListField(child=StrictCharField(), required=False)
     max_notional_usd_per_position = serializers.DecimalField(
         max_digits=14, decimal_places=2, required=False
     )

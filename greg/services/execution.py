@@ -33,6 +33,7 @@ from trading.domain.risk.inputs import PortfolioState, RiskInputs
 from trading.models import AgentStatus, Order
 from trading.services.controls import effective_params_load
 from trading.services.order_gate import GateLeg, OrderOrigin, OrderRequest, order_gate_run
+from trading.services.risk import stress_inputs_for_legs
 
 
 @dataclass
@@ -160,6 +161,7 @@ def _request(
         risk=judge,
         requested_by=user,
         note=f"Greg suggestion #{suggestion.pk}",
+        stress_inputs=stress_inputs_for_legs(inputs, quote["legs"], index),
     )
 
 

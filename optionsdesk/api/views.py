@@ -18,7 +18,7 @@ _CHECK = inline_serializer(
     name="HealthCheck",
     fields={
         "name": serializers.CharField(),
-        "status": serializers.ChoiceField(choices=["ok", "degraded", "down"]),
+        "status": serializers.ChoiceField(choices=["ok", "starting", "degraded", "down"]),
         "detail": serializers.CharField(required=False, help_text="logged-in callers only"),
         "latency_ms": serializers.FloatField(
             allow_null=True, required=False, help_text="logged-in callers only"
@@ -28,7 +28,7 @@ _CHECK = inline_serializer(
 _HEALTH = inline_serializer(
     name="Health",
     fields={
-        "status": serializers.ChoiceField(choices=["ok", "degraded", "down"]),
+        "status": serializers.ChoiceField(choices=["ok", "starting", "degraded", "down"]),
         "time": serializers.DateTimeField(),
         "checks": serializers.DictField(child=_CHECK),
     },

@@ -3,7 +3,6 @@
 A loopback simulator stands in for Deribit's public API (it answers the same methods in the
 same shapes); the settings point the research data venue at it as they would at mainnet.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import pytest
 from django.core.management import call_command
 
 from backtests.models import BacktestRun
-from tests.trading.agent_helpers import SIM_START, sim_server  # noqa: F401 - fixture
+from tests.trading.agent_helpers import SIM_START
 from trading.deribit.client import DeribitClient
 from trading.deribit.errors import PublicOnlyError
 from trading.exchange import market_data_client, market_data_venue

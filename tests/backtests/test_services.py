@@ -212,3 +212,19 @@ def test_it_queues_on_commit(django_capture_on_commit_callbacks, eager_celery: N
 
     run.refresh_from_db()
     assert run.status == Status.SUCCEEDED
+
+
+def test_the_panel_cache_key_names_the_data_directory_and_the_environment(settings, tmp_path):
+    from backtests.domain.sources.spec import SourceSpec
+
+    spec = SourceSpec.model_validate(SHORT_SOURCE)
+    settings.BACKTEST_DERIBIT_DATA_DIR = str(tmp_path / "a")
+    settings.DERIBIT_ENV = "sim"
+    first = services.panel_cache_key(spec)
+    settings.BACKTEST_DERIBIT_DATA_DIR = str(tmp_path / "b")
+    second = services.panel_cache_key(spec)
+    settings.DERIBIT_ENV = "testnet"
+    third = services.panel_cache_key(spec)
+    assert len({first, second, third}) == 3
+    assert str(tmp_path / "a") in first
+    assert "env=testnet" in third

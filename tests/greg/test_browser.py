@@ -9,9 +9,7 @@ import pytest
 
 from greg.services.evaluation import greg_evaluate
 from greg.services.positions import positions_review, sandbox_open
-from tests.trading.agent_helpers import agent_settings, sim_client, sim_exchange, sim_server
 
-__all__ = ["agent_settings", "sim_client", "sim_exchange", "sim_server"]
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 

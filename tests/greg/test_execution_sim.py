@@ -12,11 +12,9 @@ from greg.models import GregDecision, GregPosition
 from greg.services import greg_settings_update
 from greg.services.evaluation import underlying_evaluate
 from greg.services.execution import suggestion_execute
-from tests.trading.agent_helpers import agent_settings, sim_client, sim_exchange, sim_server
 from trading.models import Order
 from trading.services import controls_update
 
-__all__ = ["agent_settings", "sim_client", "sim_exchange", "sim_server"]
 pytestmark = pytest.mark.django_db
 STRATEGY = "STRATEGY_F_BULL_PUT_SPREAD"
 

@@ -10,16 +10,9 @@ from greg.domain.spec import SENSOR_NAMES, STRATEGY_OUTCOMES
 from greg.models import GregDecision, GregPosition, GregPositionLog
 from greg.services.evaluation import greg_evaluate, underlying_evaluate
 from greg.services.positions import positions_review, sandbox_close, sandbox_open
-from tests.trading.agent_helpers import (
-    agent_settings,
-    make_agent_client,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import make_agent_client
 from trading.models import Position
 
-__all__ = ["agent_settings", "sim_client", "sim_exchange", "sim_server"]
 pytestmark = pytest.mark.django_db
 
 

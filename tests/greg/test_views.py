@@ -9,17 +9,10 @@ from greg.services import greg_settings_update
 from greg.services.evaluation import greg_evaluate
 from greg.services.notes import observer_notes
 from greg.services.positions import positions_review, sandbox_open
-from tests.trading.agent_helpers import (
-    agent_settings,
-    make_agent_client,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import make_agent_client
 from trading.models import Order
 from trading.services import controls_update
 
-__all__ = ["agent_settings", "sim_client", "sim_exchange", "sim_server"]
 pytestmark = pytest.mark.django_db
 
 

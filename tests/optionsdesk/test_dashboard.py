@@ -74,3 +74,18 @@ def test_views_ask_htmx_through_one_helper():
         if 'getattr(request, "htmx"' in path.read_text() and path.name != "htmx.py"
     ]
     assert offenders == []
+
+
+def test_docs_operations_names_only_commands_that_exist():
+    import re
+    from pathlib import Path
+
+    from django.core.management import get_commands
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "operations.md").read_text()
+    targets = set(re.findall(r"^([a-z][a-z_-]*):", (root / "Makefile").read_text(), re.M))
+    named_make = set(re.findall(r"`make ([a-z][a-z_-]*)", text))
+    named_manage = set(re.findall(r"manage\.py ([a-z_]+)", text))
+    assert named_make - targets == set()
+    assert named_manage - set(get_commands()) == set()

@@ -23,6 +23,31 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _long_running(monkeypatch):
+    """These tests judge a process past its start-up window (see the `starting` tests)."""
+    import time
+
+    from optionsdesk import health
+
+    monkeypatch.setattr(health, "PROCESS_STARTED", time.monotonic() - 100_000)
+
+
+def test_health_says_starting_not_down_during_the_first_heartbeat_interval(
+    client, settings, monkeypatch
+):
+    import time
+
+    from optionsdesk import health
+
+    settings.HEARTBEAT_INTERVAL_S = 30
+    monkeypatch.setattr(health, "PROCESS_STARTED", time.monotonic() - 10)
+    body = client.get("/health").json()
+    assert body["checks"]["worker"]["status"] == "starting"
+    monkeypatch.setattr(health, "PROCESS_STARTED", time.monotonic() - 66)
+    assert client.get("/health").json()["checks"]["worker"]["status"] == "down"
+
+
 def test_health_is_public_and_reports_every_component(client):
     response = client.get("/health")
     assert response.status_code == 200

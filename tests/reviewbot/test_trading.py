@@ -2,7 +2,6 @@
 database's figures and the EFFECTIVE mode, the kill switch changes only for operators through
 the audited controls service, and a fill is alerted exactly once even when the task is
 delivered twice."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -17,12 +16,7 @@ from reviewbot.models import AlertDelivery, TelegramLink
 from reviewbot.tasks import alert_send, alerts_scan
 from reviewbot.trading_link import TradingLink
 from tests.reviewbot.conftest import ALLOWED, OTHER_ALLOWED, STRANGER, run_updates
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    make_agent_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import make_agent_client
 from trading.models import Decision, Order, RuntimeControl, RuntimeControlChange
 from trading.services import controls_update, tick_run
 

@@ -3,7 +3,6 @@
 
 Kept free of the order gate's names so that it runs (and fails) on the code before the gate.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -11,37 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    CLIENT_ID,
-    CLIENT_SECRET,
-    agent_settings,
-    short_size,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import short_size
 from trading.services import controls_update
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def drift(agent_settings, sim_server, sim_client, settings) -> str:
-    """A short call on the exchange our books never recorded; the API's client points at it."""
-    settings.DERIBIT_BASE_URL = sim_server.base_url
-    settings.DERIBIT_CLIENT_ID = CLIENT_ID
-    settings.DERIBIT_CLIENT_SECRET = CLIENT_SECRET
-    rows = sim_client.get_book_summary_by_currency("BTC", "option")
-    name = next(
-        r.instrument_name
-        for r in rows
-        if r.instrument_name.endswith("-C") and r.bid_price and r.instrument_name[4:9] == "19DEC"
-    )
-    bid = next(r.bid_price for r in rows if r.instrument_name == name)
-    sim_client.sell(
-        name, Decimal("0.2"), price=Decimal(str(bid)), time_in_force="immediate_or_cancel"
-    )
-    return name
 
 
 def _close(client) -> dict:

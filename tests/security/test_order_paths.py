@@ -5,7 +5,6 @@ then driven through its real entry point (tick, API, beat task) against the simu
 with the kill switch on, and the exchange must receive nothing. A new path (a manual close, a
 Greg execution) fails `test_every_order_path_is_known` until it gets its case here.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -16,14 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.test_kill_switch_repro import drift  # noqa: F401 - fixture
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    short_size,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import short_size
 from trading.models import Order
 from trading.services import controls_update, tick_run
 

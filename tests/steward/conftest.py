@@ -1,5 +1,4 @@
 """Fixtures of the steward tests: real ticks on the loopback simulator, users by role."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -7,12 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures re-exported
-    agent_settings,
-    make_agent_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import make_agent_client
 from trading.models import Decision
 
 

@@ -1,28 +1,23 @@
-"""Fixtures for the live agent's Django-side tests: a VRP simulator on loopback, a client.
+"""Builders for the live agent's Django-side tests: a VRP simulator, a client of it, sizes.
 
-Imported by the `test_agent_*`, `test_tick_*`, `test_execution_*`, `test_reconcile_*`,
-`test_controls_*` and `test_live_*` modules. The simulated market gets a stronger volatility
-risk premium than the default (realized vol 70% of implied, default 80%), so the tests' ticks
-have several candidates and stable choices. Quotes are the default spread model's (fitted to
-the real December 2025 chains); no test needs narrower spreads than the real market's. The
-agent on the *default* market is tested in `test_default_market.py` and `test_agent_celery_e2e.py`.
+The fixtures built on them (`sim_server`, `sim_exchange`, `sim_client`, `agent_settings`,
+`decisions`) live in `tests/conftest.py`, so test modules use them without importing them.
+The simulated market gets a stronger volatility risk premium than the default (realized vol
+70% of implied, default 80%), so the tests' ticks have several candidates and stable choices.
+Quotes are the default spread model's (fitted to the real December 2025 chains); no test needs
+narrower spreads than the real market's. The agent on the *default* market is tested in
+`test_default_market.py` and `test_agent_celery_e2e.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
-
-import pytest
-from django.core.cache import cache
 
 from trading.deribit.client import DeribitClient, RetryPolicy
 from trading.deribit.limiter import NoLimiter
-from trading.deribit.simulator import ServerThread, SimConfig, SimulatedExchange, create_app
+from trading.deribit.simulator import SimConfig, SimulatedExchange
 from trading.domain.market_model import MarketModelParams, default_currency_params
-from trading.models import Decision
 
 SIM_START = datetime(2025, 12, 10, 9, 0, tzinfo=UTC)
 CLIENT_ID = "optionsdesk-sim"
@@ -57,47 +52,6 @@ def make_agent_client(base_url: str, **overrides: object) -> DeribitClient:
     options: dict[str, object] = {"timeout_s": 5.0, "limiter": NoLimiter(), "retry": FAST_RETRY}
     options.update(overrides)
     return DeribitClient(base_url, CLIENT_ID, CLIENT_SECRET, **options)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def sim_server() -> Iterator[ServerThread]:
-    """A fresh VRP simulator behind uvicorn on 127.0.0.1 (ephemeral port)."""
-    cache.clear()
-    server = ServerThread(create_app(make_vrp_exchange()), port=0).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sim_exchange(sim_server: ServerThread) -> SimulatedExchange:
-    """The simulator behind `sim_server` (to advance its clock or inject faults)."""
-    return sim_server.app.exchange
-
-
-@pytest.fixture
-def sim_client(sim_server: ServerThread) -> Iterator[DeribitClient]:
-    """A client talking to `sim_server` over a real socket."""
-    with make_agent_client(sim_server.base_url) as client:
-        yield client
-
-
-@pytest.fixture
-def agent_settings(settings, tmp_path):
-    """Sim environment, dry run on, decision files under a temporary VAR_DIR."""
-    settings.DERIBIT_ENV = "sim"
-    settings.DRY_RUN_DEFAULT = True
-    settings.VAR_DIR = tmp_path
-    return settings
-
-
-@pytest.fixture
-def decisions(agent_settings: Any, sim_client: DeribitClient) -> list[Decision]:
-    """Two real dry-run ticks: the first sells a covered call (on paper), the second sees it."""
-    from trading.services import tick_run
-
-    tick_run(trigger="test", client=sim_client, seed=1)
-    tick_run(trigger="test", client=sim_client, seed=2)
-    return list(Decision.objects.order_by("id"))
 
 
 def short_size(client: DeribitClient, instrument_name: str) -> Decimal:

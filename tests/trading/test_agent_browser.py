@@ -1,5 +1,4 @@
 """A real browser (Debian chromium via Playwright) on the Live Agent and System Health tabs."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -7,12 +6,6 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import BROWSER_USER
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.models import RuntimeControl, RuntimeControlChange
 from trading.services import tick_run
 
@@ -46,6 +39,7 @@ def test_the_live_agent_tab_shows_the_position_and_decision_of_a_tick(
 
 def test_the_kill_switch_toggles_from_system_health_and_is_audited(live_server, signed_in):
     page = signed_in
+    page.on("dialog", lambda dialog: dialog.accept())  # the kill switch asks first (issue #19)
     page.goto(f"{live_server.url}{reverse('system:health')}")
     switch = page.locator("[data-testid=kill-switch]")
     assert switch.inner_text() == "off"

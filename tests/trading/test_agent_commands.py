@@ -1,17 +1,11 @@
 """The agent's management commands against the loopback simulator."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    CLIENT_ID,
-    CLIENT_SECRET,
-    agent_settings,
-    sim_server,
-)
+from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET
 from trading.models import AgentRun, Decision, HealthCheck, ReconciliationRun
 from trading.tasks import agent_tick
 

@@ -3,7 +3,6 @@
 Decisions come from real ticks against the loopback simulator; with an LLM, the answer comes
 from the fake OpenAI-compatible server through the real `openai` client.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -15,13 +14,6 @@ from django.test import Client
 
 from optionsdesk.services import api_token_create
 from tests.fake_openai import FakeOpenAI, FakeOpenAIServer, answer, make_llm_client, tool_calls
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    decisions,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.chat import service
 from trading.chat.service import chat_ask, conversation_create
 from trading.deribit.client import DeribitClient

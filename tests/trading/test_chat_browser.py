@@ -3,7 +3,6 @@
 The question goes through htmx (the question shows, then its answer replaces a placeholder);
 without an LLM configured, the answers are labelled templates citing the decision log.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -12,12 +11,6 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.deribit.client import DeribitClient
 from trading.domain.chat import TEMPLATE_LABEL
 from trading.models import ChatMessage, Conversation, Decision

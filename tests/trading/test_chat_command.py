@@ -1,6 +1,5 @@
 """`manage.py chat_with_agent`: asks over real decisions (ticks on the loopback simulator),
 continues conversations, prints JSON, and refuses bad input before storing anything."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -11,13 +10,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    decisions,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.domain.chat import TEMPLATE_LABEL
 from trading.models import ChatMessage, Conversation, Decision
 

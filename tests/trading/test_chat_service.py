@@ -3,7 +3,6 @@
 Decisions come from real ticks against the loopback simulator; the LLM is the fake
 OpenAI-compatible server driven through the real `openai` client.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -22,13 +21,6 @@ from tests.fake_openai import (
     answer,
     make_llm_client,
     tool_calls,
-)
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    decisions,
-    sim_client,
-    sim_exchange,
-    sim_server,
 )
 from trading.chat import tools
 from trading.chat.service import (

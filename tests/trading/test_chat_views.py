@@ -1,6 +1,5 @@
 """The Chat tab through the Django test client: the page, the htmx ask and answer fragments,
 and the plain-form fallback. Decisions come from real ticks against the loopback simulator."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -12,13 +11,6 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.fake_openai import FakeOpenAI, FakeOpenAIServer, answer, make_llm_client, tool_calls
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    decisions,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.chat import service
 from trading.chat.service import chat_ask, conversation_create, question_add
 from trading.domain.chat import TEMPLATE_LABEL

@@ -1,5 +1,4 @@
 """Close now / roll now from the cockpit: operator only, through the one order gate, with fees."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -9,15 +8,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    CLIENT_ID,
-    CLIENT_SECRET,
-    agent_settings,
-    decisions,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET
 from trading.domain.fees import option_fee_coin
 from trading.models import Decision, Order, Position
 from trading.services import controls_update

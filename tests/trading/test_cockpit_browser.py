@@ -4,7 +4,6 @@ and its order (with its fee) is in the history; a viewer has no button; screensh
 
 Screenshots go to `COCKPIT_SCREENSHOT_DIR` when set (to look at them), else a temporary folder.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -15,14 +14,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    CLIENT_ID,
-    CLIENT_SECRET,
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET
 from trading.models import Order, Position, RuntimeControl
 from trading.services import controls_update, tick_run
 
@@ -163,3 +155,25 @@ def test_screenshot_of_the_live_agent_tab_with_paper_and_real_books(
     page.screenshot(path=str(shots / "live_paper_and_real.png"), full_page=True)
     page.goto(f"{live_server.url}{reverse('trading:pnl-history')}")
     page.screenshot(path=str(shots / "pnl_history.png"), full_page=True)
+
+
+def test_screenshot_of_a_grid_heatmap(live_server: Any, browser_login: Any, shots: Path) -> None:
+    from backtests import services
+    from backtests.domain.grid import GridSpec
+    from tests.backtests.conftest import SHORT_SOURCE, TRADING_CONFIG
+
+    axes: dict[str, list[Any]] = {
+        "delta_range": [[0.1, 0.3], [0.2, 0.4]],
+        "ivrv_min": [0.0, 0.5, 1.0],
+    }
+    grid = services.grid_run_create(
+        spec=GridSpec(base=TRADING_CONFIG, axes=axes), source=SHORT_SOURCE, enqueue=False
+    )
+    services.grid_run_execute_inline(run=grid)
+    page = browser_login(reverse("backtests:run", args=[grid.pk]))
+    assert page.locator("[data-testid=grid-heatmap] svg").count() == 1
+    assert page.locator("[data-testid=grid-cell-link]").count() == 6
+    page.locator("[data-testid=grid-heatmap]").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "grid_heatmap.png"), full_page=True)
+    page.locator("[data-testid=grid-cell-link]").first.click()
+    page.wait_for_selector("[data-testid=cell-no-curve]")

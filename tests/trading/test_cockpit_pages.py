@@ -1,6 +1,5 @@
 """Cockpit pages: decisions (read-only), orders and fills (filters, CSV), the paper book when
 going live, the timeline's links and idle filter."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -12,13 +11,6 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    decisions,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.domain.wording import metric_label, rejection_summary
 from trading.models import AgentStatus, Decision, Order, Position
 from trading.services import controls_update
@@ -211,3 +203,14 @@ def test_the_decision_log_and_training_data_download_with_realised_outcomes(
     assert row["instrument_name"] == sell.instrument_name
     assert Decimal(row["realised_coin"]) == expected
     assert row["outcome_status"] == "closed"
+
+
+def test_the_simulators_clock_shows_beside_wall_time_with_the_next_tick(
+    decisions: list[Decision], logged_in_client: Any
+) -> None:
+    page = logged_in_client.get(reverse("trading:live")).content.decode()
+    clocks = page[page.index('data-testid="clocks"') :].split("</p>")[0]
+    market = decisions[-1].market_time
+    assert f"market clock {market:%Y-%m-%d %H:%M}" in clocks
+    assert "Wall clock" in clocks
+    assert "next tick due" in clocks

@@ -1,6 +1,5 @@
 """Fees per fill and the live P&L: realised, unrealised at mark and at the buy-back price, total,
 in coin and USD per underlying and book; every figure recomputed by hand from the stored rows."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -12,13 +11,6 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    decisions,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.domain.fees import option_fee_coin
 from trading.domain.pnl import pnl_books, pnl_subtotals, position_figures, position_realised_coin
 from trading.models import AgentStatus, Decision, Order, Position

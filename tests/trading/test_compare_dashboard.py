@@ -2,7 +2,6 @@
 
 The numbers come from real ticks: the VRP simulator and the fake OpenAI server on loopback.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -16,12 +15,6 @@ from rest_framework.test import APIClient
 
 from optionsdesk.llm import LLMClient, OpenAICompatibleClient, UnavailableLLMClient
 from tests.fake_openai import FakeOpenAIServer, Scripted, decision, make_llm_client
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.deribit.client import DeribitClient
 from trading.domain.proposal import ActionType, DecisionSource, OrderLeg, Proposal
 from trading.models import AgentRun, Decision
@@ -85,7 +78,7 @@ def four_ticks(agent_settings, sim_client, fake, llm) -> list[Decision]:
     ]
     assert rows[1].action == "OPEN_COVERED_CALL"
     assert rows[1].decision_source == "llm"
-    assert rows[2].action == "OPEN_COVERED_CALL"
+    assert rows[2].action == "OPEN_COVERED_CALL", rows[2].reason
     tick(sim_client, llm, mode="rule_only")  # never consults the LLM: left out
     return rows
 

@@ -1,5 +1,4 @@
 """Runtime controls (audited, validated, read fresh) and the live agent's API."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -8,14 +7,7 @@ from django.urls import reverse
 from pydantic import ValidationError
 from rest_framework.test import APIClient
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    CLIENT_ID,
-    CLIENT_SECRET,
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET
 from trading.models import RuntimeControl, RuntimeControlChange
 from trading.services import controls_update, tick_run
 

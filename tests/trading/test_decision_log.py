@@ -60,6 +60,8 @@ RECORD_KEYS = {
     "rejection_counts",
     "health",
     "params",
+    "tick_at_clock",
+    "recorded_at",
 }
 
 
@@ -102,6 +104,14 @@ def test_a_line_holds_every_key_with_stable_values() -> None:
     assert data["dry_run"] is True
     assert data["environment"] == "testnet"
     assert data["params_hash"] == RESEARCH.params_hash
+
+
+def test_a_line_says_which_clock_its_times_are_on() -> None:
+    wall = NOW + timedelta(days=3)  # the simulator's market clock runs ahead of the wall
+    data = parse_decision_line(a_record(recorded_at=wall).to_line())
+    assert data["tick_at_clock"] == "exchange"
+    assert data["tick_at"] == "2025-12-10T12:00:00.000000Z"
+    assert data["recorded_at"] == "2025-12-13T12:00:00.000000Z"
 
 
 def test_decimals_are_plain_strings_and_round_trip() -> None:

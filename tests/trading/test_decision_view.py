@@ -1,5 +1,4 @@
 """The typed read side of decisions: every reader goes through one view that fails loudly."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -8,13 +7,6 @@ from django.db import models
 from django.urls import reverse
 from pydantic import ValidationError
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    decisions,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading import selectors
 from trading.chat.tools import ToolContext, get_candidates, get_decision
 from trading.domain.params import AgentMode, DecisionMode

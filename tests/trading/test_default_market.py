@@ -1,5 +1,4 @@
 """The offline demo: the research agent trades on the simulator's *default* synthetic market."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -8,12 +7,7 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import cache
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    SIM_START,
-    agent_settings,
-    make_agent_client,
-    short_size,
-)
+from tests.trading.agent_helpers import SIM_START, make_agent_client, short_size
 from trading.deribit.simulator import ServerThread, SimConfig, SimulatedExchange, create_app
 from trading.domain.market_model import (
     DEC_2025_REALIZED_TO_IMPLIED,

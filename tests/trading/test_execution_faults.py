@@ -1,5 +1,4 @@
 """Faults on the order path and the tick: lost replies, crashes, rate limits, settlement, stops."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -7,14 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    make_agent_client,
-    short_size,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import make_agent_client, short_size
 from trading.domain.health import GuardState, GuardStatus
 from trading.models import AgentRun, AgentStatus, Decision, Order, Position
 from trading.services import controls_update, reconcile_run, tick_run

@@ -1,21 +1,12 @@
 """The health guard holds (issue #21): a tick measures what the re-check measures, so a pause
 lasts until its cause is gone; the start-up guard runs on the Celery path too."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
 import pytest
 from django.urls import reverse
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    CLIENT_ID,
-    FAST_RETRY,
-    agent_settings,
-    make_agent_client,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import CLIENT_ID, FAST_RETRY, make_agent_client
 from trading.deribit.client import DeribitClient
 from trading.deribit.limiter import NoLimiter
 from trading.domain.health import GuardStatus

@@ -1,17 +1,13 @@
 """The Live Agent tab: page, htmx fragment, and what a tick puts on it."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
+
+from typing import cast
 
 import pytest
 from django.urls import reverse
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from trading.models import Order
 from trading.services import tick_run
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +49,18 @@ def test_the_rules_vs_llm_figure_loads_once_outside_the_polled_fragment(logged_i
 def test_its_links_come_from_the_url_names(logged_in_client):
     page = logged_in_client.get(reverse("trading:live")).content.decode()
     assert f'href="{reverse("agent-status")}"' in page
+
+
+def test_the_timeline_shows_decisions_and_their_orders_from_factory_rows(logged_in_client):
+    from tests.factories import CALL, DecisionFactory, OrderFactory, PositionFactory
+
+    DecisionFactory.create_batch(2)
+    order = cast(Order, OrderFactory())
+    PositionFactory()
+    page = logged_in_client.get(reverse("trading:live")).content.decode()
+    timeline = page[page.index('data-testid="timeline"') :]
+    assert timeline.count('data-testid="decided-by"') == 3
+    assert f"sell 0.1000 {CALL} [simulated]" in timeline
+    assert order.decision is not None
+    assert order.decision.reason in timeline
+    assert CALL in page[page.index('data-testid="positions"') :]

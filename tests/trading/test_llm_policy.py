@@ -16,7 +16,7 @@ from tests.trading.test_risk import short as short_position
 from trading.domain.candidates import CandidateEvaluation, ScoredCandidate
 from trading.domain.params import resolve_effective_params
 from trading.domain.proposal import ActionType, DecisionSource
-from trading.llm_policy import LLM_POLICY_VERSION, LLMDecision, LLMPolicy
+from trading.services.llm_policy import LLM_POLICY_VERSION, LLMDecision, LLMPolicy
 
 API_KEY = "sk-policy-0123456789abcdefKEY"
 PARAMS = resolve_effective_params(environment="testnet")

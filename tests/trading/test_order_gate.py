@@ -4,7 +4,6 @@ The paths: the tick (tests/trading/test_execution_faults.py covers its kill swit
 reconciliation close, and whatever else calls `order_gate_run`; a source scan makes sure no
 module outside the gate and execution calls `place_order` or `order_execute` directly.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -14,13 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    short_size,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import short_size
 from trading.domain.risk import evaluate_reduce_only
 from trading.domain.risk.verdict import RiskVerdict
 from trading.models import Order, Position

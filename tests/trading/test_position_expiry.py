@@ -4,7 +4,6 @@ The bug this guards: in a dry run (the default) a paper call used to stay open a
 expiry, the policy found no ask to buy it back and kept counting it as held, so the agent never
 sold another call on that underlying.
 """
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -16,13 +15,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    SIM_START,
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import SIM_START
 from trading.deribit.client import DeribitClient
 from trading.deribit.simulator import SimulatedExchange
 from trading.domain.instruments import parse_instrument

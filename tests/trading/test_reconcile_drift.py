@@ -1,5 +1,4 @@
 """Reconciliation finds drift between our positions and the exchange's, in each mode."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -7,13 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    short_size,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import short_size
 from trading.models import Position, ReconciliationDiscrepancy
 from trading.services import controls_update, reconcile_run
 

@@ -1,17 +1,10 @@
 """The book's risk after a tick: GET /api/risk/portfolio, /api/risk/scenarios, the risk panel."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
 import pytest
 from django.urls import reverse
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
 from trading.services import tick_run
 
 pytestmark = pytest.mark.django_db

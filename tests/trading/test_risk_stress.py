@@ -177,10 +177,15 @@ def test_operators_edit_the_stress_limits_in_the_controls_and_viewers_cannot(
     assert client.post("/agent/controls/", {"max_vega_usd": "500"}).status_code == 403
     admin = django_user_model.objects.create_superuser("boss", "b@example.com", "pw")
     client.force_login(admin)
-    page = client.post(
-        "/agent/controls/",
-        {"intent": "save", "max_scenario_loss_pct": "30", "max_vega_usd": "500"},
-    ).content.decode()
+    form = {
+        "intent": "save",
+        "version": RuntimeControl.load().version,
+        "reconcile_action": "report",
+        "reconcile_enabled": "True",
+        "max_scenario_loss_pct": "30",
+        "max_vega_usd": "500",
+    }
+    page = client.post("/agent/controls/", form).content.decode()
     assert 'id="ctl-max_scenario_loss_pct"' in page
     control = RuntimeControl.load()
     assert control.max_scenario_loss_pct == 30.0
@@ -191,3 +196,19 @@ def test_operators_edit_the_stress_limits_in_the_controls_and_viewers_cannot(
         "/api/agent/controls", {"max_scenario_loss_pct": 120}, content_type="application/json"
     )
     assert response.status_code == 400
+
+
+def test_legs_priced_in_coin_give_a_strategy_without_quotes_a_book_to_stress() -> None:
+    from trading.domain.risk import RiskInputs
+    from trading.services.risk import stress_inputs_for_legs
+
+    bare = RiskInputs(portfolio=_inputs().portfolio, now=NOW)  # type: ignore[attr-defined]
+    legs = [
+        {"instrument_name": ATM_CALL, "price_coin": "0.0255", "side": "sell"},
+        {"instrument_name": ATM_PUT, "price_coin": "0.0255", "side": "sell"},
+    ]
+    inputs = stress_inputs_for_legs(bare, legs, 92000.0)
+    straddle = [StressTrade(ATM_CALL, Decimal("-1")), StressTrade(ATM_PUT, Decimal("-1"))]
+    checks = {c.name: c for c in evaluate_stress(straddle, inputs, LIMITS_1BTC)}
+    assert "stress_inputs" not in checks  # every leg could be revalued
+    assert not checks["stress_loss"].passed

@@ -1,7 +1,6 @@
 """Seed settings are honoured (issue #21): the seeds' variables become the configured defaults
 per mode, under the runtime controls; unknown optionsdesk-like variables are a warning."""
 
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 from __future__ import annotations
 
 import logging
@@ -11,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from optionsdesk.config import load_settings, unknown_variables, unknown_variables_warn
-from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET, sim_server  # noqa: F401
+from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET
 from trading.services.controls import controls_update, effective_params_load
 
 pytestmark = pytest.mark.django_db

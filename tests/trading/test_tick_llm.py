@@ -1,5 +1,4 @@
 """The LLM in the live tick: fake OpenAI server and simulated exchange, both on loopback."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -10,13 +9,7 @@ import pytest
 
 from optionsdesk.llm import LLMConfig, OpenAICompatibleClient, UnavailableLLMClient
 from tests.fake_openai import FakeOpenAIServer, Scripted, decision, make_llm_client
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    short_size,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import short_size
 from trading.deribit.client import DeribitClient
 from trading.models import AgentRun, Decision, Order
 from trading.services import controls_update, effective_params_load, tick_run

@@ -1,5 +1,4 @@
 """End to end: ticks against the simulated exchange over loopback HTTP (dry run and sim orders)."""
-# ruff: noqa: F811 - fixtures are imported from tests.trading.agent_helpers
 
 from __future__ import annotations
 
@@ -8,13 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.trading.agent_helpers import (  # noqa: F401 - fixtures
-    agent_settings,
-    short_size,
-    sim_client,
-    sim_exchange,
-    sim_server,
-)
+from tests.trading.agent_helpers import short_size
 from trading.domain.decision_log import parse_decision_line
 from trading.models import AgentRun, Decision, Order, Position
 from trading.services import controls_update, tick_run

@@ -8,6 +8,7 @@ from django.core.validators import BaseValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from optionsdesk.api.fields import StrictCharField
 from trading import models
 
 
@@ -198,13 +199,13 @@ class AgentKillSwitchSerializer(serializers.Serializer):
     """POST body of the kill switch: on or off, and why (audited)."""
 
     on = serializers.BooleanField(help_text="true stops every order; false releases it")
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    reason = StrictCharField(required=False, allow_blank=True, max_length=300)
 
 
 class AgentDrawdownResetSerializer(serializers.Serializer):
     """POST body of a drawdown-stop release: why it may be released (audited)."""
 
-    reason = serializers.CharField(max_length=300, help_text="why the stop may be released")
+    reason = StrictCharField(max_length=300, help_text="why the stop may be released")
 
 
 class AgentHealthCheckSerializer(serializers.ModelSerializer):

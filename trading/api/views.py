@@ -389,9 +389,7 @@ class KillSwitchViewSet(viewsets.ViewSet):
     permission_classes = (IsOperator,)
 
     @extend_schema(
-        request=s.AgentKillSwitchSerializer,
-        responses={200: s.AgentControlsSerializer},
-        tags=["agent"],
+        request=s.AgentKillSwitchSerializer, responses=s.AgentControlsSerializer, tags=["agent"]
     )
     def create(self, request: Request) -> Response:
         """Press (`{"on": true}`) or release (`{"on": false}`) the kill switch; audited."""
@@ -413,10 +411,7 @@ class DrawdownViewSet(viewsets.ViewSet):
 
     permission_classes = (role_for_writes(Role.OPERATOR),)
 
-    @extend_schema(
-        responses={200: DrawdownState, 404: OpenApiResponse(description="no drawdown tracked yet")},
-        tags=["agent"],
-    )
+    @extend_schema(responses={200: DrawdownState, 404: None}, tags=["agent"])
     def retrieve(self, request: Request) -> Response:
         """Today's peak equity and whether the stop latched (when and why); 404 before the
         first tick that knew the equity."""
@@ -469,7 +464,9 @@ class HealthViewSet(viewsets.ViewSet):
         }
         return Response(s.AgentHealthSerializer(data).data)
 
-    @extend_schema(request=None, responses=s.AgentHealthSerializer, tags=["agent"])
+    @extend_schema(
+        request=None, responses={201: s.AgentHealthSerializer, 429: None}, tags=["agent"]
+    )
     def create(self, request: Request) -> Response:
         """Run the agent healthcheck (config, exchange, auth, data, LLM, risk settings)."""
         from trading.exchange import exchange_client

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -101,6 +101,10 @@ class DecisionLogRecord(BaseModel):
     schema_version: str = SCHEMA_VERSION
     decision_id: str = Field(min_length=1)
     tick_at: datetime
+    #: Which clock `tick_at` is on: the exchange's market time (the simulator's own clock in
+    #: `sim`, which may run faster than wall time); `recorded_at` is wall-clock UTC.
+    tick_at_clock: Literal["exchange"] = "exchange"
+    recorded_at: datetime | None = None
     environment: str
     mode: str
     policy_version: str
@@ -196,6 +200,7 @@ def build_decision_record(
     health: GuardState | None = None,
     top_k: int = 10,
     index_price_usd: Mapping[str, float] | None = None,
+    recorded_at: datetime | None = None,
 ) -> DecisionLogRecord:
     """Assemble the record of one decision from the tick's domain objects.
 
@@ -208,6 +213,7 @@ def build_decision_record(
     return DecisionLogRecord(
         decision_id=decision_id,
         tick_at=tick_at,
+        recorded_at=recorded_at,
         environment=params.environment.value,
         mode=params.mode.value,
         policy_version=params.policy_version,

@@ -29,7 +29,7 @@ Side = Literal["rules", "llm"]
 RULES: Side = "rules"
 LLM: Side = "llm"
 
-#: Every LLM outcome status (`trading.llm_policy.LLMDecision`), in the order the summary lists them.
+#: Every LLM outcome status (`trading.services.llm_policy.LLMDecision`), in summary order.
 LLM_STATUSES = ("ok", "invalid", "refused", "truncated", "timeout", "unavailable", "error")
 ACTIONS = tuple(action.value for action in ActionType)
 

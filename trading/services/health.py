@@ -120,9 +120,10 @@ def _llm_configured_check(params: EffectiveParams) -> HealthCheckResult | None:
     if params.decision_mode is DecisionMode.RULE_ONLY:
         return HealthCheckResult(name="llm", severity=OK, detail="not needed (rule_only)")
     if not settings.LLM_ENABLED:
+        shadow = params.decision_mode is DecisionMode.HYBRID_SHADOW
         return HealthCheckResult(
             name="llm",
-            severity=HealthSeverity.TRANSIENT,
+            severity=OK if shadow else HealthSeverity.TRANSIENT,
             detail=f"{params.decision_mode.value} without an LLM: the rules decide",
         )
     return None
@@ -140,7 +141,22 @@ _LLM_PING_SCHEMA = {
 
 
 def _llm_check(params: EffectiveParams) -> HealthCheckResult:
-    """Ask the LLM a small structured question (when the decision mode uses it), timed."""
+    """Ask the LLM a small structured question (when the decision mode uses it), timed.
+
+    Only `llm_only` puts the LLM in the decision path: in `hybrid_shadow` the rules decide and
+    the LLM is logged beside them, so its failure is reported but never pauses trading.
+    """
+    result = _llm_ask(params)
+    if params.decision_mode is DecisionMode.HYBRID_SHADOW and result.severity is not OK:
+        return HealthCheckResult(
+            name="llm",
+            severity=OK,
+            detail=f"shadow only, not in the decision path: {result.detail}",
+        )
+    return result
+
+
+def _llm_ask(params: EffectiveParams) -> HealthCheckResult:
     quiet = _llm_configured_check(params)
     if quiet is not None:
         return quiet

@@ -20,7 +20,7 @@ from typing import Any
 
 from trading.deribit.client import DeribitClient
 from trading.domain.proposal import ActionType, DecisionSource, validate_external_proposal
-from trading.exchange import exchange_client as agent_client
+from trading.exchange import exchange_client
 from trading.models import Order, Position
 from trading.services.controls import effective_params_load
 from trading.services.order_gate import OrderOrigin, order_gate_run, order_request_from_proposal
@@ -117,7 +117,7 @@ def _with_client(
 ) -> PositionActionResult:
     if client is not None:
         return action(client)
-    with agent_client() as own:
+    with exchange_client() as own:
         return action(own)
 
 

@@ -38,7 +38,7 @@ from trading.domain.preflight import (
     check_scopes,
     summarize,
 )
-from trading.exchange import exchange_client as agent_client
+from trading.exchange import exchange_client
 from trading.models import AgentStatus, Order, Position, ReconciliationRun, RuntimeControl
 from trading.services.controls import agent_defaults, agent_environment, effective_params_load
 
@@ -257,7 +257,7 @@ def preflight_run(
             )
         )
     else:
-        exchange = client if client is not None else agent_client()
+        exchange = client if client is not None else exchange_client()
         try:
             checks.extend(_exchange_checks(exchange, cfg))
         finally:

@@ -8,9 +8,12 @@ exchange from a web request. The report never fails a tick: a problem is recorde
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from trading.domain.instruments import default_spec
 from trading.domain.params import RiskLimits
 from trading.domain.portfolio import (
     Book,
@@ -19,7 +22,7 @@ from trading.domain.portfolio import (
     portfolio_greeks,
     scenario_grid,
 )
-from trading.domain.risk import RiskInputs, book_from_inputs
+from trading.domain.risk import OptionQuote, RiskInputs, book_from_inputs
 
 logger = logging.getLogger("trading.risk")
 
@@ -109,3 +112,25 @@ def risk_report_for_strategies(report: dict[str, Any], prefix: str) -> dict[str,
         "scenarios": grid.as_record(),
         "scope": prefix,
     }
+
+
+def stress_inputs_for_legs(
+    inputs: RiskInputs, legs: Iterable[Mapping[str, Any]], index_usd: float
+) -> RiskInputs:
+    """`inputs` with a quote per option leg (its `price_coin` as the mark; IV implied from it).
+
+    Why: a strategy that judges its orders without quotes (Greg's structures) can still hand the
+    order gate a book to stress-test (`OrderRequest.stress_inputs`).
+    """
+    quotes = dict(inputs.quotes)
+    for leg in legs:
+        name = str(leg["instrument_name"])
+        if name in quotes or not name.endswith(("-C", "-P")):
+            continue
+        quotes[name] = OptionQuote(
+            instrument_name=name,
+            spec=default_spec(name),
+            index_price_usd=index_usd,
+            mark_price_coin=Decimal(str(leg["price_coin"])),
+        )
+    return inputs.model_copy(update={"quotes": quotes})

@@ -10,7 +10,7 @@ drawdown, guard, last summary) is read and written through `trading.services.age
 once the state is built, the tick passes one frozen `TickContext` down.
 
 Decision modes: `rule_only` never calls the LLM. `llm_only` and `hybrid_shadow` ask
-`trading.llm_policy.LLMPolicy`; `route_decision` picks what acts and what is logged as the
+`trading.services.llm_policy.LLMPolicy`; `route_decision` picks what acts and what is logged as the
 shadow, and the risk engine judges whatever acts. An LLM that answered badly (invalid,
 hallucinated, refused, timed out) yields its DO_NOTHING; an LLM that is not configured (or
 broke unexpectedly) means the rules decide, and the decision says why.
@@ -59,7 +59,6 @@ from trading.domain.risk import (
     drawdown_update,
 )
 from trading.exchange import exchange_client
-from trading.llm_policy import LLMPolicy
 from trading.models import AgentRun, Decision, Order, Position
 from trading.services.agent_status import (
     backoff_clear,
@@ -81,6 +80,7 @@ from trading.services.health import (
     startup_guard_once,
     tick_health_round,
 )
+from trading.services.llm_policy import LLMPolicy
 from trading.services.order_gate import (
     GateCheck,
     OrderOrigin,
@@ -448,6 +448,7 @@ def _decision_finish(
     record = build_decision_record(
         decision_id=str(decision.pk),
         tick_at=state.now,
+        recorded_at=decision.decided_at,
         params=params,
         proposal=proposal,
         verdict=verdict,

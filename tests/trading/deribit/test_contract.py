@@ -279,6 +279,27 @@ def _success_cases(call: str, state: dict[str, str], now: int) -> list[tuple[str
         ("private/get_order_state_by_label", {"currency": "BTC", "label": "contract-rest"}),
         ("private/get_user_trades_by_currency", {"currency": "BTC", "count": 5}),
         ("private/get_margins", {"instrument_name": call, "amount": 1, "price": 0.01}),
+        # what third-party client libraries (ccxt) call besides
+        ("public/get_currencies", {}),
+        ("public/get_instruments", {"kind": "future"}),
+        (
+            "public/get_funding_rate_value",
+            {
+                "instrument_name": "BTC-PERPETUAL",
+                "start_timestamp": now - day,
+                "end_timestamp": now,
+            },
+        ),
+        ("public/get_last_trades_by_instrument", {"instrument_name": call}),
+        ("private/get_account_summaries", {}),
+        ("private/get_account_summaries", {"extended": True}),
+        ("private/get_open_orders_by_instrument", {"instrument_name": call}),
+        ("private/get_user_trades_by_instrument", {"instrument_name": call}),
+        ("private/get_user_trades_by_order", {"order_id": state["filled_id"]}),
+        ("private/get_order_history_by_instrument", {"instrument_name": call}),
+        ("private/get_order_history_by_currency", {"currency": "BTC", "include_unfilled": True}),
+        ("private/get_settlement_history_by_currency", {"currency": "BTC"}),
+        ("private/get_positions", {}),
         ("private/edit", {"order_id": state["resting_id"], "amount": 0.2, "price": 0.0145}),
         (
             "private/buy",

@@ -4,6 +4,7 @@ Routes:
 * `GET  /api/v2/{public|private}/{method}?params` (Deribit's documented form; booleans as
   `true`/`false`), `POST /api/v2/{public|private}/{method}` and `POST /api/v2` with a JSON-RPC
   body `{"jsonrpc": "2.0", "id": ..., "method": ..., "params": {...}}`;
+* `WS /ws/api/v2`: Deribit's WebSocket JSON-RPC (`websocket.py`);
 * `GET /_sim/state`, `POST|DELETE|GET /_sim/faults`, `POST /_sim/clock`,
   `POST /_sim/settlement_window`: the control surface for tests and the demo.
 
@@ -25,6 +26,8 @@ from trading.deribit.errors import DeribitError, InvalidParamsError
 from trading.deribit.simulator.encoding import dumps, envelope_bytes
 from trading.deribit.simulator.exchange import SimulatedExchange
 from trading.deribit.simulator.faults import FaultRule
+from trading.deribit.simulator.signatures import SignedRequest
+from trading.deribit.simulator.websocket import serve_websocket
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -45,6 +48,16 @@ class _Request:
         self.has_id = has_id
 
 
+def _signed_request(scope: Scope, body: bytes) -> SignedRequest:
+    """The request line and body as received: what a `deri-hmac-sha256` signature covers."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    uri = raw_path.decode("latin-1")
+    query = scope.get("query_string", b"")
+    if query:
+        uri = f"{uri}?{query.decode('latin-1')}"
+    return SignedRequest(scope["method"], uri, body)
+
+
 def _now_us() -> int:
     return time.time_ns() // 1000
 
@@ -62,6 +75,9 @@ class DeribitSimApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            await serve_websocket(self.exchange, scope, receive, send)
             return
         if scope["type"] != "http":
             return
@@ -171,7 +187,11 @@ class DeribitSimApp:
         client = scope.get("client") or ("127.0.0.1", 0)
         try:
             result = self.exchange.handle_wire(
-                request.method, request.params, authorization=authorization, client_key=client[0]
+                request.method,
+                request.params,
+                authorization=authorization,
+                client_key=client[0],
+                signed=_signed_request(scope, body),
             )
         except DeribitError as error:
             await self._send_error(send, request, error, us_in)

@@ -59,6 +59,14 @@ from trading.deribit.simulator.settlement import (
     index_name,
     next_sample_ms,
 )
+from trading.deribit.simulator.signatures import (
+    HMAC_SCHEME,
+    NonceGuard,
+    SignedRequest,
+    parse_hmac_header,
+    signature_of,
+    unauthorized,
+)
 from trading.domain.fees import option_payoff_coin
 from trading.domain.market_model import MarketModelParams, OptionQuotes
 
@@ -109,6 +117,9 @@ class SimConfig(BaseModel):
     rate_limits: LimiterConfig | None = Field(default_factory=LimiterConfig)
     settlement_window_s: float = Field(default=5.0, ge=0)
     max_body_bytes: int = 32_768
+    ws_min_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="smallest public/set_heartbeat interval (Deribit: 10)"
+    )
 
 
 @dataclass(frozen=True)
@@ -157,9 +168,12 @@ class SimulatedExchange:
         market: MarketView | None = None,
         clock: SimClock | None = None,
         wall_clock: Callable[[], float] = time.monotonic,
+        epoch_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config or SimConfig()
         self._wall_clock = wall_clock
+        self._epoch_clock = epoch_clock
+        self.nonces = NonceGuard()
         self.market = market or self._build_market()
         start = datetime.fromtimestamp(self.market.now_ms / 1000, tz=UTC)
         self.clock = clock or SimClock(start, speed=self.config.speed)
@@ -189,6 +203,10 @@ class SimulatedExchange:
         self._last_valuation: dict[str, Valuation] = {}
         self.deliveries = DeliveryLedger()
         self.settlement_marks: dict[str, float] = {}
+        #: Per account: delivery events (`private/get_settlement_history_*`), oldest first.
+        self.settlement_events: dict[int, list[dict[str, Any]]] = {}
+        #: Perpetual marks seen at each market step (intrabar points of the candles).
+        self.tape: dict[str, list[tuple[int, float]]] = {}
         self._next_sample_ms = next_sample_ms(self.market.now_ms)
         self.settlement_until_ms = -1
         self._funding_hour_ms = self.market.now_ms // HOUR_MS * HOUR_MS
@@ -219,10 +237,13 @@ class SimulatedExchange:
         *,
         authorization: str | None = None,
         client_key: str = "127.0.0.1",
+        signed: SignedRequest | None = None,
     ) -> Any:
         """Execute one JSON-RPC method; returns its `result` or raises a `DeribitError`."""
         return plain(
-            self.handle_wire(method, params, authorization=authorization, client_key=client_key)
+            self.handle_wire(
+                method, params, authorization=authorization, client_key=client_key, signed=signed
+            )
         )
 
     def handle_wire(
@@ -232,26 +253,33 @@ class SimulatedExchange:
         *,
         authorization: str | None = None,
         client_key: str = "127.0.0.1",
+        signed: SignedRequest | None = None,
     ) -> Any:
-        """Like `handle`, but large cached results may come back pre-encoded (`EncodedResult`)."""
+        """Like `handle`, but large cached results may come back pre-encoded (`EncodedResult`).
+
+        `signed` is the HTTP request line and body, which a `deri-hmac-sha256` header signs.
+        """
+        from trading.deribit.simulator.library_api import LIBRARY_PRIVATE, LIBRARY_PUBLIC
         from trading.deribit.simulator.private_api import PRIVATE_METHODS
         from trading.deribit.simulator.public_api import PUBLIC_METHODS
 
         with self.lock:
             self.request_counts[method] += 1
             self.sync()
-            account = self._account_from_header(authorization)
+            account = self._account_from_header(authorization, signed)
             self._charge(method, f"account:{account.account_id}" if account else client_key)
-            if method in PUBLIC_METHODS:
-                return PUBLIC_METHODS[method](self, Params(params), account)
-            if method in PRIVATE_METHODS:
+            if method in PUBLIC_METHODS or method in LIBRARY_PUBLIC:
+                handler = PUBLIC_METHODS.get(method) or LIBRARY_PUBLIC[method]
+                return handler(self, Params(params), account)
+            if method in PRIVATE_METHODS or method in LIBRARY_PRIVATE:
                 if account is None:
                     if authorization:
                         raise AuthError(http_status=401)
                     raise AuthError("authorization_required", code=10000, http_status=400)
                 if method in MATCHING_ENGINE_METHODS and "trade:read_write" not in account.scope:
                     raise AuthError("forbidden", code=13021, http_status=400)
-                return PRIVATE_METHODS[method](self, Params(params), account)
+                private = PRIVATE_METHODS.get(method) or LIBRARY_PRIVATE[method]
+                return private(self, Params(params), account)
             raise InvalidParamsError("Method not found", code=-32601)
 
     # ------------------------------------------------------------------ credits
@@ -281,7 +309,7 @@ class SimulatedExchange:
     # ------------------------------------------------------------------ auth
 
     def authenticate(self, params: Params) -> dict[str, Any]:
-        """`public/auth` with client_credentials or refresh_token."""
+        """`public/auth` with client_credentials, client_signature or refresh_token."""
         grant = params.choice(
             "grant_type", ("client_credentials", "refresh_token", "client_signature")
         )
@@ -296,7 +324,13 @@ class SimulatedExchange:
                 raise AuthError("invalid_token", code=13009, http_status=400)
             account = self.accounts[account_id]
         else:
-            raise InvalidParamsError(data={"param": "grant_type", "reason": "not supported"})
+            account = self._account_by_signature(
+                params.text("client_id"),
+                params.integer("timestamp"),
+                params.text("nonce", ""),
+                params.text("signature").lower(),
+                params.text("data", ""),
+            )
         return self._issue_token(account, state=params.text("state", None))
 
     def _account_by_credentials(self, client_id: str, client_secret: str) -> Account:
@@ -326,10 +360,40 @@ class SimulatedExchange:
             result["state"] = state
         return result
 
-    def _account_from_header(self, authorization: str | None) -> Account | None:
+    def epoch_ms(self) -> int:
+        """Wall-clock epoch time (ms): what signed timestamps are checked against."""
+        return int(self._epoch_clock() * 1000)
+
+    def _account_by_signature(
+        self, client_id: str, timestamp_ms: int, nonce: str, signature: str, data: str
+    ) -> Account:
+        """The key's account when `signature` signs `timestamp\\nnonce\\ndata`; else 13009."""
+        account = next((a for a in self.accounts.values() if a.client_id == client_id), None)
+        if account is None:
+            raise unauthorized("unknown client_id")
+        expected = signature_of(account.client_secret, timestamp_ms, nonce, data)
+        if not hmac.compare_digest(expected, signature):
+            raise unauthorized("invalid signature")
+        self.nonces.check(client_id, timestamp_ms, nonce, self.epoch_ms())
+        return account
+
+    def _account_from_header(
+        self, authorization: str | None, signed: SignedRequest | None = None
+    ) -> Account | None:
         if not authorization:
             return None
         scheme, _, credential = authorization.partition(" ")
+        if scheme.lower() == HMAC_SCHEME:
+            fields = parse_hmac_header(credential)
+            if signed is None:
+                raise unauthorized("deri-hmac-sha256 needs an HTTP request")
+            return self._account_by_signature(
+                fields.client_id,
+                fields.timestamp_ms,
+                fields.nonce,
+                fields.signature,
+                signed.payload(),
+            )
         if scheme.lower() == "bearer":
             session = self._sessions.get(credential.strip())
             if session is None or self._wall_clock() >= session.expires_wall_s:
@@ -348,6 +412,11 @@ class SimulatedExchange:
             except InvalidCredentialsError:
                 return None
         return None
+
+    def account_for_authorization(self, authorization: str | None) -> Account | None:
+        """The account a Bearer/Basic Authorization value stands for (None if invalid)."""
+        with self.lock:
+            return self._account_from_header(authorization)
 
     def revoke_tokens(self) -> None:
         """Expire every session (tests of re-authentication)."""
@@ -372,6 +441,7 @@ class SimulatedExchange:
         self._advance_market(target)
         if self.market.now_ms != self._consumed_at_ms:
             self._consumed_at_ms = self.market.now_ms
+            self._record_tape()
             self.consumed.clear()
             from trading.deribit.simulator.matching import match_resting_orders
 
@@ -391,6 +461,14 @@ class SimulatedExchange:
             )
             self._next_sample_ms = next_sample_ms(self._next_sample_ms + 1)
         self.market.advance_to(to_ms)
+
+    def _record_tape(self) -> None:
+        """Note each perpetual's mark at this market step (bounded; candles read it)."""
+        for currency in self.market.currencies:
+            tape = self.tape.setdefault(currency, [])
+            tape.append((self.market.now_ms, self.market.perpetual(currency).mark_price))
+            if len(tape) > 20_000:
+                del tape[:10_000]
 
     def _on_hour(self, hour_ms: int) -> None:
         self._pay_funding()
@@ -449,6 +527,19 @@ class SimulatedExchange:
             value = coin(position.size * payoff)
             fee = delivery_fee(abs(position.size), payoff)
             realized = coin(value - position.size * position.average_price)
+            self.settlement_events.setdefault(account.account_id, []).append(
+                {
+                    "type": "delivery",
+                    "timestamp": spec.expiry_ms,
+                    "instrument_name": spec.instrument_name,
+                    "position": float(position.size),
+                    "mark_price": float(payoff),
+                    "index_price": float(delivery_price),
+                    "profit_loss": float(coin(realized - fee)),
+                    "session_profit_loss": float(coin(realized - fee)),
+                    "currency": spec.currency,
+                }
+            )
             account.credit(spec.currency, value - fee)
             position.realized_profit_loss = coin(position.realized_profit_loss + realized)
             position.size = Decimal(0)

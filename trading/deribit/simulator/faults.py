@@ -22,7 +22,12 @@ FaultKind = Literal[
     "http_5xx",  # answer an HTML 5xx page from a "gateway", without acting
     "malformed_json",  # act, then answer HTTP 200 with a truncated JSON body
     "error",  # answer the Deribit error `code` / `message` without acting
+    # WebSocket faults (`/ws/api/v2`); they match only the pseudo-methods `ws/...`
+    "ws_disconnect",  # the server drops the socket (no close handshake reason)
+    "heartbeat_miss",  # the server goes silent for hang_s: no heartbeats, notifications, replies
+    "ws_drop_notification",  # one notification is lost (a book's change_id gap shows it)
 ]
+WS_FAULT_KINDS = frozenset({"ws_disconnect", "heartbeat_miss", "ws_drop_notification"})
 
 
 class FaultRule(BaseModel):
@@ -40,7 +45,12 @@ class FaultRule(BaseModel):
     message: str = "error"
 
     def matches(self, method: str) -> bool:
-        """True when this rule applies to a JSON-RPC method such as `private/sell`."""
+        """True when this rule applies to a JSON-RPC method such as `private/sell`.
+
+        WebSocket faults apply only to `ws/...` pseudo-methods, and the others never do.
+        """
+        if (self.kind in WS_FAULT_KINDS) != method.startswith("ws/"):
+            return False
         return not self.methods or any(fnmatch.fnmatchcase(method, p) for p in self.methods)
 
 
@@ -71,6 +81,20 @@ class FaultInjector:
         """Rules that can still fire."""
         with self._lock:
             return [rule for rule, _ in self._rules]
+
+    def take_kind(self, kind: FaultKind, method: str) -> FaultRule | None:
+        """The first rule of `kind` firing for `method` (one use consumed), if any."""
+        with self._lock:
+            for position, (rule, left) in enumerate(self._rules):
+                if rule.kind != kind or not rule.matches(method):
+                    continue
+                self.fired.append((rule.kind, method))
+                if left is not None and left <= 1:
+                    del self._rules[position]
+                else:
+                    self._rules[position] = (rule, None if left is None else left - 1)
+                return rule
+        return None
 
     def take(self, method: str) -> list[FaultRule]:
         """The rules firing for this request, consuming one use of each."""

@@ -406,8 +406,9 @@ def cancel_many(
     *,
     label: str | None = None,
     currency: str | None = None,
+    instrument_name: str | None = None,
 ) -> int:
-    """Cancel the account's open orders (optionally by label/currency); returns the count."""
+    """Cancel the account's open orders (optionally by label/currency/instrument); the count."""
     if ex.in_settlement():
         raise SettlementInProgressError()
     count = 0
@@ -417,6 +418,8 @@ def cancel_many(
         if label is not None and order.label != label:
             continue
         if currency is not None and order.spec.currency != currency:
+            continue
+        if instrument_name is not None and order.spec.instrument_name != instrument_name:
             continue
         ex.close_order(order, "cancelled", reason="user_request")
         count += 1

@@ -53,9 +53,9 @@ def get_account_summary(
 def get_positions(
     ex: SimulatedExchange, params: Params, account: Account | None
 ) -> list[dict[str, Any]]:
-    """`private/get_positions`."""
+    """`private/get_positions` (every currency without `currency`, as on Deribit)."""
     kind = params.choice("kind", KINDS, None)
-    currency = _currency(ex, params)
+    currency = _currency(ex, Params({**params.raw, "currency": params.text("currency", "any")}))
     currencies = ex.market.currencies if currency == "any" else [currency]
     rows: list[dict[str, Any]] = []
     for ccy in currencies:

@@ -84,11 +84,15 @@ def auth(ex: SimulatedExchange, params: Params, account: Account | None) -> dict
 def get_instruments(
     ex: SimulatedExchange, params: Params, account: Account | None
 ) -> list[dict[str, Any]]:
-    """`public/get_instruments`: listed (or recently expired) options and perpetuals."""
+    """`public/get_instruments`: listed (or recently expired) options and perpetuals.
+
+    Without `currency` (or with `any`) every currency's instruments, as on Deribit.
+    """
     kind = params.choice("kind", KINDS, None)
     expired = params.flag("expired", False)
     rows: list[dict[str, Any]] = []
-    for currency in _currencies(ex, params):
+    currencies = _currencies(ex, Params({**params.raw, "currency": params.text("currency", "any")}))
+    for currency in currencies:
         if expired:
             specs = [s for s in ex.expired_specs if s.currency == currency]
             rows.extend(
@@ -460,10 +464,87 @@ def get_volatility_index_data(
     return {"data": data, "continuation": continuation}
 
 
+def _trade_points(
+    ex: SimulatedExchange, name: str, *, perpetual: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(timestamps, prices, volume in coin, cost in quote) of the instrument's simulated fills.
+
+    Each fill is counted once (the taker's side when both sides are simulated accounts would
+    be two rows: only the taker row, or the maker row when no taker row exists, is used).
+    """
+    rows: dict[str, tuple[int, float, float, float]] = {}
+    for trade in ex.trades.get(ex.currency_of(name), []):
+        if trade.order.spec.instrument_name != name:
+            continue
+        price, amount = float(trade.price), float(trade.amount)
+        volume, cost = (amount / price, amount) if perpetual else (amount, amount * price)
+        key = f"{trade.trade_seq}"
+        if key not in rows or trade.liquidity == "T":
+            rows[key] = (trade.timestamp, price, volume, cost)
+    if not rows:
+        empty = np.array([], dtype=np.float64)
+        return np.array([], dtype=np.int64), empty, empty, empty
+    ts, prices, volumes, costs = zip(*sorted(rows.values()), strict=True)
+    return (
+        np.array(ts, dtype=np.int64),
+        np.array(prices, dtype=np.float64),
+        np.array(volumes, dtype=np.float64),
+        np.array(costs, dtype=np.float64),
+    )
+
+
+def chart_candles(
+    points: tuple[np.ndarray, np.ndarray],
+    trades: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    start_ms: int,
+    end_ms: int,
+    bucket_ms: int,
+) -> pd.DataFrame:
+    """OHLCV candles from price observations and fills, labelled by their open time.
+
+    An observation or fill at s falls in the candle (s - bucket, s] (a history point on the
+    hour closes the hour before it). A candle opens at the previous candle's close, so its range
+    spans the move from the last price before it to every price seen inside it, fills
+    included; volume and cost are the fills' sums.
+    """
+    ts = np.concatenate([points[0].astype(np.int64), trades[0]])
+    price = np.concatenate([points[1].astype(np.float64), trades[1]])
+    volume = np.concatenate([np.zeros(len(points[0])), trades[2]])
+    cost = np.concatenate([np.zeros(len(points[0])), trades[3]])
+    keep = np.isfinite(price)
+    frame = pd.DataFrame(
+        {"ts": ts[keep], "p": price[keep], "v": volume[keep], "c": cost[keep]}
+    ).sort_values("ts", kind="stable")
+    if frame.empty:
+        return frame
+    frame["bucket"] = -(-frame["ts"] // bucket_ms) * bucket_ms - bucket_ms
+    grouped = frame.groupby("bucket")
+    candles = pd.DataFrame(
+        {
+            "close": grouped["p"].last(),
+            "high": grouped["p"].max(),
+            "low": grouped["p"].min(),
+            "first": grouped["p"].first(),
+            "volume": grouped["v"].sum(),
+            "cost": grouped["c"].sum(),
+        }
+    )
+    previous_close = candles["close"].shift(1)
+    candles["open"] = previous_close.fillna(candles["first"])
+    candles["high"] = candles[["high", "open"]].max(axis=1)
+    candles["low"] = candles[["low", "open"]].min(axis=1)
+    return candles[(candles.index >= start_ms) & (candles.index <= end_ms)]
+
+
 def get_tradingview_chart_data(
     ex: SimulatedExchange, params: Params, account: Account | None
 ) -> dict[str, Any]:
-    """`public/get_tradingview_chart_data`: OHLCV of the perpetual or an option (synthetic)."""
+    """`public/get_tradingview_chart_data`: OHLCV of the perpetual or an option.
+
+    Prices come from the market's hourly history, the perpetual marks the exchange saw at each
+    step, and the simulated fills; volume and cost from those fills (volume in coin; cost in
+    USD for the perpetual, in coin for options).
+    """
     spec = ex.spec(params.text("instrument_name"))
     resolution = params.choice("resolution", tuple(CHART_RESOLUTIONS))
     start, end = params.integer("start_timestamp"), params.integer("end_timestamp")
@@ -476,8 +557,14 @@ def get_tradingview_chart_data(
         values = np.full(len(ts), np.nan) if marks is None else np.round(marks, 6)
     else:
         values = hist["spot_usd"].to_numpy() * (1 + hist["funding_8h"].to_numpy())
-    candles = _candles(ts, values, start, end, CHART_RESOLUTIONS[resolution] * 60_000)
-    if not candles:
+        tape = ex.tape.get(spec.currency, [])
+        if tape:
+            ts = np.concatenate([ts, np.array([t for t, _ in tape], dtype=np.int64)])
+            values = np.concatenate([values, np.array([m for _, m in tape])])
+    trades = _trade_points(ex, spec.instrument_name, perpetual=not spec.is_option)
+    bucket_ms = CHART_RESOLUTIONS[resolution] * 60_000
+    candles = chart_candles((ts, values), trades, start, end, bucket_ms)
+    if candles.empty:
         empty: list[Any] = []
         return {
             "status": "no_data",
@@ -489,17 +576,17 @@ def get_tradingview_chart_data(
             "volume": empty,
             "cost": empty,
         }
-    candles = candles[-MAX_CANDLES * 5 :]
+    candles = candles.iloc[-MAX_CANDLES * 5 :]
     digits = 6 if spec.is_option else 2
     return {
         "status": "ok",
-        "ticks": [c[0] for c in candles],
-        "open": [round(c[1], digits) for c in candles],
-        "high": [round(c[2], digits) for c in candles],
-        "low": [round(c[3], digits) for c in candles],
-        "close": [round(c[4], digits) for c in candles],
-        "volume": [0.0] * len(candles),
-        "cost": [0.0] * len(candles),
+        "ticks": [int(t) for t in candles.index],
+        "open": np.round(candles["open"].to_numpy(), digits).tolist(),
+        "high": np.round(candles["high"].to_numpy(), digits).tolist(),
+        "low": np.round(candles["low"].to_numpy(), digits).tolist(),
+        "close": np.round(candles["close"].to_numpy(), digits).tolist(),
+        "volume": np.round(candles["volume"].to_numpy(), 8).tolist(),
+        "cost": np.round(candles["cost"].to_numpy(), 8).tolist(),
     }
 
 

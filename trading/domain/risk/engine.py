@@ -18,7 +18,7 @@ from trading.domain.risk.stress import evaluate_stress, proposal_trades
 from trading.domain.risk.verdict import RiskVerdict, _Checks
 
 if TYPE_CHECKING:
-    from trading.domain.proposal import OrderLeg, Proposal
+    from trading.domain.proposal_types import OrderLeg, Proposal
 
 
 def evaluate_risk(proposal: Proposal, inputs: RiskInputs, limits: RiskLimits) -> RiskVerdict:

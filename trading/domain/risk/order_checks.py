@@ -18,7 +18,7 @@ from trading.domain.risk.inputs import OptionQuote, RiskInputs
 from trading.domain.risk.verdict import _Checks
 
 if TYPE_CHECKING:
-    from trading.domain.proposal import OrderLeg
+    from trading.domain.proposal_types import OrderLeg
 
 #: Options are settled on an index TWAP over the 30 minutes before expiry (Deribit contract
 #: spec); opening new risk in an option that is being settled is refused.

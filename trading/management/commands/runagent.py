@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -11,6 +12,15 @@ from trading.domain.health import StartupAction
 from trading.exchange import exchange_client
 from trading.services import agent_startup, effective_params_load, tick_run
 from trading.services.reconcile import orders_resolve_pending
+
+#: Loggers that print a line per request or repeat the tick's summary; WARNING unless -v 2.
+CHATTY_LOGGERS = ("httpx", "httpcore", "trading.deribit", "trading.tick", "trading.execution")
+
+
+def quiet_library_logs() -> None:
+    """Raise the chatty loggers to WARNING (errors and warnings still show)."""
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class Command(BaseCommand):
@@ -28,7 +38,13 @@ class Command(BaseCommand):
         parser.add_argument("--skip-startup-check", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        """Start-up guard, crash recovery by label, then tick until stopped."""
+        """Start-up guard, crash recovery by label, then tick until stopped.
+
+        Quiet by default: one line per tick here, and the libraries' request logs (httpx, the
+        Deribit client, the tick's own log line) only at WARNING; `-v 2` shows them all.
+        """
+        if int(options.get("verbosity", 1)) < 2:
+            quiet_library_logs()
         with exchange_client() as client:
             if not options["skip_startup_check"]:
                 self._startup(client)
@@ -37,9 +53,10 @@ class Command(BaseCommand):
             while True:
                 outcome = tick_run(trigger="command", client=client)
                 run = outcome.run
+                summary = " ".join(run.summary.split())
                 self.stdout.write(
-                    f"[{run.started_at:%H:%M:%S}] {run.status} {run.duration_ms or 0:.0f}ms "
-                    f"{outcome.requests} req | {run.summary}"
+                    f"[{run.started_at:%H:%M:%S} UTC] {run.status} {run.duration_ms or 0:.0f}ms "
+                    f"{outcome.requests} req | {summary}"
                 )
                 ticks += 1
                 if limit and ticks >= limit:

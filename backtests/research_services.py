@@ -1,0 +1,208 @@
+"""Selector studies (issue 15): create, run (in process or as a Celery fan-out), store.
+
+* A funnel, or a heatmap whose measure is the pass rate, is one task
+  (`backtests.selector_study`): both are vectorised over the panel.
+* A heatmap of a simulated measure (trades, Sharpe, net P&L) is a chord: one
+  `backtests.selector_heatmap_row` task per row of cells, then `backtests.selector_heatmap_finish`
+  assembles the rows. Every task runs on the research queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from backtests.domain.arena import default_entries, run_arena
+from backtests.domain.research import (
+    HEATMAP_MEASURES,
+    HEATMAP_PARAMS,
+    heatmap_cell_metrics,
+    selector_funnel,
+    selector_pass_rates,
+)
+from backtests.domain.sources.spec import SourceSpec
+from backtests.domain.types import BacktestConfig
+from backtests.models import SelectorStudy
+from backtests.services import simulator_for
+
+logger = logging.getLogger(__name__)
+RESEARCH_QUEUE = "research"
+MAX_HEATMAP_SIDE = 25
+Status = SelectorStudy.Status
+
+
+def heatmap_params_validate(params: dict[str, Any]) -> dict[str, Any]:
+    """Check a heatmap request: two known, different parameters, 1-25 values each, a measure."""
+    x, y = params.get("x_param"), params.get("y_param")
+    for name in (x, y):
+        if name not in HEATMAP_PARAMS:
+            raise ValueError(f"unknown parameter {name!r}; known: {list(HEATMAP_PARAMS)}")
+    if x == y:
+        raise ValueError("x_param and y_param must differ")
+    measure = params.get("measure", "pass_rate")
+    if measure not in HEATMAP_MEASURES:
+        raise ValueError(f"unknown measure {measure!r}; known: {list(HEATMAP_MEASURES)}")
+    values = {}
+    for axis in ("x_values", "y_values"):
+        raw = params.get(axis) or []
+        if not 1 <= len(raw) <= MAX_HEATMAP_SIDE:
+            raise ValueError(f"{axis} needs 1 to {MAX_HEATMAP_SIDE} values")
+        values[axis] = [float(v) for v in raw]
+    return {"x_param": x, "y_param": y, "measure": measure, **values}
+
+
+def selector_study_create(
+    *,
+    kind: str,
+    source: SourceSpec,
+    config: BacktestConfig,
+    params: dict[str, Any] | None = None,
+    name: str = "",
+    user: Any = None,
+    enqueue: bool = True,
+) -> SelectorStudy:
+    """Record a study and send it to the research queue (after the transaction commits)."""
+    if kind not in SelectorStudy.Kind.values:
+        raise ValueError(f"unknown study kind {kind!r}")
+    checked = heatmap_params_validate(params or {}) if kind == SelectorStudy.Kind.HEATMAP else {}
+    study = SelectorStudy.objects.create(
+        name=name or f"{kind} ({source.underlying} {source.kind})",
+        kind=kind,
+        source=source.model_dump(mode="json"),
+        config=config.model_dump(mode="json"),
+        params=checked,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    if enqueue:
+        transaction.on_commit(lambda: selector_study_dispatch(study_id=study.pk))
+    return study
+
+
+def _simulated(study: SelectorStudy) -> bool:
+    return study.kind == SelectorStudy.Kind.HEATMAP and study.params["measure"] != "pass_rate"
+
+
+def selector_study_dispatch(*, study_id: int) -> None:
+    """Send the study's task(s): one task, or a chord of heatmap rows for simulated measures."""
+    from celery import chord
+
+    from backtests.tasks import selector_heatmap_finish, selector_heatmap_row, selector_study
+
+    study = SelectorStudy.objects.get(pk=study_id)
+    if not _simulated(study):
+        selector_study.apply_async((study_id,), queue=RESEARCH_QUEUE)
+        return
+    rows = range(len(study.params["y_values"]))
+    header = [selector_heatmap_row.si(study_id, i).set(queue=RESEARCH_QUEUE) for i in rows]
+    chord(header)(selector_heatmap_finish.s(study_id).set(queue=RESEARCH_QUEUE))
+
+
+def _claim(study_id: int) -> SelectorStudy | None:
+    with transaction.atomic():
+        study = SelectorStudy.objects.select_for_update().filter(pk=study_id).first()
+        if study is None or study.is_done:
+            return None
+        study.status = Status.RUNNING
+        study.save(update_fields=["status"])
+    return study
+
+
+def _finish(study_id: int, *, result: dict[str, Any] | None = None, error: str = "") -> None:
+    SelectorStudy.objects.filter(pk=study_id).update(
+        status=Status.FAILED if error else Status.SUCCEEDED,
+        result=result or {},
+        error=error,
+        progress=1.0,
+        finished_at=timezone.now(),
+    )
+
+
+def selector_study_execute(*, study_id: int) -> SelectorStudy | None:
+    """Run a funnel or a pass-rate heatmap in this process and store it."""
+    study = _claim(study_id)
+    if study is None:
+        return SelectorStudy.objects.filter(pk=study_id).first()
+    try:
+        simulator = simulator_for(spec=SourceSpec.model_validate(study.source))
+        config = BacktestConfig.model_validate(study.config)
+        if study.kind == SelectorStudy.Kind.FUNNEL:
+            n, steps = selector_funnel(simulator, config.strategy, config)
+            result: dict[str, Any] = {
+                "underlying": simulator.panel.underlying,
+                "decision_times": n,
+                "steps": [
+                    {
+                        "name": s.name,
+                        "alone": s.alone,
+                        "cumulative": s.cumulative,
+                        "alone_times": s.alone_times,
+                        "cumulative_times": s.cumulative_times,
+                    }
+                    for s in steps
+                ],
+            }
+        elif study.kind == SelectorStudy.Kind.ARENA:
+            rows = run_arena(simulator, default_entries(simulator.panel.underlying))
+            result = {
+                "underlying": simulator.panel.underlying,
+                "block_days": 7,
+                "resamples": 2000,
+                "rows": [row.as_dict() for row in rows],
+            }
+        else:
+            p = study.params
+            heatmap = selector_pass_rates(
+                simulator, config, p["x_param"], p["x_values"], p["y_param"], p["y_values"]
+            )
+            result = heatmap.as_dict()
+    except Exception as exc:  # the study records the failure; the task must not retry forever
+        logger.exception("selector study %s failed", study_id)
+        _finish(study_id, error=f"{type(exc).__name__}: {exc}")
+    else:
+        _finish(study_id, result=result)
+    return SelectorStudy.objects.filter(pk=study_id).first()
+
+
+def heatmap_row_compute(*, study_id: int, row: int) -> list[float | None]:
+    """One row of a simulated heatmap (a chord header task); bumps the study's progress."""
+    study = SelectorStudy.objects.get(pk=study_id)
+    if study.status == Status.QUEUED:
+        SelectorStudy.objects.filter(pk=study_id, status=Status.QUEUED).update(
+            status=Status.RUNNING
+        )
+    p = study.params
+    simulator = simulator_for(spec=SourceSpec.model_validate(study.source))
+    config = BacktestConfig.model_validate(study.config)
+    y = p["y_values"][row]
+    values = [
+        heatmap_cell_metrics(simulator, config, p["x_param"], x, p["y_param"], y)[p["measure"]]
+        for x in p["x_values"]
+    ]
+    with transaction.atomic():
+        locked = SelectorStudy.objects.select_for_update().get(pk=study_id)
+        locked.progress = min(locked.progress + 1.0 / len(p["y_values"]), 0.99)
+        locked.save(update_fields=["progress"])
+    return [None if v is None else float(v) for v in values]
+
+
+def heatmap_finish(*, study_id: int, rows: list[list[float | None]]) -> SelectorStudy | None:
+    """Chord callback: store the assembled heatmap."""
+    study = SelectorStudy.objects.filter(pk=study_id).first()
+    if study is None:
+        return None
+    p = study.params
+    _finish(
+        study_id,
+        result={
+            "x_param": p["x_param"],
+            "y_param": p["y_param"],
+            "x_values": p["x_values"],
+            "y_values": p["y_values"],
+            "measure": p["measure"],
+            "values": rows,
+        },
+    )
+    return SelectorStudy.objects.filter(pk=study_id).first()
