@@ -389,7 +389,9 @@ class KillSwitchViewSet(viewsets.ViewSet):
     permission_classes = (IsOperator,)
 
     @extend_schema(
-        request=s.AgentKillSwitchSerializer, responses=s.AgentControlsSerializer, tags=["agent"]
+        request=s.AgentKillSwitchSerializer,
+        responses={200: s.AgentControlsSerializer},
+        tags=["agent"],
     )
     def create(self, request: Request) -> Response:
         """Press (`{"on": true}`) or release (`{"on": false}`) the kill switch; audited."""
