@@ -70,7 +70,7 @@ def test_schemathesis_finds_no_failure_and_no_5xx(api_server, tmp_path: Path):
         "--checks", "all", "--exclude-checks", "positive_data_acceptance,negative_data_rejection",
         "--seed", str(SEED), "--max-examples", str(MAX_EXAMPLES),
         "--header", f"Authorization: Token {token}", "--workers", "1", "--no-color",
-        "--generation-deterministic", "--generation-database", "none", "--request-timeout", "30",
+        "--generation-deterministic", "--request-timeout", "30",
         "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip
     result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
