@@ -34,7 +34,7 @@ def test_a_trader_launches_a_run_and_sees_its_pictures_and_report(browser_login,
     page.wait_for_selector("[data-testid=equity-chart] svg", timeout=60_000)
     assert page.locator("[data-testid=drawdown-chart] svg").count() == 1
     report = page.locator("[data-testid=metrics]").inner_text()
-    assert "total_return_pct" in report
+    assert "Total return, %" in report  # metric names are words with units (issue #19)
     assert "%" in report
     page.screenshot(path=str(tmp_path / "backtest-run.png"), full_page=True)
 
