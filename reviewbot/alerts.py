@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from django.conf import settings
@@ -10,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from telegram import Bot
 
+from optionsdesk.asyncrun import run_sync
 from optionsdesk.redaction import redact
 from reviewbot.models import AlertDelivery
 from reviewbot.ports import AlertEvent
@@ -61,7 +61,7 @@ def alert_deliver(*, event_key: str, text: str) -> int:
     rows = [row for chat in sorted(allowed_user_ids()) if (row := _claim(event_key, chat, clean))]
     if not rows:
         return 0
-    errors = asyncio.run(_send_all(token, app.TELEGRAM_API_BASE_URL, rows))
+    errors = run_sync(_send_all(token, app.TELEGRAM_API_BASE_URL, rows))
     sent = 0
     for row, error in zip(rows, errors, strict=True):
         row.status = AlertDelivery.Status.FAILED if error else AlertDelivery.Status.SENT

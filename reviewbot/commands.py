@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optionsdesk.llm import LLMClient
-from reviewbot.domain.review import Finding, finding_line, next_actions
+from reviewbot.domain.review import RANK, Finding, finding_line, next_actions
 from reviewbot.models import BotSession
 from reviewbot.ports import NotAllowed, TradingPort
 from reviewbot.services import (
@@ -82,7 +82,7 @@ def cmd_status(arg: str, ctx: Context) -> Reply:
     _, text = tool_run("get_status", "{}")
     review = review_last()
     if review is not None:
-        counts = ", ".join(f"{k} {v}" for k, v in review.counts.items() if v)
+        counts = ", ".join(f"{k} {v}" for k, v in _ordered(review.counts) if v)
         text += f"\nLast review: {review.title} — {counts or 'no findings'}."
     if ctx.trading is not None:
         text += f"\nAgent orders: {ctx.trading.mode()['headline']}."
@@ -93,7 +93,7 @@ def cmd_review(arg: str, ctx: Context) -> Reply:
     """Review the latest change (stored; the same change is not reviewed twice)."""
     review = review_latest(llm=ctx.llm)
     findings = _findings(review)
-    counts = " ".join(f"{k}:{v}" for k, v in review.counts.items())
+    counts = " ".join(f"{k}:{v}" for k, v in _ordered(review.counts))
     lines = [f"Review of {review.title} ({review.reviewer})", review.summary, counts]
     lines += [finding_line(f) for f in findings[:10]]
     if len(findings) > 10:
@@ -264,3 +264,8 @@ def command_run(name: str, arg: str, ctx: Context) -> Reply:
         return handler(arg, ctx)
     except NotAllowed as exc:
         return Reply(f"Refused: {exc}.")
+
+
+def _ordered(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Counts most severe first (PostgreSQL's jsonb keeps no key order)."""
+    return sorted(counts.items(), key=lambda item: RANK.get(item[0], len(RANK)))

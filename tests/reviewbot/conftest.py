@@ -3,7 +3,6 @@ secrets, a symlink out of the tree and a git history, and a runner for updates."
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 from telegram import Update
 
+from optionsdesk.asyncrun import run_sync
 from reviewbot.bot import build_application
 from tests.fake_telegram import TOKEN, FakeTelegram, FakeTelegramServer
 
@@ -106,4 +106,4 @@ def run_updates(updates: list[dict[str, Any]], **options: Any) -> None:
             for payload in updates:
                 await app.process_update(Update.de_json(payload, app.bot))
 
-    asyncio.run(go())
+    run_sync(go())

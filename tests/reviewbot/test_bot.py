@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from optionsdesk.asyncrun import run_sync
 from optionsdesk.llm import UnavailableLLMClient
 from reviewbot.bot import build_application
 from reviewbot.commands import COMMANDS
@@ -237,6 +238,6 @@ def test_the_bot_polls_the_fake_api_end_to_end(tg, repo, tg_server):
             await app.updater.stop()
             await app.stop()
 
-    asyncio.run(go())
+    run_sync(go())
     (reply,) = texts(tg)
     assert "/review" in reply

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from optionsdesk.asyncrun import run_sync
 from tests.trading.deribit.conftest import CLIENT_ID, CLIENT_SECRET, FAST_RETRY, make_exchange
 from trading.deribit.client import DeribitClient
 from trading.deribit.client.stream import DeribitStream
@@ -105,6 +106,6 @@ def test_stream_keeps_state_resyncs_gaps_and_reconnects(server: ServerThread) ->
         await asyncio.wait_for(task, 10)
 
     try:
-        asyncio.run(scenario())
+        run_sync(scenario())
     finally:
         rest.close()
