@@ -7,13 +7,26 @@ empty (for anything but text) or not `true`/`false` (for booleans) is refused.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import django_filters
+from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
 BOOLEAN_VALUES = frozenset({"true", "false", "True", "False", "1", "0"})
+#: The widest UTC offset any place uses (UTC+14); PostgreSQL refuses +-16 h and beyond with a
+#: server error, so a wider one is a 400 here.
+MAX_UTC_OFFSET = timedelta(hours=14)
+
+
+def _offset_error(value: str) -> str | None:
+    parsed = parse_datetime(value.strip().replace(" ", "T", 1)) if value else None
+    offset = parsed.utcoffset() if parsed is not None else None
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        return "a time zone offset between -14:00 and +14:00"
+    return None
 
 
 class StrictFilterBackend(DjangoFilterBackend):
@@ -31,6 +44,12 @@ class StrictFilterBackend(DjangoFilterBackend):
                             errors[name] = ["true or false"]
                     elif value == "" and not isinstance(declared, django_filters.CharFilter):
                         errors[name] = ["a value is required when the parameter is given"]
+                    elif isinstance(
+                        declared, django_filters.DateTimeFilter | django_filters.IsoDateTimeFilter
+                    ):
+                        problem = _offset_error(value)
+                        if problem:
+                            errors[name] = [problem]
             if errors:
                 raise ValidationError(errors)
         return super().filter_queryset(request, queryset, view)

@@ -209,3 +209,16 @@ def test_a_question_has_an_empty_answer_kind_in_the_schema():
 )  # fmt: skip
 def test_a_filter_it_cannot_read_is_a_400_not_ignored(researcher, url):
     assert _envelope(researcher.get(url), 400)["code"] == "invalid"
+
+
+def test_a_time_zone_offset_out_of_range_is_a_400_not_a_server_error(client_as):
+    # PostgreSQL refuses offsets of +-16 h and beyond with an error (schemathesis found it).
+    response = client_as("viewer").get(
+        "/api/agent/decisions", {"since": "3869-12-01T11:49:15-17:18"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["since"]
+    ok = client_as("viewer", "v2").get(
+        "/api/agent/decisions", {"since": "2025-12-01T11:49:15+14:00"}
+    )
+    assert ok.status_code == 200

@@ -15,7 +15,7 @@ import pytest
 from django.urls import reverse
 
 from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET
-from trading.models import Order, Position, RuntimeControl
+from trading.models import AgentStatus, Order, Position, RuntimeControl
 from trading.services import controls_update, tick_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,6 +45,9 @@ def test_switching_dry_run_off_in_the_browser_makes_every_indicator_read_live(
     cockpit: Any, sim_client: Any, live_server: Any, browser_login: Any
 ) -> None:
     tick_run(trigger="test", client=sim_client, seed=1)
+    # This test is about dry run: a health-guard pause (seen once on a loaded CI machine)
+    # would rightly read "LIVE · PAUSED", so the guard starts from running.
+    AgentStatus.objects.filter(pk=1).update(guard_state={})
     page = browser_login(reverse("system:health"))
     _accept_dialogs(page)
     page.wait_for_selector("[data-testid=controls-form]")

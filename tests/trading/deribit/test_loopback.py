@@ -117,6 +117,7 @@ def test_it_never_logs_secrets_or_tokens(
     loopback_client: DeribitClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="trading.deribit")  # `runagent` quiets it in-process
     auth = loopback_client.authenticate()
     loopback_client.get_positions("BTC")
     loopback_client.authenticate()
