@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from optionsdesk.config import MAINNET_CONFIRMATION
 from trading.deribit.client import DeribitClient, new_order_label
+from trading.deribit.rpc import is_mainnet_url
 from trading.domain.instruments import parse_instrument
 from trading.domain.params import EffectiveParams, Environment, RiskLimits
 from trading.domain.proposal import Proposal
@@ -47,8 +48,6 @@ from trading.services.execution import order_execute
 
 logger = logging.getLogger("trading.order_gate")
 
-#: Hosts of Deribit's real-money API (a client pointing there trades real money).
-MAINNET_HOSTS = ("www.deribit.com", "//deribit.com")
 _FILLED = (Order.State.FILLED, Order.State.SIMULATED)
 
 
@@ -186,7 +185,7 @@ def _gate_checks(
         )
     ]
     base_url = str(getattr(client, "base_url", "") or "")
-    client_mainnet = any(host in base_url for host in MAINNET_HOSTS)
+    client_mainnet = bool(base_url) and is_mainnet_url(base_url)
     wants_mainnet = params.environment is Environment.MAINNET
     env_ok = client is None or client_mainnet == wants_mainnet
     confirmed = not wants_mainnet or (
