@@ -44,7 +44,7 @@ from trading.deribit.simulator.books import SimBooks
 from trading.deribit.simulator.clock import SimClock
 from trading.deribit.simulator.faults import FaultInjector
 from trading.deribit.simulator.instruments import InstrumentSpec
-from trading.deribit.simulator.listing import SimListing, Valuation, currency_of
+from trading.deribit.simulator.listing import SimListing, Valuation
 from trading.deribit.simulator.market import MarketView, ReplayMarket, SyntheticMarket
 from trading.deribit.simulator.matching import match_resting_orders
 from trading.deribit.simulator.orders import SimOrder
@@ -399,7 +399,7 @@ class SimulatedExchange:
                 del tape[:10_000]
 
     def _on_hour(self, hour_ms: int) -> None:
-        self._pay_funding()
+        self.books.pay_funding(self.market)
         if datetime.fromtimestamp(hour_ms / 1000, tz=UTC).hour == EXPIRY_HOUR_UTC:
             self._settle(hour_ms)
 
@@ -435,14 +435,7 @@ class SimulatedExchange:
         if self.config.settlement_window_s:
             self.settlement_until_ms = event_ms + int(self.config.settlement_window_s * 1000)
 
-    def _pay_funding(self) -> None:
-        self.books.pay_funding(self.market)
-
     # ------------------------------------------------------------------ instruments
-
-    def currency_of(self, instrument_name: str) -> str:
-        """Currency prefix of an instrument name (BTC-...)."""
-        return currency_of(instrument_name)
 
     def option_quotes(self, currency: str) -> OptionQuotes:
         """Quotes of a currency's options, registering their specs."""
@@ -451,10 +444,6 @@ class SimulatedExchange:
     def spec(self, instrument_name: str, *, code: int = 13020) -> InstrumentSpec:
         """Specification of a listed (or held) instrument; `code` error when unknown."""
         return self.listing.spec(instrument_name, code=code)
-
-    def is_live(self, spec: InstrumentSpec) -> bool:
-        """True while an instrument trades (options until their expiry)."""
-        return spec.expiry_ms > self._synced_ms
 
     def valuation(self, instrument_name: str) -> Valuation:
         """Market of one instrument now (or its last known market after it stopped quoting)."""

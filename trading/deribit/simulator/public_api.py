@@ -15,7 +15,7 @@ from trading.deribit.errors import InvalidParamsError
 from trading.deribit.simulator.accounts import Account
 from trading.deribit.simulator.encoding import EncodedResult
 from trading.deribit.simulator.exchange import SimulatedExchange
-from trading.deribit.simulator.listing import Valuation
+from trading.deribit.simulator.listing import Valuation, currency_of
 from trading.deribit.simulator.matching import book_side, price_band
 from trading.deribit.simulator.orders import BookLevel
 from trading.deribit.simulator.params import Params
@@ -477,7 +477,7 @@ def _trade_points(
     be two rows: only the taker row, or the maker row when no taker row exists, is used).
     """
     rows: dict[str, tuple[int, float, float, float]] = {}
-    for trade in ex.books.trades_of(ex.currency_of(name)):
+    for trade in ex.books.trades_of(currency_of(name)):
         if trade.order.spec.instrument_name != name:
             continue
         price, amount = float(trade.price), float(trade.amount)
