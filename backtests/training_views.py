@@ -15,7 +15,7 @@ from backtests.domain.profiles import PROFILES
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
 from backtests.training_models import TrainingRun
-from optionsdesk.roles import Role, role_required, user_has_role
+from optionsdesk.roles import Role, user_has_role
 
 RUNS_SHOWN = 50
 #: htmx stops polling when a response has this status (https://htmx.org/docs/#polling).
@@ -92,9 +92,11 @@ def training_run(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "backtests/training_run.html", context)
 
 
-@role_required(Role.RESEARCHER)
+@login_required
 def training_download(request: HttpRequest, run_id: int, kind: str) -> FileResponse:
     """Researcher: download one of the run's files."""
+    if not user_has_role(request.user, Role.RESEARCHER):
+        raise PermissionDenied("Downloading training files needs the researcher role.")
     run = get_object_or_404(TrainingRun, pk=run_id)
     try:
         path = training_services.training_file(run, kind)

@@ -86,7 +86,8 @@ def corpus_split(
     """(train, validation): a record goes to validation when its bucket < `validation_frac`."""
     if not 0.0 <= validation_frac < 1.0:
         raise ValueError("validation_frac must be in [0, 1)")
-    train, validation = [], []
+    train: list[dict[str, Any]] = []
+    validation: list[dict[str, Any]] = []
     for record in records:
         (validation if split_bucket(record) < validation_frac else train).append(record)
     return train, validation

@@ -96,9 +96,9 @@ def test_a_greg_outcome_without_a_call_is_no_trade_and_a_calendar_sells_the_atm_
     t = int(np.flatnonzero(table.eligible_at_time)[30])
     ranked = short_sim.ranked_rows(t, table)
 
-    replay.outcome_at = lambda _t: "STRATEGY_C_SHORT_PUT"  # type: ignore[method-assign]
+    replay.outcome_at = lambda _t: "STRATEGY_C_SHORT_PUT"  # type: ignore[method-assign,assignment]
     assert replay(t, ranked) is None
-    replay.outcome_at = lambda _t: "STRATEGY_B_CALENDAR"  # type: ignore[method-assign]
+    replay.outcome_at = lambda _t: "STRATEGY_B_CALENDAR"  # type: ignore[method-assign,assignment]
     rank = replay(t, ranked)
 
     assert rank is not None

@@ -24,7 +24,7 @@ from backtests.domain.profiles import (
 )
 from backtests.domain.simulator import CoveredCallSimulator
 from backtests.domain.sources.synthetic import SyntheticSource
-from backtests.domain.types import BacktestConfig
+from backtests.domain.types import BacktestConfig, ExitPolicy, ExitStyle
 from backtests.training_models import TrainingRun
 from tests.backtests.conftest import SHORT_SOURCE
 
@@ -58,9 +58,8 @@ def test_every_profile_runs_on_the_same_decision_times_and_labels_its_rows(sim) 
 
 def test_the_per_expiry_limit_caps_sales_per_expiry(sim) -> None:
     # Take profit and sell again at once: the greedy rule sells the same expiry repeatedly.
-    config = BacktestConfig(
-        strategy=RELAXED, exit={"style": "take_profit_and_roll", "take_profit_pct": 0.3}
-    )
+    exit_policy = ExitPolicy(style=ExitStyle.TAKE_PROFIT_AND_ROLL, take_profit_pct=0.3)
+    config = BacktestConfig(strategy=RELAXED, exit=exit_policy)
     unlimited = sim.simulate_policy(config)
     assert max(Counter(t.expiry_ts for t in unlimited.trades).values()) > 1
 
@@ -111,7 +110,7 @@ def test_a_training_run_from_the_api_writes_labelled_files_and_a_valid_corpus(
         assert corpus_file_check(Path(run["files"][kind]["path"])).errors == []
     download = api.get(f"{URL}/{run['id']}/download", {"file": "corpus_train"})
     assert download.status_code == 200
-    lines = b"".join(download.streaming_content).decode().splitlines()
+    lines = b"".join(download.streaming_content).decode().splitlines()  # type: ignore[attr-defined]
     assert len(lines) == run["files"]["corpus_train"]["rows"]
     assert api.get(f"{URL}/{run['id']}/download", {"file": "secrets"}).status_code == 400
 
