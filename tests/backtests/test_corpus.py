@@ -20,6 +20,15 @@ from backtests.domain.corpus import (
 )
 
 
+def _line(answer: str) -> str:
+    messages = [
+        {"role": "system", "content": "rules"},
+        {"role": "user", "content": "Candidates:\nBTC-X-C: delta 0.30"},
+        {"role": "assistant", "content": answer},
+    ]
+    return json.dumps({"messages": messages})
+
+
 def _ranking(decisions: int = 30, per_decision: int = 8, chosen_rank: int = 2) -> pd.DataFrame:
     rows = []
     for d in range(decisions):
@@ -115,10 +124,35 @@ def test_a_corrupted_line_fails_the_schema_check(tmp_path: Path) -> None:
             ' {"role": "assistant", "content": "{}"}]}',
             "expected a system message",
         ),
+        ('{"messages": ["a", "b", "c"]}', "must have exactly role and content"),
+        (
+            '{"messages": [{"role": "system", "content": " "}, {"role": "user", "content": "y"},'
+            ' {"role": "assistant", "content": "{}"}]}',
+            "content must be a non-empty string",
+        ),
+        (_line("not json"), "assistant content is not JSON"),
+        (_line('{"action": "DO_NOTHING"}'), 'must be {"action": "OPEN"'),
+        (_line('{"action": "OPEN"}'), "has no instrument_name"),
+        (_line('{"action": "OPEN", "instrument_name": "BTC-X-C"}'), None),
     ],
 )
-def test_the_schema_names_what_is_wrong(line: str, error: str) -> None:
-    assert any(error in e for e in corpus_line_errors(line))
+def test_the_schema_names_what_is_wrong(line: str, error: str | None) -> None:
+    errors = corpus_line_errors(line)
+    if error is None:
+        assert errors == []
+    else:
+        assert any(error in e for e in errors), errors
+
+
+def test_a_ranking_needs_its_columns_and_decisions_without_a_pick_are_skipped() -> None:
+    ranking = _ranking(decisions=4)
+    ranking.loc[ranking["decision_id"] == 1, "chosen"] = False
+
+    assert len(corpus_records(ranking)) == 3
+    with pytest.raises(ValueError, match="missing columns"):
+        corpus_records(ranking.drop(columns=["chosen"]))
+    with pytest.raises(ValueError, match="validation_frac"):
+        corpus_split([], validation_frac=1.0)
 
 
 def test_the_build_corpus_command_reads_an_exported_ranking(tmp_path: Path) -> None:

@@ -197,3 +197,53 @@ def test_the_training_run_command_collects_every_profile(tmp_path) -> None:
     listing = io.StringIO()
     call_command("training_run", "--list-profiles", stdout=listing)
     assert set(PROFILES) <= {line.split(":")[0] for line in listing.getvalue().splitlines()}
+
+
+@pytest.mark.django_db
+def test_a_failing_training_run_is_stored_as_failed_and_bad_options_are_refused(
+    monkeypatch, tmp_path
+) -> None:
+    from backtests import training_services
+
+    with pytest.raises(ValueError, match="format"):
+        training_services.training_run_create(
+            source=SHORT_SOURCE, config=BacktestConfig(), profiles=["research"], fmt="xls"
+        )
+    with pytest.raises(ValueError, match="validation_frac"):
+        training_services.training_run_create(
+            source=SHORT_SOURCE, config=BacktestConfig(), profiles=["research"], validation_frac=1
+        )
+    run = training_services.training_run_create(
+        source=SHORT_SOURCE, config=BacktestConfig(), profiles=["research"], enqueue=False
+    )
+
+    def broken(**_: object) -> dict[str, object]:
+        raise ValueError("corpus_train.jsonl line 3 fails the corpus schema: not JSON")
+
+    monkeypatch.setattr(training_services, "corpus_build", broken)
+    done = training_services.training_run_execute(run_id=run.pk, out_dir=tmp_path)
+
+    assert done is not None
+    assert done.status == "failed"
+    assert "fails the corpus schema" in done.error
+    assert done.files == {}
+    again = training_services.training_run_execute(run_id=run.pk, out_dir=tmp_path)
+    assert again is not None
+    assert again.status == "failed"  # a redelivered task leaves a finished run alone
+    with pytest.raises(LookupError):
+        training_services.training_file(done, "decisions")
+
+
+def test_exported_rankings_are_read_back_in_every_format(tmp_path) -> None:
+    from backtests import training_services
+
+    frame = pd.DataFrame({"decision_id": [0, 0], "rank": [0, 1], "chosen": [True, False]})
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    frame.to_parquet(tmp_path / "c.parquet", index=False)
+    frame.to_json(tmp_path / "c.jsonl", orient="records", lines=True)
+
+    for name in ("c.csv", "c.parquet", "c.jsonl"):
+        read = training_services.read_candidates(tmp_path / name)
+        assert list(read["rank"]) == [0, 1]
+    with pytest.raises(ValueError, match="expected a"):
+        training_services.read_candidates(tmp_path / "c.xlsx")
