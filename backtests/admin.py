@@ -117,3 +117,6 @@ class SelectorStudyAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "name", "status", "created_at")
     list_filter = ("kind", "status")
     readonly_fields = ("source", "config", "params", "result", "error", "finished_at")
+
+
+from backtests import training_admin  # noqa: E402,F401  (registers TrainingRun)

@@ -185,3 +185,8 @@ class SelectorStudy(models.Model):
     def is_done(self) -> bool:
         """Finished one way or another."""
         return self.status in BacktestRun.TERMINAL
+
+
+from backtests.training_models import TrainingRun  # noqa: E402  (training mode, issue 15)
+
+__all__ = ["BacktestRun", "SelectorStudy", "SimulatedTrade", "TrainingExport", "TrainingRun"]

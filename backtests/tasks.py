@@ -70,3 +70,12 @@ def selector_heatmap_finish(rows: list[list[float | None]], study_id: int) -> st
 
     study = heatmap_finish(study_id=study_id, rows=rows)
     return study.status if study is not None else "deleted"
+
+
+@shared_task(name="backtests.training_run", acks_late=True, ignore_result=False)
+def training_run(run_id: int) -> str:
+    """Collect training data with several profiles and build the corpus (research queue)."""
+    from backtests.training_services import training_run_execute
+
+    run = training_run_execute(run_id=run_id)
+    return run.status if run is not None else "deleted"

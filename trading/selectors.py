@@ -789,8 +789,10 @@ def pnl_history() -> dict[str, Any]:
     return pnl_daily(cash, equity)
 
 
-#: Columns of the live training data (one row per decision: state, action, reward).
+#: Columns of the live training data (one row per decision: state, action, reward). `profile`
+#: is `live_<mode>`, the column training mode's files lead with (`backtests.domain.profiles`).
 TRAINING_COLUMNS = (
+    "profile",
     "decision_id",
     "decided_at",
     "market_time",
@@ -903,6 +905,7 @@ def training_csv(qs: QuerySet[Decision] | None = None) -> str:
         outcome = outcomes.get(d.pk) or {}
         writer.writerow(
             {
+                "profile": f"live_{d.mode}",
                 "decision_id": d.pk,
                 "decided_at": d.decided_at.isoformat(),
                 "market_time": d.market_time.isoformat(),
