@@ -53,7 +53,10 @@ def environment_svg(result: dict[str, Any], measure: str = "share") -> str:
         for j, value in enumerate(row):
             text = _cell_text(measure, float(value))
             if text:
-                axis.text(j, i, text, ha="center", va="center", fontsize=7, color="black")
+                red, green, blue, _ = image.cmap(image.norm(value))
+                light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5
+                colour = "black" if light else "white"
+                axis.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
     figure.tight_layout()
     return svg_of(figure)
 

@@ -25,9 +25,10 @@ def environment(request: HttpRequest) -> HttpResponse:
     """Market environment: the two launch forms and the environment studies so far."""
     if request.method == "POST" and not user_has_role(request.user, Role.RESEARCHER):
         raise PermissionDenied("Launching studies needs the researcher role.")
+    posted = request.POST if request.method == "POST" else None
     which = request.POST.get("form", "environment")
-    env_form = EnvironmentForm(request.POST if which == "environment" else None)
-    compare_form = SourceCompareForm(request.POST if which == "source_compare" else None)
+    env_form = EnvironmentForm(posted if which == "environment" else None)
+    compare_form = SourceCompareForm(posted if which == "source_compare" else None)
     form = env_form if which == "environment" else compare_form
     if request.method == "POST" and form.is_valid():
         try:

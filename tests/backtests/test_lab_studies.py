@@ -121,6 +121,8 @@ def test_the_tab_launches_an_environment_heatmap_and_links_a_cells_dates(
         "interval_hours": "4",
     }
     assert 'data-testid="environment-link"' in desk_client.get("/backtests/").content.decode()
+    blank = desk_client.get("/backtests/environment/").content.decode()
+    assert "This field is required" not in blank  # a GET shows the forms unbound, with defaults
 
     with django_capture_on_commit_callbacks(execute=True):
         response = desk_client.post("/backtests/environment/", form)
