@@ -31,6 +31,7 @@ def test_the_whole_battery_passes_or_warns_on_the_shipped_system(shared_dir) -> 
     body = json.loads(out)
     by_name = {c["name"]: c for c in body["checks"]}
     assert code == 0
+    assert body["ok"] is True
     assert list(by_name) == list(healthcheck.CHECKS)
     assert all(c["status"] in ("PASS", "WARN") for c in body["checks"])
     assert all(c["reason"] for c in body["checks"])
@@ -48,6 +49,8 @@ def test_a_planted_fee_fault_fails_the_check_and_the_exit_status(monkeypatch) ->
     body = json.loads(out)
     assert code == 1
     assert body["status"] == "FAIL"
+    assert body["ok"] is False
+    assert body["counts"] == {"PASS": 1, "WARN": 0, "FAIL": 1}
     fees = body["checks"][0]
     assert fees["status"] == "FAIL"
     assert "published 0.0003" in fees["reason"]

@@ -40,8 +40,11 @@ class Command(BaseCommand):
         results = strategy_healthcheck(options["check"] or None)
         failed = any(r.status == "FAIL" for r in results)
         if options["json"]:
+            counts = {s: sum(r.status == s for r in results) for s in ("PASS", "WARN", "FAIL")}
             body = {
-                "status": "FAIL" if failed else "PASS",
+                "ok": not failed,
+                "status": "FAIL" if failed else ("WARN" if counts["WARN"] else "PASS"),
+                "counts": counts,
                 "checks": [r.as_dict() for r in results],
             }
             self.stdout.write(json.dumps(body, indent=1, default=str))
