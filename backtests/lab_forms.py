@@ -27,7 +27,12 @@ class EnvironmentForm(forms.Form):
     reference call."""
 
     source = forms.ChoiceField(
-        choices=[("synthetic", "synthetic"), ("snapshots", "real snapshots")], initial="synthetic"
+        choices=[
+            ("synthetic", "synthetic"),
+            ("snapshots", "real snapshots"),
+            ("volatility_history", "real IV/RV history (occupancy only)"),
+        ],
+        initial="synthetic",
     )
     underlying = forms.ChoiceField(choices=[("BTC", "BTC"), ("ETH", "ETH")], initial="BTC")
     start = forms.DateField(required=False, help_text="UTC; empty: the source's default")
@@ -47,14 +52,16 @@ class EnvironmentForm(forms.Form):
 
         data = self.cleaned_data
         start = data["start"]
+        history = data["source"] == "volatility_history"
         source = SourceSpec(
-            kind=data["source"],
+            kind="snapshots" if history else data["source"],
             underlying=data["underlying"],
             start=None if start is None else datetime.combine(start, time(), tzinfo=UTC),
             days=data["days"],
             seed=data["seed"],
         )
         params = {
+            "data": "volatility_history" if history else "chains",
             "x_metric": data["x_metric"],
             "x_edges": _numbers(data["x_edges"]),
             "y_metric": data["y_metric"],

@@ -20,10 +20,14 @@ from django.utils import timezone
 
 from backtests.domain.environment import (
     ENV_METRICS,
+    HISTORY_METRICS,
+    EnvironmentSamples,
     ReferenceCall,
     check_edges,
     environment_heatmap,
     environment_samples,
+    history_samples,
+    read_iv_rv_history,
 )
 from backtests.domain.simulator import CoveredCallSimulator
 from backtests.domain.source_compare import Tolerance, compare_policy
@@ -45,7 +49,11 @@ DEFAULT_EDGES: dict[str, list[float]] = {
     "return_1d": [-0.1, -0.04, -0.02, -0.01, 0.0, 0.01, 0.02, 0.04, 0.1],
     "return_7d": [-0.3, -0.1, -0.05, -0.02, 0.0, 0.02, 0.05, 0.1, 0.3],
     "rv": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0],
+    "iv_change_7d": [-0.2, -0.1, -0.05, -0.02, 0.0, 0.02, 0.05, 0.1, 0.2],
 }
+#: What an environment heatmap samples: option chains of the source (with the reference
+#: call's outcome), or the harvest's IV/RV history alone (real, six months, occupancy only).
+ENV_DATA: tuple[str, ...] = ("chains", "volatility_history")
 
 
 def _number(params: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
@@ -67,13 +75,19 @@ def lab_params_validate(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             min_samples=int(_number(params, "min_samples", 10, 2, 10_000)),
         )
         return tolerance.as_dict()
-    x, y = params.get("x_metric", "ivrv"), params.get("y_metric", "return_7d")
+    data = params.get("data", "chains")
+    if data not in ENV_DATA:
+        raise ValueError(f"unknown data {data!r}; known: {list(ENV_DATA)}")
+    known = list(ENV_METRICS) if data == "chains" else list(HISTORY_METRICS)
+    x = params.get("x_metric", "ivrv")
+    y = params.get("y_metric", "return_7d" if data == "chains" else "iv_change_7d")
     for name in (x, y):
-        if name not in ENV_METRICS:
-            raise ValueError(f"unknown metric {name!r}; known: {list(ENV_METRICS)}")
+        if name not in known:
+            raise ValueError(f"unknown metric {name!r} for {data} data; known: {known}")
     if x == y:
         raise ValueError("x_metric and y_metric must differ")
     return {
+        "data": data,
         "x_metric": x,
         "y_metric": y,
         "x_edges": check_edges(params.get("x_edges") or DEFAULT_EDGES[x], "x_edges"),
@@ -101,8 +115,9 @@ def lab_study_create(
         source = source.model_copy(update={"kind": "snapshots"})
     checked = lab_params_validate(kind, params or {})
     label = f"{checked['x_metric']} x {checked['y_metric']}" if kind == Kind.ENVIRONMENT else "vs"
+    data = "IV/RV history" if checked.get("data") == "volatility_history" else source.kind
     study = SelectorStudy.objects.create(
-        name=name or f"{Kind(kind).label}: {source.underlying} {source.kind} {label}",
+        name=name or f"{Kind(kind).label}: {source.underlying} {data} {label}",
         kind=kind,
         source=source.model_dump(mode="json"),
         config=config.model_copy(update={"underlying": source.underlying}).model_dump(mode="json"),
@@ -176,9 +191,43 @@ def _finish(study_id: int, *, result: dict[str, Any] | None = None, error: str =
     )
 
 
+def _history_run(study: SelectorStudy) -> tuple[EnvironmentSamples, dict[str, Any]]:
+    from backtests.services import snapshots_root
+
+    spec = SourceSpec.model_validate(study.source)
+    path = snapshots_root() / "volatility_history"
+    path = path / f"{spec.underlying.lower()}_volatility_history.parquet"
+    start, end = spec.period()
+    times, iv, rv = read_iv_rv_history(path, start, end)
+    if len(times) == 0:
+        raise ValueError(f"no {spec.underlying} IV/RV history in the period ({path.name})")
+    samples = history_samples(times, iv, rv, interval_hours=study.params["interval_hours"])
+    extra = {
+        "underlying": spec.underlying,
+        "reference": None,
+        "provenance": {
+            "source": "volatility_history",
+            "description": f"hourly iv_30d / rv_30d of {path.name}; atm_iv is the 30-day IV",
+            "start": datetime.fromtimestamp(float(times[0]), tz=UTC).isoformat(),
+            "end": datetime.fromtimestamp(float(times[-1]), tz=UTC).isoformat(),
+        },
+    }
+    return samples, extra
+
+
 def environment_run(study: SelectorStudy) -> dict[str, Any]:
     """The environment heatmap of a study's source and parameters."""
     p = study.params
+    if p.get("data") == "volatility_history":
+        samples, extra = _history_run(study)
+        result = environment_heatmap(
+            samples,
+            x_metric=p["x_metric"],
+            x_edges=p["x_edges"],
+            y_metric=p["y_metric"],
+            y_edges=p["y_edges"],
+        )
+        return result | extra | {"interval_hours": p["interval_hours"]}
     progress = _Progress(study.pk, 0.2, 0.95)
     simulator = simulator_for(spec=SourceSpec.model_validate(study.source))
     progress(0.0)

@@ -11,7 +11,11 @@ step) the market state is measured, not filtered:
   the synthetic source, which lists calls, measures it too);
 * `return_1d`, `return_7d`: index return over the trailing 1 or 7 days (NaN until the data
   reaches that far back);
-* `rv`: the panel's realised vol.
+* `rv`: the panel's realised vol;
+* `iv_change_7d`: `atm_iv` now minus `atm_iv` at the sampled time 7 days earlier.
+
+`history_samples` measures the same from an IV/RV history alone (the harvest's hourly
+`iv_30d`/`rv_30d`): `atm_iv` is then the 30-day IV, and there is no skew, return or outcome.
 
 The *reference call* is the call of the reference expiry nearest `target_delta`, sold at the
 backtester's fill (best bid; mark less the haircut when the bid is empty) and held to delivery
@@ -30,9 +34,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from backtests.domain.panel import IntArray
 from backtests.domain.simulator import CoveredCallSimulator
@@ -46,7 +52,10 @@ ENV_METRICS: dict[str, str] = {
     "return_1d": "index return over 1 day",
     "return_7d": "index return over 7 days",
     "rv": "realised vol (decimal)",
+    "iv_change_7d": "ATM IV change over 7 days (decimal)",
 }
+#: Metrics the IV/RV history alone gives (no chains, no index: no skew, returns or outcome).
+HISTORY_METRICS: tuple[str, ...] = ("atm_iv", "rv", "ivrv", "iv_change_7d")
 #: Measures the picture can show per cell.
 ENV_MEASURES: dict[str, str] = {
     "share": "share of time",
@@ -95,6 +104,72 @@ def _trailing_return(times: FloatArray, spot: FloatArray, index: int, days: floa
     if back < 0 or times[back] < target - RETURN_LOOKBACK_SLACK_S:
         return math.nan
     return float(spot[index] / spot[back] - 1.0)
+
+
+def trailing_change(
+    times: FloatArray, values: FloatArray, days: float, slack_s: float
+) -> FloatArray:
+    """values[t] - values[t - days] (the latest time at or before, within `slack_s`), else NaN."""
+    target = times - days * SECONDS_PER_DAY
+    back = np.searchsorted(times, target, side="right") - 1
+    ok = (back >= 0) & (times[np.maximum(back, 0)] >= target - slack_s)
+    result: FloatArray = np.where(ok, values - values[np.maximum(back, 0)], np.nan)
+    return result
+
+
+def grid_indexes(times: FloatArray, interval_hours: float) -> IntArray:
+    """Indexes of the first time at or after each step of an `interval_hours` grid."""
+    if len(times) == 0:
+        return np.zeros(0, dtype=np.int64)
+    step = interval_hours * 3600.0
+    count = int(np.floor((times[-1] - times[0]) / step + 1e-9)) + 1
+    grid = times[0] + step * np.arange(count)
+    indexes = np.searchsorted(times, grid - 1e-6, side="left")
+    result: IntArray = np.unique(indexes[indexes < len(times)]).astype(np.int64)
+    return result
+
+
+def history_samples(
+    times: FloatArray, iv: FloatArray, rv: FloatArray, *, interval_hours: float = 1.0
+) -> EnvironmentSamples:
+    """Samples from an IV/RV history alone (`atm_iv` is its 30-day IV): occupancy only, since
+    without chains or an index there is no skew, return or reference call."""
+    order = np.argsort(times, kind="stable")
+    times, iv, rv = times[order], iv[order], rv[order]
+    keep = grid_indexes(times, interval_hours)
+    t, iv_s, rv_s = times[keep], iv[keep], rv[keep]
+    slack = max(RETURN_LOOKBACK_SLACK_S, interval_hours * 3600.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ivrv = np.where(rv_s > 0, iv_s / rv_s, np.nan)
+    missing = np.full(len(t), np.nan)
+    metrics = {name: missing.copy() for name in ENV_METRICS}
+    metrics |= {
+        "atm_iv": iv_s,
+        "rv": rv_s,
+        "ivrv": ivrv,
+        "iv_change_7d": trailing_change(t, iv_s, 7.0, slack),
+    }
+    return EnvironmentSamples(
+        times=t, metrics=metrics, reference_row=np.full(len(t), -1, dtype=np.int64), pnl_usd=missing
+    )
+
+
+def read_iv_rv_history(
+    path: Path, start: datetime | None = None, end: datetime | None = None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(epoch seconds, IV, RV) of a harvest's `<ccy>_volatility_history.parquet` (percent in
+    the file, decimal here) within [start, end]."""
+    frame = pd.read_parquet(path, columns=["timestamp", "iv_30d", "rv_30d"])
+    stamps = pd.to_datetime(frame["timestamp"], utc=True)
+    keep = np.ones(len(frame), dtype=bool)
+    if start is not None:
+        keep &= (stamps >= pd.Timestamp(start)).to_numpy()
+    if end is not None:
+        keep &= (stamps <= pd.Timestamp(end)).to_numpy()
+    seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64)
+    iv = frame["iv_30d"].to_numpy(dtype=np.float64) / 100.0
+    rv = frame["rv_30d"].to_numpy(dtype=np.float64) / 100.0
+    return seconds[keep], iv[keep], rv[keep]
 
 
 def _nearest(values: FloatArray, target: float) -> int:
@@ -162,6 +237,8 @@ def environment_samples(
     with np.errstate(divide="ignore", invalid="ignore"):
         values["ivrv"] = np.where(rv > 0, values["atm_iv"] / rv, np.nan)
     values["rv"] = rv.astype(np.float64)
+    slack = max(RETURN_LOOKBACK_SLACK_S, interval_hours * 3600.0)
+    values["iv_change_7d"] = trailing_change(panel.times[indexes], values["atm_iv"], 7.0, slack)
     return EnvironmentSamples(
         times=panel.times[indexes], metrics=values, reference_row=reference_row, pnl_usd=pnl
     )

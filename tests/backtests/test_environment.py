@@ -172,3 +172,37 @@ def test_a_cells_dates_list_its_sampled_days() -> None:
         {"date": "2025-03-01", "times": 2, "outcomes": 1, "mean_pnl_usd": 10.0},
         {"date": "2025-03-03", "times": 1, "outcomes": 1, "mean_pnl_usd": -4.0},
     ]
+
+
+def test_the_iv_rv_history_cells_agree_with_a_direct_count(shared_dir: Path) -> None:
+    import pandas as pd
+
+    from backtests.domain.environment import history_samples, read_iv_rv_history
+
+    path = shared_dir / "data" / "deribit" / "volatility_history" / "btc_volatility_history.parquet"
+    iv_edges, change_edges = [0.3, 0.36, 0.4, 0.45, 0.7], [-0.2, -0.02, 0.0, 0.02, 0.2]
+    times, iv, rv = read_iv_rv_history(path)
+    samples = history_samples(times, iv, rv, interval_hours=1.0)
+    result = environment_heatmap(
+        samples,
+        x_metric="atm_iv",
+        x_edges=iv_edges,
+        y_metric="iv_change_7d",
+        y_edges=change_edges,
+    )
+
+    frame = pd.read_parquet(path).set_index("timestamp").sort_index()
+    week_ago = frame["iv_30d"].reindex(frame.index - pd.Timedelta(days=7)).to_numpy() / 100.0
+    level = frame["iv_30d"].to_numpy() / 100.0
+    change = level - week_ago
+    for yi, xi in ((1, 1), (2, 2)):
+        in_cell = (
+            (level >= iv_edges[xi])
+            & (level < iv_edges[xi + 1])
+            & (change >= change_edges[yi])
+            & (change < change_edges[yi + 1])
+        )
+        assert result["counts"][yi][xi] == int(in_cell.sum()) > 20
+    assert result["samples"] == len(frame)
+    assert result["outcomes"] == [[0] * 4] * 4  # no chains, no reference call
+    assert result["missing"] == 7 * 24  # the first week has no 7-day change

@@ -64,6 +64,37 @@ def test_an_environment_heatmap_is_stored_with_counts_outcomes_and_regimes(
     assert api.get(f"{URL}/{study['id']}/regime", {"x": 9, "y": 0}).status_code == 400
 
 
+def test_an_iv_rv_history_heatmap_covers_six_real_months_without_outcomes(
+    api, eager_celery, django_capture_on_commit_callbacks, shared_dir
+) -> None:
+    params = {
+        "data": "volatility_history",
+        "x_metric": "atm_iv",
+        "x_edges": [0.5, 0.6, 0.7, 0.9],
+        "y_metric": "iv_change_7d",
+        "y_edges": [-0.2, 0.0, 0.2],
+        "interval_hours": 24,
+    }
+    body = {
+        "kind": "environment",
+        "source": {"kind": "snapshots", "underlying": "ETH"},
+        "params": params,
+    }
+
+    created = _post(api, body, django_capture_on_commit_callbacks)
+
+    study = api.get(f"{URL}/{created.json()['id']}").json()
+    assert study["status"] == "succeeded", study["error"]
+    result = study["result"]
+    assert result["samples"] == 181  # daily, 2025-06-15 to 2025-12-12
+    assert result["in_grid"] > 150
+    assert result["reference"] is None
+    assert "IV/RV history" in study["name"]
+    bad = dict(params, y_metric="return_7d")  # no index in the history
+    response = api.post(URL, dict(body, params=bad), format="json")
+    assert response.status_code == 400
+
+
 def test_a_bad_environment_request_is_a_400(api) -> None:
     body = {"kind": "environment", "params": {"x_metric": "ivrv", "y_metric": "nope"}}
     assert api.post(URL, body, format="json").status_code == 400
