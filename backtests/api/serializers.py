@@ -264,7 +264,8 @@ class DiffSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class SelectorStudySerializer(serializers.ModelSerializer[SelectorStudy]):
-    """A stored selector study (funnel or heatmap) with its result."""
+    """A stored study with its result (an environment heatmap's per-sample cells stay out:
+    `regime` serves them by cell)."""
 
     status = RunStatusField(read_only=True)
     kind = serializers.CharField(read_only=True, help_text="funnel or heatmap")
@@ -286,6 +287,13 @@ class SelectorStudySerializer(serializers.ModelSerializer[SelectorStudy]):
             "finished_at",
         )
         read_only_fields = fields
+
+    def to_representation(self, instance: SelectorStudy) -> dict[str, Any]:
+        """The study, less the per-sample cells of an environment heatmap (large)."""
+        body = dict(super().to_representation(instance))
+        if isinstance(body.get("result"), dict) and "cell_of_sample" in body["result"]:
+            body["result"] = {k: v for k, v in body["result"].items() if k != "cell_of_sample"}
+        return body
 
 
 class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from backtests import lab_services
+from backtests import lab_services, research_services
 from backtests.models import SelectorStudy
 from tests.backtests.conftest import SHORT_SOURCE
 
@@ -56,6 +56,7 @@ def test_an_environment_heatmap_is_stored_with_counts_outcomes_and_regimes(
     assert len(result["counts"][0]) == 3
     assert sum(map(sum, result["counts"])) == result["in_grid"] > 0
     assert result["in_grid"] + result["missing"] + result["outside"] == result["samples"]
+    assert "cell_of_sample" not in result  # served by cell through `regime`
     busiest = max(
         ((y, x) for y in range(2) for x in range(3)), key=lambda c: result["counts"][c[0]][c[1]]
     )
@@ -127,8 +128,9 @@ def test_lab_studies_go_to_the_research_queue(monkeypatch) -> None:
     )
 
     lab_services.lab_study_dispatch(study_id=study.pk)
+    research_services.selector_study_dispatch(study_id=study.pk)  # routes to the lab task too
 
-    assert sent == [{"queue": "research"}]
+    assert sent == [{"queue": "research"}, {"queue": "research"}]
     assert study.params["x_metric"] == "ivrv"
     assert study.params["x_edges"] == lab_services.DEFAULT_EDGES["ivrv"]
 
