@@ -112,7 +112,8 @@ class TrainingExportAdmin(admin.ModelAdmin):
 
 @admin.register(SelectorStudy)
 class SelectorStudyAdmin(admin.ModelAdmin):
-    """Selector studies (funnels and heatmaps): read-only records of what was asked and found."""
+    """Research studies (funnels, heatmaps, arenas, environment heatmaps, synthetic vs live):
+    read-only records of what was asked and found."""
 
     list_display = ("id", "kind", "name", "status", "created_at")
     list_filter = ("kind", "status")

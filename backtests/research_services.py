@@ -93,6 +93,11 @@ def selector_study_dispatch(*, study_id: int) -> None:
     from backtests.tasks import selector_heatmap_finish, selector_heatmap_row, selector_study
 
     study = SelectorStudy.objects.get(pk=study_id)
+    if study.kind in (SelectorStudy.Kind.ENVIRONMENT, SelectorStudy.Kind.SOURCE_COMPARE):
+        from backtests.lab_services import lab_study_dispatch
+
+        lab_study_dispatch(study_id=study_id)  # their own task (`backtests.lab_study`)
+        return
     if not _simulated(study):
         selector_study.apply_async((study_id,), queue=RESEARCH_QUEUE)
         return

@@ -79,3 +79,12 @@ def training_run(run_id: int) -> str:
 
     run = training_run_execute(run_id=run_id)
     return run.status if run is not None else "deleted"
+
+
+@shared_task(name="backtests.lab_study", acks_late=True, ignore_result=False)
+def lab_study(study_id: int) -> str:
+    """Run an environment heatmap or a synthetic-vs-live comparison (research queue)."""
+    from backtests.lab_services import lab_study_execute
+
+    study = lab_study_execute(study_id=study_id)
+    return study.status if study is not None else "deleted"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from backtests import training_views, views
+from backtests import lab_views, training_views, views
 
 app_name = "backtests"
 urlpatterns = [
@@ -17,6 +17,8 @@ urlpatterns = [
         training_views.training_download,
         name="training-download",
     ),
+    path("environment/", lab_views.environment, name="environment"),
+    path("studies/<int:study_id>/regime/", lab_views.regime, name="regime"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/progress/", views.run_progress, name="progress"),
     path("runs/<int:run_id>/stop/", views.run_stop, name="stop"),

@@ -264,7 +264,8 @@ class DiffSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class SelectorStudySerializer(serializers.ModelSerializer[SelectorStudy]):
-    """A stored selector study (funnel or heatmap) with its result."""
+    """A stored study with its result (an environment heatmap's per-sample cells stay out:
+    `regime` serves them by cell)."""
 
     status = RunStatusField(read_only=True)
     kind = serializers.CharField(read_only=True, help_text="funnel or heatmap")
@@ -287,13 +288,22 @@ class SelectorStudySerializer(serializers.ModelSerializer[SelectorStudy]):
         )
         read_only_fields = fields
 
+    def to_representation(self, instance: SelectorStudy) -> dict[str, Any]:
+        """The study, less the per-sample cells of an environment heatmap (large)."""
+        body = dict(super().to_representation(instance))
+        if isinstance(body.get("result"), dict) and "cell_of_sample" in body["result"]:
+            body["result"] = {k: v for k, v in body["result"].items() if k != "cell_of_sample"}
+        return body
+
 
 class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
     """Launch a study: `kind` (funnel or heatmap), `source`, `config` (the base selector) and,
     for a heatmap, `params` ({"x_param", "x_values", "y_param", "y_values", "measure"})."""
 
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    kind = serializers.CharField(help_text="funnel, heatmap or arena")
+    kind = serializers.CharField(
+        help_text="funnel, heatmap, arena, environment (environment heatmap) or source_compare"
+    )
     source = ObjectField(required=False, default=dict)  # type: ignore[assignment]
     config = ObjectField(required=False, default=dict)
     params = ObjectField(required=False, default=dict)
@@ -303,7 +313,7 @@ class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
         from backtests.research_services import heatmap_params_validate
 
         if attrs["kind"] not in SelectorStudy.Kind.values:
-            raise serializers.ValidationError({"kind": ["funnel, heatmap or arena"]})
+            raise serializers.ValidationError({"kind": [", ".join(SelectorStudy.Kind.values)]})
         source = _pydantic(SourceSpec, attrs.get("source"), "source")
         config = _pydantic(BacktestConfig, attrs.get("config"), "config")
         params = dict(attrs.get("params") or {})
@@ -312,6 +322,7 @@ class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
                 params = heatmap_params_validate(params)
             except ValueError as exc:
                 raise serializers.ValidationError({"params": [str(exc)]}) from None
+        params = _lab_params(attrs["kind"], params)
         return {
             "name": attrs.get("name", ""),
             "kind": attrs["kind"],
@@ -319,3 +330,25 @@ class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
             "config": config,
             "params": params,
         }
+
+
+def _lab_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Params of an environment heatmap or a synthetic-vs-live comparison, checked by the
+    service (a 400 on a bad request); other kinds' params pass through."""
+    from backtests.lab_services import LAB_KINDS, lab_params_validate
+
+    if kind not in LAB_KINDS:
+        return params
+    try:
+        return lab_params_validate(kind, params)
+    except ValueError as exc:
+        raise serializers.ValidationError({"params": [str(exc)]}) from None
+
+
+class RegimeDateSerializer(serializers.Serializer[dict[str, Any]]):
+    """One UTC date in an environment cell: sampled times there and their mean outcome."""
+
+    date = serializers.CharField()
+    times = serializers.IntegerField()
+    outcomes = serializers.IntegerField()
+    mean_pnl_usd = serializers.FloatField(allow_null=True)
