@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
 from tests.fake_openai import FakeOpenAI, FakeOpenAIServer
+
+if TYPE_CHECKING:
+    from tests.workers import CeleryOnSim
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BROWSER_USER, BROWSER_PASSWORD = "trader", "s3cret-passphrase"
@@ -199,3 +203,60 @@ def decisions(agent_settings: Any, sim_client: Any) -> list[Any]:
     tick_run(trigger="test", client=sim_client, seed=1)
     tick_run(trigger="test", client=sim_client, seed=2)
     return list(Decision.objects.order_by("id"))
+
+
+# ------------------------------------------------------------------ real Celery processes
+# Builders in tests/workers.py (imported inside the fixtures: Django is not set up yet here).
+
+
+@pytest.fixture
+def worker_queue(tmp_path: Path) -> Iterator[str]:
+    """Start `celery worker` as a real subprocess on a private queue; stop it afterwards."""
+    import uuid
+
+    from tests.workers import database_url_for_subprocess, worker_start, worker_stop
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "worker.log"
+    proc = worker_start(queue, queue, env, log)
+    try:
+        yield queue
+    finally:
+        worker_stop(proc)
+        if os.environ.get("OPTIONSDESK_SHOW_WORKER_LOG"):
+            sys.stderr.write(log.read_text(errors="replace"))
+
+
+@pytest.fixture
+def celery_on_sim(tmp_path: Path) -> Iterator[Callable[..., CeleryOnSim]]:
+    """`celery_on_sim(queue, **env)`: serve a fresh simulator (seed 42 at the agent's start, no
+    rate limits) on loopback, then start a worker on `queue` and django-celery-beat's database
+    scheduler as subprocesses against pytest's database, the sim environment and dry run on,
+    `env` on top. Create the beat entries (on `queue`) first. Everything stops at teardown."""
+    from tests.trading.agent_helpers import SIM_START
+    from tests.workers import CeleryOnSim, beat_start, worker_env, worker_start, worker_stop
+    from trading.deribit.simulator import ServerThread, SimConfig, SimulatedExchange, create_app
+
+    started: list[CeleryOnSim] = []
+    procs: list[Any] = []
+
+    def start(queue: str, **env: str) -> CeleryOnSim:
+        exchange = SimulatedExchange(SimConfig(seed=42, start=SIM_START, rate_limits=None))
+        server = ServerThread(create_app(exchange), port=0).start()
+        run = CeleryOnSim(server, queue, [tmp_path / "worker.log", tmp_path / "beat.log"])
+        started.append(run)
+        sim_env = worker_env(DERIBIT_ENV="sim", DERIBIT_SIM_URL=server.base_url, **env)
+        procs.append(worker_start(queue, queue, sim_env, run.logs[0]))
+        procs.append(beat_start(sim_env, run.logs[1], tmp_path / "beat-schedule"))
+        return run
+
+    try:
+        yield start
+    finally:
+        for proc in reversed(procs):
+            worker_stop(proc)
+        for run in started:
+            run.server.stop()
+            if os.environ.get("OPTIONSDESK_SHOW_WORKER_LOG"):
+                sys.stderr.write(run.output())

@@ -26,7 +26,7 @@ from backtests.domain.grid import GridSpec
 from backtests.domain.sources.spec import SourceSpec
 from backtests.models import BacktestRun
 from tests.backtests.conftest import TRADING_CONFIG
-from tests.optionsdesk.test_celery_worker import database_url_for_subprocess
+from tests.workers import database_url_for_subprocess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

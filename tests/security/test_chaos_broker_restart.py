@@ -21,8 +21,8 @@ import pytest
 from django.core.cache import cache
 from kombu import Connection
 
-from tests.security.workers import worker_env, worker_start, worker_stop, worker_wait_ready
 from tests.trading.agent_helpers import make_vrp_exchange
+from tests.workers import worker_env, worker_start, worker_stop, worker_wait_ready
 from trading.deribit.simulator import ServerThread, create_app
 from trading.models import AgentRun, Order
 
