@@ -205,6 +205,20 @@ def decisions(agent_settings: Any, sim_client: Any) -> list[Any]:
     return list(Decision.objects.order_by("id"))
 
 
+@pytest.fixture
+def decision_rows(db: None) -> list[Any]:
+    """Two decisions as a tick stores them, from factory rows (tests/factories.py, no tick): an
+    approved OPEN with its simulated sell order and paper position, then a DO_NOTHING. For
+    tests that only read rows; `decisions` runs the real ticks."""
+    from tests.factories import DecisionFactory, OrderFactory, PositionFactory
+    from trading.models import Decision
+
+    OrderFactory()
+    PositionFactory()
+    DecisionFactory()
+    return list(Decision.objects.order_by("id"))
+
+
 # ------------------------------------------------------------------ real Celery processes
 # Builders in tests/workers.py (imported inside the fixtures: Django is not set up yet here).
 

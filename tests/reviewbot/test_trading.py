@@ -134,7 +134,9 @@ def test_reset_drawdown_from_an_operator_releases_the_stop_audited(tg, operator)
     assert "Reason: books checked, flat again" in ask.text
     buttons = ask.params["reply_markup"]["inline_keyboard"][0]
     assert [b["callback_data"] for b in buttons] == ["confirm:drawdown_reset", "confirm:cancel"]
-    assert drawdown_load().halted  # nothing before the confirmation
+    latched = drawdown_load()
+    assert latched is not None
+    assert latched.halted
     run([tg.button(ALLOWED, "confirm:drawdown_reset")])
     state = drawdown_load()
     assert state is None or not state.halted
@@ -162,7 +164,9 @@ def test_reset_drawdown_from_anyone_else_changes_nothing(tg, operator):
          tg.message(STRANGER, "/reset_drawdown let me"),
          tg.button(STRANGER, "confirm:drawdown_reset")]
     )  # fmt: skip
-    assert drawdown_load().halted
+    latched = drawdown_load()
+    assert latched is not None
+    assert latched.halted
     assert not RuntimeControlChange.objects.exists()
     refused, *_ = tg.sent(OTHER_ALLOWED)
     assert refused.text.startswith("Refused: only Telegram users linked to an operator")
