@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +44,13 @@ class CeleryOnSim:
         return "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.logs
         )
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (for a server started as a subprocess)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def worker_env(**extra: str) -> dict[str, str]:
