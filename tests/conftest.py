@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from tests.fake_openai import FakeOpenAI, FakeOpenAIServer
-
 if TYPE_CHECKING:
+    from tests.fake_openai import FakeOpenAI, FakeOpenAIServer
     from tests.workers import CeleryOnSim
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +29,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # local runs keep exploring new examples.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 # `make test-fast`: the pure domain tests with fewer property examples (a quick inner loop).
-hypothesis_settings.register_profile("fast", max_examples=15, derandomize=True)
+hypothesis_settings.register_profile("fast", max_examples=10, derandomize=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
@@ -56,8 +55,14 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """PBKDF2's deliberate slowness only slows tests down; MD5 is fine for throwaway users."""
+def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
+    """PBKDF2's deliberate slowness only slows tests down; MD5 is fine for throwaway users.
+
+    Skipped when pytest-django is not loaded: `make test-fast` runs the pure domain tests
+    without Django (which also proves they need none)."""
+    if not request.config.pluginmanager.has_plugin("django"):
+        return
+    settings = request.getfixturevalue("settings")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -121,6 +126,8 @@ def browser_type_launch_args() -> dict[str, object]:
 @pytest.fixture(scope="module")
 def llm_server() -> Iterator[FakeOpenAIServer]:
     """A fake OpenAI-compatible server on loopback, one per test module."""
+    from tests.fake_openai import FakeOpenAIServer
+
     server = FakeOpenAIServer().start()
     yield server
     server.stop()
