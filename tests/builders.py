@@ -123,6 +123,17 @@ def roll_call(close: OrderLeg, open_: OrderLeg) -> Proposal:
 LIMITS = RiskLimits()
 
 
+def latched_drawdown() -> DrawdownState:
+    """A daily drawdown stop that latched at 09:30 UTC on 5 Dec 2026, 12% below its peak."""
+    return DrawdownState(
+        day=datetime(2026, 12, 5, tzinfo=UTC).date(),
+        peak_equity_usd=Decimal("100000"),
+        halted=True,
+        halted_at=datetime(2026, 12, 5, 9, 30, tzinfo=UTC),
+        reason="daily drawdown 12.00% >= limit 10.00% (peak 100000 USD)",
+    )
+
+
 def failed_names(proposal: Proposal, inputs: RiskInputs, limits: RiskLimits = LIMITS) -> set[str]:
     return {c.name for c in evaluate_risk(proposal, inputs, limits).failed}
 

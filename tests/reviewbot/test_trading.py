@@ -105,21 +105,10 @@ def test_pause_from_anyone_else_changes_nothing(tg, operator):
 
 
 def _latch_drawdown() -> None:
-    from datetime import UTC, datetime
-    from decimal import Decimal
-
-    from trading.domain.risk import DrawdownState
+    from tests.builders import latched_drawdown
     from trading.services.agent_status import drawdown_save
 
-    drawdown_save(
-        DrawdownState(
-            day=datetime(2026, 12, 5, tzinfo=UTC).date(),
-            peak_equity_usd=Decimal("100000"),
-            halted=True,
-            halted_at=datetime(2026, 12, 5, 9, 30, tzinfo=UTC),
-            reason="daily drawdown 12.00% >= limit 10.00% (peak 100000 USD)",
-        )
-    )
+    drawdown_save(latched_drawdown())
 
 
 def test_reset_drawdown_from_an_operator_releases_the_stop_audited(tg, operator):
