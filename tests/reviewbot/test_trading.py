@@ -89,6 +89,16 @@ def test_pause_from_an_operator_turns_the_kill_switch_on_audited(tg, operator):
     assert RuntimeControlChange.objects.count() == 2
 
 
+def assert_refused_to_the_viewer_and_the_stranger(tg: Any) -> None:
+    """The viewer's command and button were refused; the stranger got one refusal in all."""
+    refused, *_ = tg.sent(OTHER_ALLOWED)
+    assert refused.text.startswith("Refused: only Telegram users linked to an operator")
+    edited = [c for c in tg.calls if c.method == "editMessageText"]
+    assert len(edited) == 1
+    assert edited[0].text.startswith("Refused")
+    assert len(tg.sent(STRANGER)) == 1  # the one refusal
+
+
 def test_pause_from_anyone_else_changes_nothing(tg, operator):
     run(
         [tg.message(OTHER_ALLOWED, "/pause"), tg.button(OTHER_ALLOWED, "confirm:pause"),
@@ -96,12 +106,7 @@ def test_pause_from_anyone_else_changes_nothing(tg, operator):
     )  # fmt: skip
     assert RuntimeControl.load().kill_switch is False
     assert not RuntimeControlChange.objects.exists()
-    refused, *_ = tg.sent(OTHER_ALLOWED)
-    assert refused.text.startswith("Refused: only Telegram users linked to an operator")
-    edited = [c for c in tg.calls if c.method == "editMessageText"]
-    assert len(edited) == 1
-    assert edited[0].text.startswith("Refused")
-    assert len(tg.sent(STRANGER)) == 1  # the one refusal
+    assert_refused_to_the_viewer_and_the_stranger(tg)
 
 
 def _latch_drawdown() -> None:
@@ -157,12 +162,7 @@ def test_reset_drawdown_from_anyone_else_changes_nothing(tg, operator):
     assert latched is not None
     assert latched.halted
     assert not RuntimeControlChange.objects.exists()
-    refused, *_ = tg.sent(OTHER_ALLOWED)
-    assert refused.text.startswith("Refused: only Telegram users linked to an operator")
-    edited = [c for c in tg.calls if c.method == "editMessageText"]
-    assert len(edited) == 1
-    assert edited[0].text.startswith("Refused")
-    assert len(tg.sent(STRANGER)) == 1  # the one refusal
+    assert_refused_to_the_viewer_and_the_stranger(tg)
 
 
 def test_a_simulator_fill_is_alerted_exactly_once_when_the_task_runs_twice(
