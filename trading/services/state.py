@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -23,12 +23,13 @@ from trading.deribit.client import DeribitClient
 from trading.deribit.models import AccountSummary, BookSummary
 from trading.deribit.models import Position as ExchangePosition
 from trading.domain.candidates import CandidateChain, CandidateEvaluation, evaluate_candidates
-from trading.domain.chain import enrich_chain, normalize_chain
+from trading.domain.chain import enrich_chain
 from trading.domain.context import MarketContext, market_context
 from trading.domain.instruments import default_spec, parse_instrument
 from trading.domain.params import EffectiveParams
 from trading.domain.risk import OptionPosition, OptionQuote, PortfolioState, RiskInputs
 from trading.models import Position
+from trading.services.chain_fetch import book_market_time, option_chain
 from trading.services.execution import EXTERNAL_STRATEGY
 from trading.services.expiry import Expired, positions_expire
 
@@ -54,37 +55,10 @@ class TickState:
         return dict(self.index_usd)
 
 
-def _market_time(rows: Sequence[BookSummary]) -> datetime:
-    stamp = max((r.creation_timestamp for r in rows), default=0)
-    if stamp <= 0:
-        return datetime.now(UTC)
-    return datetime.fromtimestamp(stamp / 1000, UTC)
-
-
 def chain_frame(rows: Sequence[BookSummary], now: datetime) -> pd.DataFrame:
-    """Book summaries of options as the project's chain shape, enriched with Black-76 greeks.
-
-    `normalize_chain` parses strike, expiry and type from the names (rows that are not options,
-    or have no underlying price yet, are left out).
-    """
-    records = [
-        {
-            "harvest_time": now,
-            "instrument_name": r.instrument_name,
-            "underlying_price": r.underlying_price,
-            "mark_price": r.mark_price,
-            "best_bid_price": r.bid_price,
-            "best_ask_price": r.ask_price,
-            "mark_iv": r.mark_iv,
-            "open_interest": r.open_interest,
-            "volume": r.volume,
-        }
-        for r in rows
-        if r.underlying_price and r.instrument_name.endswith(("-C", "-P"))
-    ]
-    if not records:
-        return pd.DataFrame()
-    return enrich_chain(normalize_chain(pd.DataFrame.from_records(records)))
+    """Book summaries of options as the project's chain shape, enriched with Black-76 greeks."""
+    chain = option_chain(rows, now)
+    return chain if chain.empty else enrich_chain(chain)
 
 
 def candidate_chain(frame: pd.DataFrame, index_usd: float) -> CandidateChain:
@@ -296,7 +270,7 @@ def state_build(
     # One request for every kind: options for the book, perpetuals for the risk report.
     every_position = client.get_positions("any")
     exchange_positions = tuple(p for p in every_position if p.kind == "option")
-    now = _market_time([r for rows in summaries.values() for r in rows])
+    now = book_market_time([r for rows in summaries.values() for r in rows])
     # Before the portfolio is assembled: an expired call must not count as held.
     expired = (
         positions_expire(client=client, now=now, exchange_positions=exchange_positions)

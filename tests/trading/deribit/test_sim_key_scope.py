@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from tests.trading.deribit.test_run_exchange_sim import REPO_ROOT, free_port
+from tests.workers import REPO_ROOT, free_port
 from trading.deribit.errors import AuthError
 from trading.deribit.simulator import AccountConfig, SimConfig, SimulatedExchange
 from trading.deribit.simulator.dispatch import handle
