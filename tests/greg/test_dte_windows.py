@@ -22,9 +22,12 @@ STANDARD = "not buildable: no listed expiry within 25-45 DTE (target 30-45); lis
 @pytest.fixture
 def mid_december_client() -> Iterator[Any]:
     """A simulator on 2025-12-10: listed 1-4, 9, 16, then 51 DTE (nothing in 17-50)."""
-    with ServerThread(create_app(make_vrp_exchange(start=SIM_START)), port=0) as server:
-        with make_agent_client(server.base_url) as client:
-            yield client
+    exchange = make_vrp_exchange(start=SIM_START)
+    with (
+        ServerThread(create_app(exchange), port=0) as server,
+        make_agent_client(server.base_url) as client,
+    ):
+        yield client
 
 
 def test_unbuildable_windows_are_shown_with_the_reason_in_bots_and_api(
