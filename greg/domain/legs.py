@@ -124,17 +124,19 @@ def _pick_expiry(per_expiry: pd.Series, window: DteWindow) -> tuple[float, str] 
     Outside the allowed range nothing is picked (None): the rules' window is honoured, never
     replaced by a nearer listed expiry. A pick outside the target is said in the note.
     """
-    allowed = per_expiry[(per_expiry >= window.allowed_min) & (per_expiry <= window.allowed_max)]
-    if allowed.empty:
+    keys = per_expiry.index.to_numpy(dtype=np.float64)
+    days = per_expiry.to_numpy(dtype=np.float64)
+    allowed = (days >= window.allowed_min) & (days <= window.allowed_max)
+    if not allowed.any():
         return None
     low, high = window.target_min, window.target_max
-    inside = allowed[(allowed >= low) & (allowed <= high)]
-    if not inside.empty:
-        return float((inside - (low + high) / 2.0).abs().idxmin()), ""
-    nearest = np.maximum(low - allowed, allowed - high).idxmin()
-    days = float(allowed[nearest])
-    note = f"no expiry in the target {low:g}-{high:g} DTE; {days:.1f} DTE is inside the allowed"
-    return float(nearest), f"{note} {window.allowed_min:g}-{window.allowed_max:g}"
+    inside = allowed & (days >= low) & (days <= high)
+    if inside.any():
+        best = int(np.argmin(np.where(inside, np.abs(days - (low + high) / 2.0), np.inf)))
+        return float(keys[best]), ""
+    nearest = int(np.argmin(np.where(allowed, np.maximum(low - days, days - high), np.inf)))
+    note = f"no expiry in the target {low:g}-{high:g} DTE; {days[nearest]:.1f} DTE is inside"
+    return float(keys[nearest]), f"{note} the allowed {window.allowed_min:g}-{window.allowed_max:g}"
 
 
 def _no_expiry(kind: str, window: DteWindow, per_expiry: pd.Series) -> str:
