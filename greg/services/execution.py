@@ -8,7 +8,9 @@ Greg's gates, each refusing with its reason before anything is persisted:
 5. dry-run cross-check: the dry-run state the operator confirmed must be the desk's;
 6. tiny-size guardrails: notional per position and per underlying (in the risk verdict);
 then `trading.services.order_gate` (kill switch, environment, dry run, the risk engine via
-`greg.domain.risk`, labels persisted before sending, each order sent at most once). A
+`greg.domain.risk`, the stress limits on the whole book after the legs, the same book the
+agent's tick judges (`trading.services.state.book_inputs`), labels persisted before sending,
+each order sent at most once). A
 suggestion executes at most once: a second request is refused naming the first execution.
 """
 
