@@ -277,6 +277,7 @@ DERIBIT_TIMEOUT_S = APP.DERIBIT_TIMEOUT_S
 DERIBIT_MARKET_DATA = APP.DERIBIT_MARKET_DATA
 DERIBIT_PUBLIC_DATA_URL = APP.DERIBIT_PUBLIC_DATA_URL.rstrip("/")
 DRY_RUN_DEFAULT = APP.DRY_RUN
+RISK_INCLUDE_SANDBOX = APP.RISK_INCLUDE_SANDBOX
 LLM_ENABLED = APP.llm_enabled
 # The seeds' agent settings that are set (trading.services.controls.agent_defaults) and the
 # health guard's; an unknown optionsdesk-like variable is a start-up warning.

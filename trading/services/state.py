@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.core.cache import cache
 
 from trading.deribit.client import DeribitClient
@@ -194,7 +195,8 @@ def portfolio_positions(
     """Positions the risk engine sees: the exchange's (tagged with our books), plus paper ones.
 
     An exchange position we never opened keeps strategy "external": it counts against the
-    holdings, but the policy does not manage it.
+    holdings, but the policy does not manage it. Sandbox paper rows count only with the
+    setting `RISK_INCLUDE_SANDBOX`.
     """
     books = _tracked_books()
     result: list[OptionPosition] = []
@@ -211,9 +213,14 @@ def portfolio_positions(
                 sandbox=book.sandbox if book else False,
             )
         )
-    if dry_run:
-        # Sandbox paper rows (Greg's GREG_SANDBOX batches) are experiments, not exposure.
-        papers = Position.objects.filter(status=Position.Status.OPEN, paper=True, sandbox=False)
+    # Sandbox paper rows (Greg's GREG_SANDBOX batches) are experiments, not exposure.
+    sandbox = bool(getattr(settings, "RISK_INCLUDE_SANDBOX", False))
+    if dry_run or sandbox:
+        papers = Position.objects.filter(status=Position.Status.OPEN, paper=True)
+        if not sandbox:
+            papers = papers.filter(sandbox=False)
+        elif not dry_run:
+            papers = papers.filter(sandbox=True)
         for paper in papers:
             result.append(
                 OptionPosition(
@@ -255,6 +262,44 @@ def _portfolio(
         # USD delta in coins, coins held included (PortfolioState.net_delta's convention).
         net_delta={c: float(a.equity) + a.delta_total for c, a in accounts.items()},
         positions=positions,
+    )
+
+
+def book_inputs(
+    *,
+    accounts: dict[str, AccountSummary],
+    every_position: Sequence[ExchangePosition],
+    chains: dict[str, pd.DataFrame],
+    index_usd: dict[str, float],
+    now: datetime,
+    params: EffectiveParams,
+    positions: tuple[OptionPosition, ...] | None = None,
+    quotes: Iterable[OptionQuote] = (),
+) -> RiskInputs:
+    """The whole book a trade is judged against, the same for every strategy (the tick, Greg).
+
+    Coins, equity and margins of every underlying; every open option position of every
+    strategy (`portfolio_positions`: covered calls, Greg's, external ones; paper rows in dry
+    run; sandbox rows only with `RISK_INCLUDE_SANDBOX`); the perpetuals; a quote from `chains`
+    for each option held (plus `quotes`). The stress check revalues this book with the trade's
+    legs added (`trading.domain.risk.stress_report`).
+    """
+    options = tuple(p for p in every_position if p.kind == "option")
+    held = (
+        positions if positions is not None else portfolio_positions(options, dry_run=params.dry_run)
+    )
+    found = {q.instrument_name: q for q in quotes}
+    for currency, frame in chains.items():
+        names = {p.instrument_name for p in held if p.currency == currency} - set(found)
+        index = index_usd.get(currency, 0.0)
+        if frame.empty or index <= 0 or not names:
+            continue
+        found |= {q.instrument_name: q for q in quotes_for(frame, names, index)}
+    portfolio = _portfolio(accounts, index_usd, held).model_copy(
+        update={"perpetuals_usd": perpetuals_usd(every_position)}
+    )
+    return RiskInputs.build(
+        portfolio=portfolio, quotes=found, now=now, environment=params.environment
     )
 
 
@@ -301,13 +346,15 @@ def state_build(
         held = {p.instrument_name for p in positions if p.currency == currency}
         names = {c.instrument_name for c in evaluation.ranked} | held
         quotes.extend(quotes_for(frame, names, index))
-    inputs = RiskInputs.build(
-        portfolio=_portfolio(accounts, index_usd, positions).model_copy(
-            update={"perpetuals_usd": perpetuals_usd(every_position)}
-        ),
-        quotes=quotes,
+    inputs = book_inputs(
+        accounts=accounts,
+        every_position=every_position,
+        chains=chains,
+        index_usd=index_usd,
         now=now,
-        environment=params.environment,
+        params=params,
+        positions=positions,
+        quotes=quotes,
     )
     return TickState(
         now, inputs, evaluations, contexts, index_usd, exchange_positions, chains, tuple(expired)
