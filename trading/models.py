@@ -17,6 +17,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from optionsdesk.readmemo import memoized
+
 from trading.domain.controls import SPECS_BY_NAME
 from trading.domain.params import AgentMode, DecisionMode, RuntimeOverrides
 from trading.domain.proposal import ActionType, DecisionSource
@@ -146,9 +148,9 @@ class RuntimeControl(models.Model):
 
     @classmethod
     def load(cls) -> RuntimeControl:
-        """The one controls row, created with defaults on first use."""
-        control, _ = cls.objects.get_or_create(pk=1)
-        return control
+        """The one controls row, created with defaults on first use (read once per read
+        request: `optionsdesk.readmemo`)."""
+        return memoized("trading.RuntimeControl", lambda: cls.objects.get_or_create(pk=1)[0])
 
     def to_overrides(self) -> RuntimeOverrides:
         """The domain's view of these controls (blank fields are "not overridden")."""
@@ -220,9 +222,9 @@ class AgentStatus(models.Model):
 
     @classmethod
     def load(cls) -> AgentStatus:
-        """The one status row, created on first use."""
-        status, _ = cls.objects.get_or_create(pk=1)
-        return status
+        """The one status row, created on first use (read once per read request:
+        `optionsdesk.readmemo`)."""
+        return memoized("trading.AgentStatus", lambda: cls.objects.get_or_create(pk=1)[0])
 
 
 class AgentRun(models.Model):
