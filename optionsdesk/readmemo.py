@@ -36,7 +36,7 @@ def memoized(key: str, load: Callable[[], T]) -> T:
         return load()
     if key not in memo:
         memo[key] = load()
-    return memo[key]  # type: ignore[no-any-return]
+    return memo[key]
 
 
 class ReadMemoMiddleware:

@@ -8,7 +8,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from optionsdesk.api.filters import IdFilter, UTCIsoDateTimeFilter
-
 from trading import models
 
 

@@ -16,7 +16,6 @@ from django.db.models.fields.json import KeyTransform
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optionsdesk.readmemo import memoized
-
 from trading.domain.decision_view import (
     CandidateRow,
     DecisionView,

@@ -13,9 +13,9 @@ from typing import Any
 
 import django_filters
 from django import forms
-from drf_spectacular.utils import extend_schema_field
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 BOOLEAN_VALUES = frozenset({"true", "false", "True", "False", "1", "0"})

@@ -231,4 +231,6 @@ def test_a_date_time_filter_compares_the_instant_in_utc():
     assert field.to_python("0001-01-01T00:00:00+01:00") == UTC_MIN
     assert field.to_python("9999-12-31T23:00:00-05:00") == UTC_MAX
     east = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=16)))
-    assert field.to_python(east.isoformat()).utcoffset() == timedelta(0)
+    parsed = field.to_python(east.isoformat())
+    assert parsed is not None
+    assert parsed.utcoffset() == timedelta(0)

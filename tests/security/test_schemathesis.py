@@ -76,8 +76,11 @@ def test_schemathesis_finds_no_failure_and_no_5xx(api_server, tmp_path: Path):
         "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip
     result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    if os.environ.get("OPTIONSDESK_SCHEMATHESIS_LOG"):
-        Path(os.environ["OPTIONSDESK_SCHEMATHESIS_LOG"]).write_text(result.stdout + result.stderr)
+    if os.environ.get("OPTIONSDESK_SCHEMATHESIS_LOG"):  # the output and the JSON report
+        log = Path(os.environ["OPTIONSDESK_SCHEMATHESIS_LOG"])
+        log.write_text(result.stdout + result.stderr)
+        if report.exists():
+            log.with_suffix(".report.json").write_bytes(report.read_bytes())
     output = result.stdout[-12000:] + result.stderr[-3000:]
     assert result.returncode == 0, output  # `not_a_server_error` is among the checks: no 5xx
     assert "passed" in output, output

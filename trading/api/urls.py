@@ -35,9 +35,7 @@ urlpatterns = [
     singleton("agent/drawdown", views.DrawdownViewSet, "agent-drawdown", get="retrieve"),
     singleton("agent/drawdown/reset", views.DrawdownViewSet, "agent-drawdown-reset", post="reset"),
     singleton("agent/comparison", views.ComparisonViewSet, "agent-comparison", get="retrieve"),
-    singleton(
-        "agent/health", views.HealthViewSet, "agent-health", get="retrieve", post="create"
-    ),
+    singleton("agent/health", views.HealthViewSet, "agent-health", get="retrieve", post="create"),
     singleton("risk/portfolio", risk.RiskPortfolioViewSet, "risk-portfolio", get="retrieve"),
     singleton("risk/scenarios", risk.RiskScenariosViewSet, "risk-scenarios", get="retrieve"),
 ]
