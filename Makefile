@@ -62,7 +62,7 @@ migrate: install
 
 # Long-running processes (docker-compose.yml runs the same commands; tests/optionsdesk/test_compose.py).
 web:
-	$(VENV)/bin/gunicorn optionsdesk.wsgi --bind $(BIND) --workers 2 --access-logfile -
+	$(VENV)/bin/gunicorn optionsdesk.wsgi --bind $(BIND) --workers 2 --worker-class gthread --threads 2 --access-logfile -
 
 # Two workers, one per queue (optionsdesk/celery.py): `make worker` runs both.
 worker:

@@ -7,6 +7,8 @@ from typing import Self
 from django.db import models
 from django.utils import timezone
 
+from optionsdesk.readmemo import memoized
+
 
 class SingletonRow(models.Model):
     """A row that exists once (pk=1): an app's settings or persisted state."""
@@ -16,9 +18,9 @@ class SingletonRow(models.Model):
 
     @classmethod
     def load(cls) -> Self:
-        """The one row, created with its defaults on first use."""
-        row, _ = cls._default_manager.get_or_create(pk=1)
-        return row
+        """The one row, created with its defaults on first use (read once per read request:
+        `optionsdesk.readmemo`; ticks and writes read it fresh)."""
+        return memoized(cls._meta.label, lambda: cls._default_manager.get_or_create(pk=1)[0])
 
 
 class AuditedChange(models.Model):

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "optionsdesk.api.errors.BadInputMiddleware",
+    # Reads load the status and controls rows once per request (optionsdesk/readmemo.py).
+    "optionsdesk.readmemo.ReadMemoMiddleware",
     # Last: locks out repeated failed logins (dashboard and admin share Django's login).
     "axes.middleware.AxesMiddleware",
 ]
@@ -223,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ReconcileActionEnum": "trading.models.ReconcileAction",
         "DecisionActionEnum": "trading.domain.proposal.ActionType",
+        "KindEnum": "backtests.models.BacktestRun.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

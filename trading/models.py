@@ -272,6 +272,8 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ("-decided_at", "-id")
+        # The list's order (newest first, ties by id) read straight from an index.
+        indexes = [models.Index(fields=["-decided_at", "-id"], name="decision_newest")]
 
     def __str__(self) -> str:
         return f"{self.decided_at:%Y-%m-%d %H:%M:%S} {self.action} ({self.verdict_code})"
@@ -364,6 +366,7 @@ class Order(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["-created_at", "-id"], name="order_newest")]
 
     def __str__(self) -> str:
         return f"{self.label} {self.direction} {self.amount} {self.instrument_name} [{self.state}]"
@@ -430,6 +433,9 @@ class Position(models.Model):
 
     class Meta:
         ordering = ("-opened_at", "-id")
+        indexes = [
+            models.Index(fields=["status", "-opened_at", "-id"], name="position_status_newest")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=("instrument_name", "strategy_id", "sandbox", "paper"),

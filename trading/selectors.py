@@ -15,6 +15,7 @@ from django.db.models import Count, DecimalField, F, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from optionsdesk.readmemo import memoized
 from trading.domain.decision_view import (
     CandidateRow,
     DecisionView,
@@ -205,11 +206,16 @@ def last_rejection_counts() -> dict[str, dict[str, int]]:
     return counts or {}
 
 
-def last_index_usd() -> dict[str, Any]:
-    """The index per underlying at the last decision (USD conversions of the P&L)."""
+def _last_index_usd() -> dict[str, Any]:
     latest = Decision.objects.order_by("-decided_at", "-id").only("id", "state_snapshot").first()
     state = decision_state(latest.state_snapshot) if latest else None
     return dict(state.index_price_usd) if state else {}
+
+
+def last_index_usd() -> dict[str, Any]:
+    """The index per underlying at the last decision (USD conversions of the P&L); read once
+    per read request (the Live Agent tab asks three times)."""
+    return dict(memoized("trading.last_index_usd", _last_index_usd))
 
 
 def pnl_summary() -> dict[str, Any]:

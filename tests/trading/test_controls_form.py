@@ -206,7 +206,8 @@ def test_an_operator_releases_a_latched_drawdown_stop_through_the_api(operator_a
     )
     assert change.note == "checked the books"
     again = operator_api.post("/api/agent/drawdown/reset", {"reason": "again"})
-    assert again.status_code == 400
+    assert again.status_code == 409  # the request is right, the state is not: nothing latched
+    assert again.json()["error"]["code"] == "not_latched"
 
 
 def test_system_health_shows_when_and_why_the_stop_latched_and_releases_it(client_as):
