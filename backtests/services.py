@@ -48,6 +48,8 @@ from optionsdesk.redaction import public_error
 logger = logging.getLogger(__name__)
 
 MAX_CURVE_POINTS = 1500
+#: A grid cell keeps a coarser curve: enough for its page, small beside hundreds of cells.
+CELL_CURVE_POINTS = 400
 PROGRESS_EVERY_S = 0.5
 Status = BacktestRun.Status
 
@@ -283,7 +285,6 @@ def backtest_run_execute(*, run_id: int) -> BacktestRun | None:
             run_id=run_id,
             result=result,
             panel=simulator.panel,
-            with_trades=run.kind != BacktestRun.Kind.GRID_CELL,
             out_of_sample=out_of_sample,
         )
     return BacktestRun.objects.filter(pk=run_id).first()
@@ -365,7 +366,10 @@ def backtest_run_store_result(
 ) -> None:
     """Store a finished simulation: metrics, flags, assumptions, provenance, curve, trades.
 
-    A grid cell with a holdout keeps its out-of-sample summary in `grid["out_of_sample"]`.
+    Grid cells keep their trades and a coarser equity curve too, so a cell's page shows its
+    equity, trades and CSV without running again (also the cells of a stopped grid). A grid
+    cell with a holdout keeps its out-of-sample summary in `grid["out_of_sample"]`; its curve
+    and trades are the in-sample part it was ranked on.
     """
     with transaction.atomic():
         run = BacktestRun.objects.select_for_update().filter(pk=run_id).first()
@@ -376,7 +380,8 @@ def backtest_run_store_result(
         run.flags = summary["flags"]
         run.assumptions = summary["assumptions"]
         run.provenance = panel.provenance.model_dump(mode="json")
-        run.equity_curve = equity_curve_columns(result) if with_trades else {}
+        points = CELL_CURVE_POINTS if run.kind == BacktestRun.Kind.GRID_CELL else MAX_CURVE_POINTS
+        run.equity_curve = equity_curve_columns(result, points) if with_trades else {}
         run.status, run.progress, run.finished_at = Status.SUCCEEDED, 1.0, timezone.now()
         if out_of_sample is not None:
             run.grid = {**run.grid, "out_of_sample": out_of_sample}

@@ -202,8 +202,9 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @role_required(Role.RESEARCHER)
 @require_POST
 def cell_rerun(request: HttpRequest, run_id: int) -> HttpResponse:
-    """Researcher: run a grid cell again as a single run that keeps its equity curve and trades
-    (a grid stores only each cell's metrics), on the research queue; opens the new run."""
+    """Researcher: run a grid cell again as a single run that keeps its equity curve and trades,
+    on the research queue; opens the new run. For cells stored before grids kept each cell's
+    curve and trades (cells now keep them: their pages need no re-run)."""
     from backtests.domain.sources.spec import SourceSpec
 
     cell = get_object_or_404(BacktestRun, pk=run_id, kind=BacktestRun.Kind.GRID_CELL)
