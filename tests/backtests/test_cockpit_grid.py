@@ -114,7 +114,8 @@ def test_a_cells_page_shows_its_equity_trades_and_csv_without_running_again(
     assert "Trades CSV" in html
     assert csv_response.status_code == 200
     rows = csv_response.content.decode().strip().splitlines()
-    assert rows[0].startswith("seq,") and len(rows) - 1 == cell.metrics["num_trades"] > 0
+    assert rows[0].startswith("seq,")
+    assert len(rows) - 1 == cell.metrics["num_trades"] > 0
     assert BacktestRun.objects.count() == runs_before
 
 
@@ -135,7 +136,8 @@ def test_a_stopped_grids_finished_cells_keep_their_trades(client_as: Any) -> Non
     html = viewer.get(f"/backtests/runs/{grid.pk}/").content.decode()
     assert f'href="/backtests/runs/{first.pk}/" data-testid="grid-cell-link"' in html
     cell_html = viewer.get(f"/backtests/runs/{first.pk}/").content.decode()
-    assert 'data-testid="equity-chart"' in cell_html and 'data-testid="trades"' in cell_html
+    assert 'data-testid="equity-chart"' in cell_html
+    assert 'data-testid="trades"' in cell_html
 
 
 def test_a_cell_stored_without_trades_runs_again_on_its_own_with_equity_trades_and_csv(
