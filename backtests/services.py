@@ -208,7 +208,7 @@ def _default_name(config: BacktestConfig, source: SourceSpec) -> str:
     s = config.strategy
     return (
         f"{source.underlying} {source.kind} d{s.delta_min:g}-{s.delta_max:g} "
-        f"dte{s.dte_min_days:g}-{s.dte_max_days:g} {config.exit.style.value}"
+        f"dte{s.dte_min_days:g}-{s.dte_max_days:g} {config.exit.style.value.replace('_', ' ')}"
     )
 
 

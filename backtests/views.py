@@ -124,7 +124,7 @@ def _grid_cells(run: BacktestRun) -> list[dict[str, Any]]:
 def _heatmap(run: BacktestRun, cells: list[dict[str, Any]], request: HttpRequest) -> dict[str, Any]:
     """The ranked metric over two chosen axes (best cell across the other axes)."""
     from optionsdesk.charts import heatmap_svg
-    from trading.domain.wording import metric_label
+    from trading.domain.wording import code_words, metric_label
 
     axes = list((run.grid or {}).get("axes", {}))
     metrics = sorted(
@@ -156,8 +156,8 @@ def _heatmap(run: BacktestRun, cells: list[dict[str, Any]], request: HttpRequest
             x_values,
             y_values,
             values,
-            x_title=x,
-            y_title=y or "(one axis)",
+            x_title=code_words(x),
+            y_title=code_words(y) if y else "(one axis)",
             value_title=metric_label(metric),
         ),
         "heatmap_axes": axes,
@@ -245,8 +245,10 @@ def cell_use_live(request: HttpRequest, run_id: int) -> HttpResponse:
     except (ValidationError, ValueError) as exc:
         messages.error(request, f"The controls refused these parameters: {exc}"[:400])
         return redirect("backtests:run", run_id=cell.parent_id or cell.pk)
-    applied = ", ".join(f"{k} = {v:g}" for k, v in changes.items())
-    note = f" Not applicable live: {', '.join(skipped)}." if skipped else ""
+    from trading.domain.wording import code_words
+
+    applied = ", ".join(f"{code_words(k)} = {v:g}" for k, v in changes.items())
+    note = f" Not applicable live: {', '.join(map(code_words, skipped))}." if skipped else ""
     messages.success(request, f"Live controls set from cell #{cell.pk}: {applied}.{note}")
     return redirect("backtests:run", run_id=cell.parent_id or cell.pk)
 
