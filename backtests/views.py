@@ -123,6 +123,7 @@ def _grid_cells(run: BacktestRun) -> list[dict[str, Any]]:
 
 def _heatmap(run: BacktestRun, cells: list[dict[str, Any]], request: HttpRequest) -> dict[str, Any]:
     """The ranked metric over two chosen axes (best cell across the other axes)."""
+    from backtests.domain.metrics import format_metric
     from optionsdesk.charts import heatmap_svg
     from trading.domain.wording import code_words, metric_label
 
@@ -159,6 +160,7 @@ def _heatmap(run: BacktestRun, cells: list[dict[str, Any]], request: HttpRequest
             x_title=code_words(x),
             y_title=code_words(y) if y else "(one axis)",
             value_title=metric_label(metric),
+            value_format=lambda v: format_metric(metric, v),
         ),
         "heatmap_axes": axes,
         "heatmap_metrics": metrics,
@@ -180,7 +182,16 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     grid_cells = _grid_cells(run) if is_grid else []
     links = {c["index"]: c["run_id"] for c in grid_cells}
     cells = (
-        [dict(c, run_id=links.get(c.get("index"))) for c in run.results[:100]] if is_grid else []
+        [
+            dict(
+                c,
+                run_id=links.get(c.get("index")),
+                labels={k: _label(v) for k, v in (c.get("params") or {}).items()},
+            )
+            for c in run.results[:100]
+        ]
+        if is_grid
+        else []
     )
     metric_rows = [
         dict(row, label=metric_label(str(row.get("metric", ""))))

@@ -65,6 +65,15 @@ METRIC_WORDS: dict[str, tuple[str, str]] = {
     "final_equity_usd": ("Final equity", "USD"),
     "excess_vs_hold_pct": ("Excess over buy-and-hold", "%"),
     "volatility_pct": ("Volatility", "%"),
+    "num_trades": ("Trades", ""),
+    "net_profit_usd": ("Net profit", "USD"),
+    "buy_and_hold_return_pct": ("Buy-and-hold return", "%"),
+    "excess_vs_buy_and_hold_pct": ("Excess over buy-and-hold", "%"),
+    "overlay_sharpe": ("Overlay Sharpe ratio", ""),
+    "assignment_rate": ("Assignment rate", "%"),
+    "fees_pct_of_premium": ("Fees as a share of premium", "%"),
+    "exposure_pct": ("Time with a call open", "%"),
+    "expectancy_usd": ("Expectancy per trade", "USD"),
 }
 
 
@@ -87,6 +96,8 @@ CODE_WORDS: dict[str, str] = {
     "expired_itm": "expired in the money (assigned)",
     "end_of_data": "end of data",
     "take_profit": "take-profit",
+    "manual_close": "manual close",
+    "manual_roll": "manual roll",
     "hold_to_expiry": "hold to expiry",
     "roll_dte": "roll before expiry",
     "delta_range": "delta range",
