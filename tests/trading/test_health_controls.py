@@ -145,3 +145,14 @@ def test_the_guard_reads_the_effective_controls(settings: Any) -> None:
     controls_update(changes={"health_check_on_startup": False}, user="t")
     # No check runs at all (no client is needed) when the control turns it off.
     assert agent_startup(client=None, where="test") is StartupAction.START  # type: ignore[arg-type]
+
+
+def test_system_health_states_the_guards_effective_settings(client_as: Any, settings: Any) -> None:
+    settings.HEALTH_RECHECK_INTERVAL_S = 600
+    controls_update(
+        changes={"health_recheck_interval_s": 120, "auto_kill_on_health_fail": False}, user="t"
+    )
+    html = client_as("viewer").get(reverse("trading:agent-health") + "?run=0").content.decode()
+    settings_line = html.split('data-testid="guard-settings"')[1].split("</p>")[0]
+    assert "re-check every 120 s" in settings_line
+    assert "pause on a failed healthcheck off" in settings_line
