@@ -156,3 +156,10 @@ def test_system_health_states_the_guards_effective_settings(client_as: Any, sett
     settings_line = html.split('data-testid="guard-settings"')[1].split("</p>")[0]
     assert "re-check every 120 s" in settings_line
     assert "pause on a failed healthcheck off" in settings_line
+
+
+def test_a_late_recheck_does_nothing_while_re_checks_are_off() -> None:
+    from trading.tasks import health_recheck
+
+    controls_update(changes={"health_recheck_interval_s": 0}, user="t")
+    assert health_recheck.run().startswith("skipped")  # no exchange is asked
