@@ -34,6 +34,7 @@ from backtests.domain.source_compare import Tolerance, compare_policy
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
 from backtests.models import SelectorStudy
+from backtests.quota import research_quota_check
 from backtests.services import simulator_for
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def lab_study_create(
     enqueue: bool = True,
 ) -> SelectorStudy:
     """Record an environment heatmap or a synthetic-vs-live comparison and queue it."""
+    research_quota_check(user=user)
     if kind not in LAB_KINDS:
         raise ValueError(f"not a lab study kind: {kind!r}")
     if kind == Kind.SOURCE_COMPARE and source.kind != "snapshots":

@@ -27,6 +27,7 @@ from backtests.domain.research import (
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
 from backtests.models import SelectorStudy
+from backtests.quota import research_quota_check
 from backtests.services import simulator_for
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def selector_study_create(
     enqueue: bool = True,
 ) -> SelectorStudy:
     """Record a study and send it to the research queue (after the transaction commits)."""
+    research_quota_check(user=user)
     if kind not in SelectorStudy.Kind.values:
         raise ValueError(f"unknown study kind {kind!r}")
     checked = heatmap_params_validate(params or {}) if kind == SelectorStudy.Kind.HEATMAP else {}

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from backtests.domain.metrics import format_metric
-from backtests.models import BacktestRun, SimulatedTrade
+from backtests.models import BacktestRun, SelectorStudy, SimulatedTrade, TrainingRun
 
 
 def grid_progress_read(run: BacktestRun) -> BacktestRun:
@@ -118,12 +118,18 @@ def backtest_run_diff(*, a: BacktestRun, b: BacktestRun) -> dict[str, Any]:
     return {"a": a.pk, "b": b.pk, "config_changes": changed, "metrics": metrics}
 
 
-def backtest_run_active_count(*, user: Any) -> int:
-    """How many of `user`'s runs (singles and grids, not cells) are queued or running."""
+def research_active_count(*, user: Any) -> int:
+    """How many of `user`'s research runs are queued or running: backtest singles and grids
+    (not their cells), selector and lab studies, and training runs (`RESEARCH_QUEUED_RUNS_PER_USER`
+    caps their sum)."""
     if not getattr(user, "is_authenticated", False):
         return 0
-    return BacktestRun.objects.filter(
+    active = (BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING)
+    runs = BacktestRun.objects.filter(
         created_by=user,
         kind__in=(BacktestRun.Kind.SINGLE, BacktestRun.Kind.GRID),
-        status__in=(BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING),
+        status__in=active,
     ).count()
+    studies = SelectorStudy.objects.filter(created_by=user, status__in=active).count()
+    training = TrainingRun.objects.filter(created_by=user, status__in=active).count()
+    return runs + studies + training

@@ -30,6 +30,7 @@ from backtests.domain.profiles import profiles_resolve, training_collect
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.training import export_frame
 from backtests.domain.types import BacktestConfig
+from backtests.quota import research_quota_check
 from backtests.services import simulator_for
 from backtests.training_models import TrainingRun
 
@@ -53,6 +54,7 @@ def training_run_create(
     enqueue: bool = True,
 ) -> TrainingRun:
     """Record a training run and send it to the research queue (after the commit)."""
+    research_quota_check(user=user)
     chosen = [p.name for p in profiles_resolve(profiles)]
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {list(FORMATS)}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_POST
 from backtests import charts, lab_views, selectors, services
 from backtests.forms import LabForm, StudyForm
 from backtests.models import BacktestRun, SelectorStudy
+from backtests.quota import ResearchQuotaExceededError, research_quota_check
 from optionsdesk.htmx import htmx_partial
 from optionsdesk.roles import Role, role_required, user_has_role
 
@@ -31,11 +31,10 @@ def index(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Launching runs needs the researcher role.")
     form = LabForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        limit = settings.RESEARCH_QUEUED_RUNS_PER_USER
-        if selectors.backtest_run_active_count(user=request.user) >= limit:
-            form.add_error(
-                None, f"At most {limit} queued or running runs per user; wait or stop some."
-            )
+        try:
+            research_quota_check(user=request.user)
+        except ResearchQuotaExceededError as exc:
+            form.add_error(None, str(exc))
         else:
             run = form.launch(user=request.user)
             return redirect("backtests:run", run_id=run.pk)

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from backtests import training_services
 from backtests.api.serializers import ConfigField, RunStatusField, SourceField, _pydantic
+from backtests.api.views import research_quota_throttle
 from backtests.domain.profiles import PROFILES
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
@@ -95,11 +96,21 @@ class TrainingRunViewSet(
     parser_classes = [JSONParser]
     lookup_value_regex = r"[0-9]{1,18}"
 
-    @extend_schema(request=TrainingRunCreateSerializer, responses=TrainingRunSerializer)
+    @extend_schema(
+        request=TrainingRunCreateSerializer,
+        responses={
+            201: TrainingRunSerializer,
+            429: OpenApiResponse(
+                description="The user already has `RESEARCH_QUEUED_RUNS_PER_USER` research runs "
+                "queued or running (`throttled`); nothing is queued."
+            ),
+        },
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Queue a training run on the research queue."""
         form = TrainingRunCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        research_quota_throttle(request.user)
         try:
             run = training_services.training_run_create(**form.validated_data, user=request.user)
         except ValueError as exc:

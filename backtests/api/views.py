@@ -7,7 +7,6 @@ import io
 import json
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -39,6 +38,7 @@ from backtests.api.serializers import (
     SimulatedTradeSerializer,
 )
 from backtests.models import BacktestRun, SelectorStudy, SimulatedTrade
+from backtests.quota import ResearchQuotaExceededError, research_quota_check
 from optionsdesk.api.parsers import JSONParser
 from optionsdesk.api.permissions import OwnerOrAdminWrites
 from optionsdesk.roles import IsResearcher, Role, role_for_writes
@@ -80,14 +80,13 @@ def _choice(request: Request, name: str, choices: list[str]) -> str | None:
     return value
 
 
-def _quota_check(user: Any) -> None:
-    """429 when the user already has `RESEARCH_QUEUED_RUNS_PER_USER` runs queued or running."""
-    limit = settings.RESEARCH_QUEUED_RUNS_PER_USER
-    if selectors.backtest_run_active_count(user=user) >= limit:
-        raise Throttled(
-            detail=f"At most {limit} queued or running runs per user "
-            "(RESEARCH_QUEUED_RUNS_PER_USER); wait for some to finish or stop them."
-        )
+def research_quota_throttle(user: Any) -> None:
+    """429 when the user already has `RESEARCH_QUEUED_RUNS_PER_USER` research runs queued or
+    running (backtests, grids, studies and training runs together)."""
+    try:
+        research_quota_check(user=user)
+    except ResearchQuotaExceededError as exc:
+        raise Throttled(detail=str(exc)) from None
 
 
 @extend_schema_view(
@@ -155,12 +154,21 @@ class BacktestRunViewSet(
         """Runs, newest first (grid cells hidden unless `include_cells`)."""
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=BacktestRunCreateSerializer, responses=BacktestRunDetailSerializer)
+    @extend_schema(
+        request=BacktestRunCreateSerializer,
+        responses={
+            201: BacktestRunDetailSerializer,
+            429: OpenApiResponse(
+                description="The user already has `RESEARCH_QUEUED_RUNS_PER_USER` research runs "
+                "queued or running (`throttled`); nothing is queued."
+            ),
+        },
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Queue a single run, or a grid search when `grid` is given."""
         form = BacktestRunCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        _quota_check(request.user)
+        research_quota_throttle(request.user)
         data = form.validated_data
         if data["grid"] is not None:
             run = services.grid_run_create(
@@ -313,11 +321,21 @@ class SelectorStudyViewSet(
     parser_classes = [JSONParser]
     lookup_value_regex = r"[0-9]{1,18}"
 
-    @extend_schema(request=SelectorStudyCreateSerializer, responses=SelectorStudySerializer)
+    @extend_schema(
+        request=SelectorStudyCreateSerializer,
+        responses={
+            201: SelectorStudySerializer,
+            429: OpenApiResponse(
+                description="The user already has `RESEARCH_QUEUED_RUNS_PER_USER` research runs "
+                "queued or running (`throttled`); nothing is queued."
+            ),
+        },
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Queue a funnel, or a heatmap of two selector parameters."""
         form = SelectorStudyCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        research_quota_throttle(request.user)
         data = form.validated_data
         if data["kind"] in lab_services.LAB_KINDS:
             study = lab_services.lab_study_create(**data, user=request.user)

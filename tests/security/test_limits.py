@@ -88,3 +88,46 @@ def test_tasks_route_to_their_queue_by_name(name, queue):
 def test_an_explicit_queue_wins_over_the_name():
     route = app.amqp.router.route({"queue": "private-test"}, "trading.agent_tick", (), {})
     assert route["queue"].name == "private-test"
+
+
+def test_studies_and_training_runs_count_toward_the_same_quota(client_as, settings):
+    from django.urls import reverse
+
+    from backtests.models import SelectorStudy, TrainingRun
+
+    settings.RESEARCH_QUEUED_RUNS_PER_USER = 3
+    alice = client_as("researcher", "alice")
+    body = {"profiles": ["production"], "source": {"kind": "synthetic", "days": 5}}
+    assert alice.post("/api/backtests", {}, content_type="application/json").status_code == 201
+    study = alice.post("/api/backtests/studies", {"kind": "funnel"}, "application/json")
+    assert study.status_code == 201
+    assert alice.post("/api/backtests/training", body, "application/json").status_code == 201
+    for path, refused_body in (
+        ("/api/backtests", {}),
+        ("/api/backtests/studies", {"kind": "funnel"}),
+        ("/api/backtests/training", body),
+    ):
+        refused = alice.post(path, refused_body, "application/json")
+        assert refused.status_code == 429, path
+        assert "RESEARCH_QUEUED_RUNS_PER_USER" in refused.json()["error"]["message"]
+    form = {
+        "profiles": ["production"],
+        "source": "synthetic",
+        "underlying": "BTC",
+        "days": 5,
+        "seed": 1,
+        "decision_interval_hours": 1,
+        "fmt": "csv",
+        "validation_frac": 0.1,
+    }
+    page = alice.post(reverse("backtests:training"), form)
+    assert page.status_code == 200
+    assert "RESEARCH_QUEUED_RUNS_PER_USER" in page.content.decode()
+    assert SelectorStudy.objects.count() == 1
+    assert TrainingRun.objects.count() == 1
+    # a finished study frees a place for any kind of run
+    SelectorStudy.objects.update(status=SelectorStudy.Status.SUCCEEDED)
+    assert (
+        alice.post("/api/backtests/studies", {"kind": "funnel"}, "application/json").status_code
+        == 201
+    )
