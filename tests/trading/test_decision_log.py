@@ -62,6 +62,7 @@ RECORD_KEYS = {
     "params",
     "tick_at_clock",
     "recorded_at",
+    "state_source",
 }
 
 
