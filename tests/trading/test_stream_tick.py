@@ -3,7 +3,9 @@ and a socket killed mid-tick finishing on REST without a second order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,9 @@ import pytest
 from tests.trading.agent_helpers import make_agent_client
 from trading.domain.policy import PolicyInput, decide_rule_based
 from trading.domain.risk import evaluate_risk
-from trading.services import effective_params_load
+from trading.models import AgentStatus, Decision, Order
+from trading.services import controls_update, effective_params_load, tick_run
+from trading.services import tick as tick_module
 from trading.services.state import TickState, state_build
 from trading.services.stream_state import AgentStream
 
@@ -71,5 +75,93 @@ def test_the_streamed_state_gives_the_same_decision_as_rest(
     )
     assert proposal_rest.action.value == "OPEN_COVERED_CALL"
     assert proposal_stream == proposal_rest
-    diff = [(a, b) for a, b in zip(verdict_stream.checks, verdict_rest.checks, strict=True) if a != b]
+    diff = [
+        (a, b) for a, b in zip(verdict_stream.checks, verdict_rest.checks, strict=True) if a != b
+    ]
     assert not diff, "\n".join(f"{a}\n{b}" for a, b in diff)
+
+
+def _until(check: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < end, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def _state_source(decision: Decision | None) -> dict[str, Any]:
+    assert decision is not None
+    source: dict[str, Any] = json.loads(Decision.objects.get(pk=decision.pk).log_line)[
+        "state_source"
+    ]
+    return source
+
+
+def test_a_streamed_tick_makes_no_request_for_its_state(
+    agent_settings: Any, sim_client: Any, agent_stream: AgentStream
+) -> None:
+    first = tick_run(trigger="test", client=sim_client, seed=1, stream=agent_stream)
+    assert _state_source(first.decision)["source"] == "stream"
+    assert first.requests == 2  # the hourly market context (cached), nothing else
+    second = tick_run(trigger="test", client=sim_client, seed=2, stream=agent_stream)
+    source = _state_source(second.decision)
+    assert source["source"] == "stream", source
+    assert 0 <= source["age_s"] < 5
+    assert second.requests == 0  # dry run: no order, and no public/get_time either
+    assert second.run.summary.startswith("OPEN_COVERED_CALL")
+    shown = AgentStatus.load().last_summary["state_source"]
+    assert shown["source"] == "stream"
+    assert shown["stream_connected"] is True
+
+
+def test_a_socket_killed_mid_tick_finishes_on_rest_and_sends_no_duplicate_order(
+    agent_settings: Any,
+    sim_client: Any,
+    sim_exchange: Any,
+    agent_stream: AgentStream,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    controls_update(changes={"dry_run": False}, user="test")
+    taken = tick_module._stream_snapshot
+
+    def killed_mid_tick(stream: AgentStream | None) -> Any:
+        # The tick has started (lock, controls); the socket dies before its state is read.
+        assert stream is not None
+        sim_exchange.faults.inject("ws_disconnect")
+        _until(lambda: not stream.stream.connected.is_set())
+        return taken(stream)
+
+    monkeypatch.setattr(tick_module, "_stream_snapshot", killed_mid_tick)
+    first = tick_run(trigger="test", client=sim_client, seed=1, stream=agent_stream)
+    monkeypatch.undo()
+    source = _state_source(first.decision)
+    assert source == {
+        "source": "rest",
+        "age_s": None,
+        "reason": "stream not connected",
+        "open_orders": None,
+    }
+    (sold,) = first.orders
+    assert sold.filled_amount > 0
+
+    # The stream reconnects, subscribes again and reads the account: the fill is in it.
+    assert agent_stream.wait_ready(timeout_s=60)
+    status = agent_stream.status()
+    assert status.connected
+    assert status.reconnects >= 1
+    assert status.last_resync_at is not None
+    held = agent_stream.stream.state.positions[sold.instrument_name]
+    assert held["size"] == -float(sold.filled_amount)
+
+    second = tick_run(trigger="test", client=sim_client, seed=2, stream=agent_stream)
+    third = tick_run(trigger="test", client=sim_client, seed=3, stream=agent_stream)
+    assert _state_source(second.decision)["source"] == "stream"
+    assert _state_source(third.decision)["source"] == "stream"
+    assert third.decision is not None
+    assert third.decision.action == "DO_NOTHING"
+    # Exactly one exchange order per label, and no order the agent does not know of.
+    ours = list(Order.objects.exclude(exchange_order_id=""))
+    assert len(ours) == 2  # one call per underlying
+    for order in ours:
+        assert len(sim_client.get_order_state_by_label(order.currency, order.label)) == 1
+    (account,) = sim_exchange.accounts.values()
+    assert len(sim_exchange.account_orders(account)) == len(ours)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -242,8 +243,44 @@ class AgentStream:
             channels=len(self.stream.channels),
         )
 
-    def snapshot(self, *, max_age_s: float) -> tuple[StreamSnapshot | None, str]:
-        """The state when fresh and complete, else (None, why the tick reads REST)."""
+    def snapshot(
+        self, *, max_age_s: float, wait_s: float = 0.0
+    ) -> tuple[StreamSnapshot | None, str]:
+        """The state when fresh, complete and caught up with our orders, else (None, why).
+
+        An order we sent since the account was read must be in the stream with its fill
+        before the stream is trusted (a notification trails the order's reply by up to a
+        publish interval); `wait_s` waits that long for it."""
+        end = time.monotonic() + wait_s
+        while True:
+            snapshot, why = self._snapshot(max_age_s)
+            unseen = self._unseen_orders() if snapshot is not None else ""
+            if not unseen:
+                return snapshot, why
+            if time.monotonic() >= end:
+                return None, unseen
+            time.sleep(0.02)
+
+    def _unseen_orders(self) -> str:
+        """Why the stream lags our own orders ("" when it does not)."""
+        from trading.models import Order
+
+        synced = self.stream.state.account_synced_at
+        if synced is None:
+            return "stream account not read"
+        streamed = dict(self.stream.state.orders)
+        sent = (
+            Order.objects.filter(sent_at__gt=datetime.fromtimestamp(synced, UTC), dry_run=False)
+            .exclude(exchange_order_id="")
+            .exclude(state=Order.State.SIMULATED)
+        )
+        for order_id, filled in sent.values_list("exchange_order_id", "filled_amount"):
+            seen = streamed.get(order_id)
+            if seen is None or Decimal(str(seen.get("filled_amount", 0))) != filled:
+                return f"stream has not seen order {order_id} yet"
+        return ""
+
+    def _snapshot(self, max_age_s: float) -> tuple[StreamSnapshot | None, str]:
         state = self.stream.state
         age = state.age_s()
         if not self.stream.connected.is_set() or not state.account_synced:

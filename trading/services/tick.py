@@ -98,6 +98,8 @@ from trading.services.stream_state import AgentStream, StreamSnapshot, agent_str
 logger = logging.getLogger("trading.tick")
 
 _FILLED = (Order.State.FILLED, Order.State.SIMULATED)
+#: How long a tick waits for the stream to show an order we just sent before reading REST.
+STREAM_CATCH_UP_S = 1.0
 
 
 @dataclass
@@ -258,7 +260,9 @@ def _stream_snapshot(stream: AgentStream | None) -> tuple[StreamSnapshot | None,
     """The stream's state when fresh and complete, else None and why the tick reads REST."""
     if stream is None:
         return None, "no stream in this process"
-    return stream.snapshot(max_age_s=float(settings.AGENT_STREAM_MAX_AGE_S))
+    return stream.snapshot(
+        max_age_s=float(settings.AGENT_STREAM_MAX_AGE_S), wait_s=STREAM_CATCH_UP_S
+    )
 
 
 def state_source_view(state: TickState, stream: AgentStream | None) -> TickStateSource:

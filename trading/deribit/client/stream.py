@@ -71,6 +71,7 @@ class StreamState:
     updated_at: float | None = None  # monotonic time of the last notification
     heard_at: float | None = None  # monotonic time of the last frame of any kind
     account_synced: bool = False  # positions and orders read by REST since the last connect
+    account_synced_at: float | None = None  # wall time (epoch s) of that read
     last_resync_at: float | None = None  # wall time (epoch s) of the last REST resync
     reconnects: int = 0
     resyncs: int = 0
@@ -215,7 +216,7 @@ class DeribitStream:
             self.state.positions = {p["instrument_name"]: p for p in account["positions"]}
             self.state.orders = {o["order_id"]: o for o in account["orders"]}
             self.state.account_synced = True
-            self.state.last_resync_at = time.time()
+            self.state.account_synced_at = self.state.last_resync_at = time.time()
         self.connected.set()
 
     async def _on_message(self, ws: Any, message: dict[str, Any]) -> None:
