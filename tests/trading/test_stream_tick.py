@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.urls import reverse
 
 from tests.trading.agent_helpers import make_agent_client
 from trading.domain.policy import PolicyInput, decide_rule_based
@@ -97,7 +98,7 @@ def _state_source(decision: Decision | None) -> dict[str, Any]:
 
 
 def test_a_streamed_tick_makes_no_request_for_its_state(
-    agent_settings: Any, sim_client: Any, agent_stream: AgentStream
+    agent_settings: Any, sim_client: Any, agent_stream: AgentStream, logged_in_client: Any
 ) -> None:
     first = tick_run(trigger="test", client=sim_client, seed=1, stream=agent_stream)
     assert _state_source(first.decision)["source"] == "stream"
@@ -111,6 +112,15 @@ def test_a_streamed_tick_makes_no_request_for_its_state(
     shown = AgentStatus.load().last_summary["state_source"]
     assert shown["source"] == "stream"
     assert shown["stream_connected"] is True
+    # System Health and the status API show where the state came from and the stream's health.
+    page = logged_in_client.get(reverse("trading:agent-health") + "?run=0")
+    html = page.content.decode()
+    assert 'data-testid="state-source-value" class="status-ok">stream<' in html
+    assert 'data-testid="stream-connected" class="status-ok">connected' in html
+    api = logged_in_client.get("/api/agent/status").json()["last"]["state_source"]
+    assert api["source"] == "stream"
+    assert api["reconnects"] == 0
+    assert api["age_s"] == source["age_s"]
 
 
 def test_a_socket_killed_mid_tick_finishes_on_rest_and_sends_no_duplicate_order(

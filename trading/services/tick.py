@@ -267,24 +267,18 @@ def _stream_snapshot(stream: AgentStream | None) -> tuple[StreamSnapshot | None,
 
 def state_source_view(state: TickState, stream: AgentStream | None) -> TickStateSource:
     """The last tick's state source with the stream's health (System Health shows it)."""
-    source = state.source
-    view = TickStateSource(
-        source=source.source,
-        age_s=source.age_s,
-        reason=source.reason,
-        open_orders=source.open_orders,
-    )
+    view = TickStateSource.model_validate(state.source.as_record())
     if stream is None:
         return view
-    status = stream.status()
+    status = stream.status().as_record()
     return view.model_copy(
         update={
-            "stream_connected": status.connected,
-            "stream_age_s": status.age_s,
-            "reconnects": status.reconnects,
-            "resyncs": status.resyncs,
-            "gaps": status.gaps,
-            "last_resync_at": status.last_resync_at,
+            "stream_connected": status["connected"],
+            "stream_age_s": status["age_s"],
+            "reconnects": status["reconnects"],
+            "resyncs": status["resyncs"],
+            "gaps": status["gaps"],
+            "last_resync_at": stream.status().last_resync_at,
         }
     )
 
