@@ -17,6 +17,7 @@ the stream's status with its summary, which System Health and `/api/agent/status
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -339,7 +340,9 @@ class AgentStream:
         return row
 
 
+@functools.lru_cache(maxsize=16_384)
 def _expiry_ms(name: str) -> float:
+    """An instrument's expiry in ms (inf when it has none); cached: a tick asks for every row."""
     try:
         expiry = parse_instrument(name).expiry
     except ValueError:
