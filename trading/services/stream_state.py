@@ -165,12 +165,12 @@ class AgentStream:
         """Close the socket and end the thread."""
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None and thread.is_alive():
-            stopping = asyncio.run_coroutine_threadsafe(self.stream.stop(), loop)
-            try:
-                stopping.result(timeout_s)
-            except TimeoutError:  # a dead peer: the daemon thread ends with the process
-                logger.warning("agent stream did not close within %.0f s", timeout_s)
+            # `run()` ends once the socket is closed, and the thread with it (the loop may stop
+            # before `stop()` itself returns: wait for the thread, not for that coroutine).
+            asyncio.run_coroutine_threadsafe(self.stream.stop(), loop)
             thread.join(timeout_s)
+            if thread.is_alive():  # a dead peer: the daemon thread ends with the process
+                logger.warning("agent stream did not close within %.0f s", timeout_s)
         self._rest.close()
 
     async def _run(self) -> None:
