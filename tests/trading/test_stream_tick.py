@@ -133,12 +133,12 @@ def test_a_socket_killed_mid_tick_finishes_on_rest_and_sends_no_duplicate_order(
     controls_update(changes={"dry_run": False}, user="test")
     taken = tick_module._stream_snapshot
 
-    def killed_mid_tick(stream: AgentStream | None) -> Any:
+    def killed_mid_tick(stream: AgentStream | None, params: Any) -> Any:
         # The tick has started (lock, controls); the socket dies before its state is read.
         assert stream is not None
         sim_exchange.faults.inject("ws_disconnect")
         _until(lambda: not stream.stream.connected.is_set())
-        return taken(stream)
+        return taken(stream, params)
 
     monkeypatch.setattr(tick_module, "_stream_snapshot", killed_mid_tick)
     first = tick_run(trigger="test", client=sim_client, seed=1, stream=agent_stream)
@@ -175,3 +175,19 @@ def test_a_socket_killed_mid_tick_finishes_on_rest_and_sends_no_duplicate_order(
         assert len(sim_client.get_order_state_by_label(order.currency, order.label)) == 1
     (account,) = sim_exchange.accounts.values()
     assert len(sim_exchange.account_orders(account)) == len(ours)
+
+
+def test_a_stream_missing_an_underlying_of_the_controls_leaves_the_tick_on_rest(
+    agent_settings: Any, sim_server: Any, sim_client: Any
+) -> None:
+    stream = AgentStream(
+        client_factory=lambda: make_agent_client(sim_server.base_url), underlyings=("BTC",)
+    ).start()
+    try:
+        assert stream.wait_ready(timeout_s=60)
+        outcome = tick_run(trigger="test", client=sim_client, seed=1, stream=stream)
+    finally:
+        stream.stop()
+    source = _state_source(outcome.decision)
+    assert source["source"] == "rest"
+    assert source["reason"] == "stream does not follow ETH"

@@ -224,7 +224,7 @@ def _tick(
     except ValidationError as exc:
         summary = f"failed: runtime controls are inconsistent: {exc.errors()[0]['msg']}"
         return _finish(run, AgentRun.Status.FAILED, summary, started)
-    snapshot, why = _stream_snapshot(stream)
+    snapshot, why = _stream_snapshot(stream, params)
     try:
         state = state_build(client=client, params=params, stream=snapshot, stream_why=why)
     except DeribitError as exc:
@@ -256,10 +256,15 @@ def _tick(
     return _decide_and_execute(context)
 
 
-def _stream_snapshot(stream: AgentStream | None) -> tuple[StreamSnapshot | None, str]:
+def _stream_snapshot(
+    stream: AgentStream | None, params: EffectiveParams
+) -> tuple[StreamSnapshot | None, str]:
     """The stream's state when fresh and complete, else None and why the tick reads REST."""
     if stream is None:
         return None, "no stream in this process"
+    missing = sorted(set(params.underlyings) - set(stream.underlyings))
+    if missing:  # the controls changed since the stream started
+        return None, f"stream does not follow {', '.join(missing)}"
     return stream.snapshot(
         max_age_s=float(settings.AGENT_STREAM_MAX_AGE_S), wait_s=STREAM_CATCH_UP_S
     )
