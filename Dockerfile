@@ -8,4 +8,4 @@ COPY . .
 RUN make install
 RUN DJANGO_ENV=dev python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["gunicorn", "optionsdesk.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+CMD ["gunicorn", "optionsdesk.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", "--threads", "2", "--access-logfile", "-"]

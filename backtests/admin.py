@@ -112,8 +112,12 @@ class TrainingExportAdmin(admin.ModelAdmin):
 
 @admin.register(SelectorStudy)
 class SelectorStudyAdmin(admin.ModelAdmin):
-    """Selector studies (funnels and heatmaps): read-only records of what was asked and found."""
+    """Research studies (funnels, heatmaps, arenas, environment heatmaps, synthetic vs live):
+    read-only records of what was asked and found."""
 
     list_display = ("id", "kind", "name", "status", "created_at")
     list_filter = ("kind", "status")
     readonly_fields = ("source", "config", "params", "result", "error", "finished_at")
+
+
+from backtests import training_admin  # noqa: E402,F401  (registers TrainingRun)

@@ -143,7 +143,8 @@ class TrainingExport(models.Model):
 
 
 class SelectorStudy(models.Model):
-    """A stored research run: a selector funnel, a 2D heatmap or a policy arena (issue 15).
+    """A stored research run: a selector funnel, a 2D heatmap, a policy arena, an environment
+    heatmap or a synthetic-vs-live comparison (issue 15; the last two in `lab_services`).
 
     `params` holds what was asked (for a heatmap: x/y parameter, their values and the measure);
     `result` what came out (`backtests.domain.research`): the funnel's steps or the heatmap's
@@ -155,6 +156,8 @@ class SelectorStudy(models.Model):
         FUNNEL = "funnel", "Selector funnel"
         HEATMAP = "heatmap", "Selector heatmap"
         ARENA = "arena", "Policy arena"
+        ENVIRONMENT = "environment", "Environment heatmap"
+        SOURCE_COMPARE = "source_compare", "Synthetic vs live"
 
     Status = BacktestRun.Status
 
@@ -185,3 +188,8 @@ class SelectorStudy(models.Model):
     def is_done(self) -> bool:
         """Finished one way or another."""
         return self.status in BacktestRun.TERMINAL
+
+
+from backtests.training_models import TrainingRun  # noqa: E402  (training mode, issue 15)
+
+__all__ = ["BacktestRun", "SelectorStudy", "SimulatedTrade", "TrainingExport", "TrainingRun"]

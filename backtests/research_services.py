@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from backtests.domain.arena import default_entries, run_arena
+from backtests.domain.arena import run_arena
 from backtests.domain.research import (
     HEATMAP_MEASURES,
     HEATMAP_PARAMS,
@@ -92,6 +93,11 @@ def selector_study_dispatch(*, study_id: int) -> None:
     from backtests.tasks import selector_heatmap_finish, selector_heatmap_row, selector_study
 
     study = SelectorStudy.objects.get(pk=study_id)
+    if study.kind in (SelectorStudy.Kind.ENVIRONMENT, SelectorStudy.Kind.SOURCE_COMPARE):
+        from backtests.lab_services import lab_study_dispatch
+
+        lab_study_dispatch(study_id=study_id)  # their own task (`backtests.lab_study`)
+        return
     if not _simulated(study):
         selector_study.apply_async((study_id,), queue=RESEARCH_QUEUE)
         return
@@ -120,6 +126,13 @@ def _finish(study_id: int, *, result: dict[str, Any] | None = None, error: str =
     )
 
 
+def _study_progress(study_id: int) -> Callable[[int, int], None]:
+    def bump(done: int, total: int) -> None:
+        SelectorStudy.objects.filter(pk=study_id).update(progress=min(done / total, 0.99))
+
+    return bump
+
+
 def selector_study_execute(*, study_id: int) -> SelectorStudy | None:
     """Run a funnel or a pass-rate heatmap in this process and store it."""
     study = _claim(study_id)
@@ -145,12 +158,16 @@ def selector_study_execute(*, study_id: int) -> SelectorStudy | None:
                 ],
             }
         elif study.kind == SelectorStudy.Kind.ARENA:
-            rows = run_arena(simulator, default_entries(simulator.panel.underlying))
+            from backtests.arena_players import arena_entries
+
+            entries, left_out = arena_entries(simulator)
+            rows = run_arena(simulator, entries, progress=_study_progress(study_id))
             result = {
                 "underlying": simulator.panel.underlying,
                 "block_days": 7,
                 "resamples": 2000,
                 "rows": [row.as_dict() for row in rows],
+                "left_out": left_out,
             }
         else:
             p = study.params

@@ -70,3 +70,21 @@ def selector_heatmap_finish(rows: list[list[float | None]], study_id: int) -> st
 
     study = heatmap_finish(study_id=study_id, rows=rows)
     return study.status if study is not None else "deleted"
+
+
+@shared_task(name="backtests.training_run", acks_late=True, ignore_result=False)
+def training_run(run_id: int) -> str:
+    """Collect training data with several profiles and build the corpus (research queue)."""
+    from backtests.training_services import training_run_execute
+
+    run = training_run_execute(run_id=run_id)
+    return run.status if run is not None else "deleted"
+
+
+@shared_task(name="backtests.lab_study", acks_late=True, ignore_result=False)
+def lab_study(study_id: int) -> str:
+    """Run an environment heatmap or a synthetic-vs-live comparison (research queue)."""
+    from backtests.lab_services import lab_study_execute
+
+    study = lab_study_execute(study_id=study_id)
+    return study.status if study is not None else "deleted"

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from backtests import charts, selectors, services
+from backtests import charts, lab_views, selectors, services
 from backtests.forms import LabForm, StudyForm
 from backtests.models import BacktestRun, SelectorStudy
 from optionsdesk.htmx import htmx_partial
@@ -343,11 +343,12 @@ def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
             picture = charts.funnel_svg(study.result.get("steps", []))
         elif study.kind == SelectorStudy.Kind.ARENA:
             picture = charts.forest_svg(study.result.get("rows", []))
-        else:
+        elif study.kind == SelectorStudy.Kind.HEATMAP:
             picture = charts.heatmap_svg(study.result)
     rows = []
     if study.kind == SelectorStudy.Kind.HEATMAP and study.result.get("values"):
         rows = list(zip(study.result["y_values"], study.result["values"], strict=True))
     context = {"study": study, "picture": picture, "heatmap_rows": rows}
+    context |= lab_views.study_context(request, study)  # environment and synthetic vs live
     response = render(request, "backtests/study.html", context)
     return response

@@ -14,7 +14,7 @@ import logging
 import statistics
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,8 @@ from calibration.models import (
     PolicyDecision,
     RegimeFit,
 )
-from trading.domain.chain import normalize_chain
 from trading.domain.market_model import CurrencyModelParams, MarketModelParams
+from trading.services.chain_fetch import book_market_time, option_chain
 
 logger = logging.getLogger(__name__)
 
@@ -97,26 +97,9 @@ def snapshot_file_calibrate(*, path: Path) -> dict[str, Any]:
 def chain_fetch(client: Any, underlying: str) -> pd.DataFrame:
     """The whole option chain of `underlying` as a normalised chain with a schema version."""
     rows = client.get_book_summary_by_currency(underlying, "option")
-    stamp = max((r.creation_timestamp for r in rows), default=0)
-    now = datetime.fromtimestamp(stamp / 1000, UTC) if stamp > 0 else datetime.now(UTC)
-    records = [
-        {
-            "harvest_time": now,
-            "instrument_name": r.instrument_name,
-            "underlying_price": r.underlying_price,
-            "mark_price": r.mark_price,
-            "best_bid_price": r.bid_price,
-            "best_ask_price": r.ask_price,
-            "mark_iv": r.mark_iv,
-            "open_interest": r.open_interest,
-            "volume": r.volume,
-        }
-        for r in rows
-        if r.underlying_price and r.instrument_name.endswith(("-C", "-P"))
-    ]
-    if not records:
+    chain = option_chain(rows, book_market_time(rows))
+    if chain.empty:
         raise SnapshotError(f"the exchange returned no {underlying} options")
-    chain = normalize_chain(pd.DataFrame.from_records(records))
     chain["schema_version"] = HARVEST_SCHEMA_VERSION
     return chain
 

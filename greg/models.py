@@ -14,6 +14,8 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from optionsdesk.models import AuditedChange, SingletonRow
+
 SANDBOX_ORIGIN = "GREG_SANDBOX"
 LIVE_ORIGIN = "GREG_LIVE"
 
@@ -25,7 +27,7 @@ class GregMode(models.TextChoices):
     LIVE = "live", "LIVE EXECUTION"
 
 
-class GregSettings(models.Model):
+class GregSettings(SingletonRow):
     """Greg's switches (one row, pk=1): mode, master switch, per-strategy flags, guardrails.
 
     Every change is audited in `GregSettingsChange`. Live execution needs mode=live, the master
@@ -67,12 +69,6 @@ class GregSettings(models.Model):
     def __str__(self) -> str:
         return f"Greg {self.get_mode_display()} (master {'ON' if self.master_switch else 'off'})"
 
-    @classmethod
-    def load(cls) -> GregSettings:
-        """The one settings row, created with defaults on first use."""
-        row, _ = cls.objects.get_or_create(pk=1)
-        return row
-
     def snapshot(self) -> dict[str, Any]:
         """Editable fields as plain JSON values (audit trail, API)."""
         values = {name: getattr(self, name) for name in self.EDITABLE_FIELDS}
@@ -82,19 +78,8 @@ class GregSettings(models.Model):
         return values
 
 
-class GregSettingsChange(models.Model):
+class GregSettingsChange(AuditedChange):
     """One audited edit of Greg's settings: who, from where, old -> new per field."""
-
-    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
-    changed_by = models.CharField(max_length=150, blank=True, default="")
-    source = models.CharField(max_length=16, default="service")
-    changes = models.JSONField(default=dict, help_text='{"field": [old, new]}')
-
-    class Meta:
-        ordering = ("-changed_at", "-id")
-
-    def __str__(self) -> str:
-        return f"{self.changed_at:%Y-%m-%d %H:%M} {self.changed_by or '?'}: {sorted(self.changes)}"
 
 
 class GregCalibration(models.Model):

@@ -7,9 +7,10 @@ from typing import Any
 from celery import shared_task
 
 
-@shared_task(name="greg.evaluate", acks_late=True, expires=240)
+@shared_task(name="greg.evaluate", queue="research", acks_late=True, expires=240)
 def greg_evaluate_task() -> dict[str, Any]:
-    """Evaluate every underlying and review open Greg positions (light: ~15 requests)."""
+    """Evaluate every underlying and review open Greg positions (research queue; advisory:
+    it never sends an order, executions go through the order gate from the Greg Lab)."""
     from greg.services.tick import greg_tick
 
     return greg_tick()

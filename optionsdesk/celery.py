@@ -1,11 +1,11 @@
 """The Celery application: configured from Django settings, tasks autodiscovered, two queues.
 
 Agent work (ticks, reconciliation, health, heartbeat) and research work (backtests, grids,
-calibration, scans, steward reports, what-if) go to queues of their own, each consumed by a
-worker of its own (`make worker-agent`, `make worker-research`; docs/operations.md), so a tick
-never waits behind a backtest. `task_route` decides by task name prefix; a task sent with an
-explicit `queue=` keeps it. Anything else goes to Celery's default queue, which the research
-worker also consumes.
+calibration, scans, steward reports, Greg's evaluations and what-if) go to queues of their own,
+each consumed by a worker of its own (`make worker-agent`, `make worker-research`;
+docs/operations.md), so a tick never waits behind a backtest. `task_route` decides by task name
+prefix; a task sent with an explicit `queue=` keeps it. Anything else goes to Celery's default
+queue, which the research worker also consumes.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ AGENT_TASK_PREFIXES: tuple[str, ...] = (
 RESEARCH_TASK_PREFIXES: tuple[str, ...] = (
     "backtests.",
     "calibration.",
-    "greg.whatif",
+    "greg.",
     "steward.",
     "research.",
 )

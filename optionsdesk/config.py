@@ -85,6 +85,8 @@ class AppSettings(BaseSettings):
     HARVEST_INTERVAL_S: int = Field(default=900, ge=60, le=86_400)
     DERIBIT_PUBLIC_DATA_URL: str = "https://www.deribit.com/api/v2"
     DRY_RUN: bool = True
+    # Greg's sandbox paper positions count in the risk engine's book (stress, delta) when true.
+    RISK_INCLUDE_SANDBOX: bool = False
 
     OPENAI_BASE_URL: str = ""
     OPENAI_API_KEY: SecretStr = SecretStr("")

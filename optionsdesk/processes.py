@@ -26,6 +26,12 @@ PROCESSES: dict[str, list[str]] = {
         "{bind}",
         "--workers",
         "2",
+        # Two threads a worker: a request waiting on the database or the network does not hold
+        # up the next one (docs/benchmarks.md, "API and dashboard under load").
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "2",
         "--access-logfile",
         "-",
     ],

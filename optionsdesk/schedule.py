@@ -79,6 +79,7 @@ def declared_schedule(
             description="Greg: sensors and waterfall per underlying; position and hedge engines.",
             every_s=300,
             expires_s=240,
+            queue="research",
         ),
         PeriodicSpec(
             name="greg.whatif_report",

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "optionsdesk.api.errors.BadInputMiddleware",
+    # Reads load the status and controls rows once per request (optionsdesk/readmemo.py).
+    "optionsdesk.readmemo.ReadMemoMiddleware",
     # Last: locks out repeated failed logins (dashboard and admin share Django's login).
     "axes.middleware.AxesMiddleware",
 ]
@@ -223,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ReconcileActionEnum": "trading.models.ReconcileAction",
         "DecisionActionEnum": "trading.domain.proposal.ActionType",
+        "KindEnum": "backtests.models.BacktestRun.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -277,6 +280,7 @@ DERIBIT_TIMEOUT_S = APP.DERIBIT_TIMEOUT_S
 DERIBIT_MARKET_DATA = APP.DERIBIT_MARKET_DATA
 DERIBIT_PUBLIC_DATA_URL = APP.DERIBIT_PUBLIC_DATA_URL.rstrip("/")
 DRY_RUN_DEFAULT = APP.DRY_RUN
+RISK_INCLUDE_SANDBOX = APP.RISK_INCLUDE_SANDBOX
 LLM_ENABLED = APP.llm_enabled
 # The seeds' agent settings that are set (trading.services.controls.agent_defaults) and the
 # health guard's; an unknown optionsdesk-like variable is a start-up warning.

@@ -1,5 +1,6 @@
 """The Telegram side: a python-telegram-bot `Application` with one handler per command, free
-text routed to the repository Q&A, and the confirmation buttons of /pause and /resume.
+text routed to the repository Q&A, and the confirmation buttons of /pause, /resume and
+/reset_drawdown.
 
 Every update first passes `contact_check`: only TELEGRAM_ALLOWED_USERS get answers; anyone
 else gets one refusal, then silence (each attempt logged). Every text sent goes through
@@ -142,7 +143,7 @@ class ReviewBot:
         await self._answer(update, "ask", text)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A confirmation button of /pause or /resume."""
+        """A confirmation button of /pause, /resume or /reset_drawdown."""
         query = update.callback_query
         session = await self._admit(update)
         if query is None or session is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from optionsdesk.llm import LLMClient
 from reviewbot.domain.review import RANK, Finding, finding_line, next_actions
-from reviewbot.models import BotSession
+from reviewbot.models import BotMessage, BotSession
 from reviewbot.ports import NotAllowed, TradingPort
 from reviewbot.services import (
     Answer,
@@ -31,10 +31,12 @@ severity), /next (what to fix first), /status.
 Repository: /ask <question>, /search <text>, /open <path:start-end>, /clear (forget the chat).
 Any other text is a question about the code.
 Trading: /positions, /pnl, /decisions [N], /why <decision id>, /health, /pause, /resume
-(the kill switch; operators only, with a confirmation)."""
+(the kill switch), /reset_drawdown <reason> (release a latched daily drawdown stop); the last
+three for operators only, with a confirmation."""
 
 CONFIRM_PAUSE = "confirm:pause"
 CONFIRM_RESUME = "confirm:resume"
+CONFIRM_DRAWDOWN = "confirm:drawdown_reset"
 CANCEL = "confirm:cancel"
 
 
@@ -218,10 +220,54 @@ def cmd_resume(arg: str, ctx: Context) -> Reply:
     return _confirm(ctx, False)
 
 
+def cmd_reset_drawdown(arg: str, ctx: Context) -> Reply:
+    """Ask to confirm releasing a latched daily drawdown stop; the reason is audited."""
+    trading = _trading(ctx)
+    if not trading.may_operate(ctx.telegram_user_id):
+        return Reply(
+            "Refused: only Telegram users linked to an operator may release the drawdown stop."
+        )
+    if not arg.strip():
+        return Reply("Why? /reset_drawdown <reason> (the reason is audited).")
+    latched = trading.drawdown_text()
+    if latched is None:
+        return Reply("The daily drawdown stop is not latched: nothing to reset.")
+    return Reply(
+        f"{latched}.\nReally release it (a fresh equity peak from the last tick)?\n"
+        f"Reason: {arg.strip()}",
+        buttons=[("Yes", CONFIRM_DRAWDOWN), ("Cancel", CANCEL)],
+    )
+
+
+def _drawdown_reason(session: BotSession) -> str:
+    """The reason of this chat's newest /reset_drawdown (the button carries no text)."""
+    asked = (
+        BotMessage.objects.filter(
+            session=session, direction=BotMessage.Direction.IN, command="reset_drawdown"
+        )
+        .order_by("-id")
+        .first()
+    )
+    return "" if asked is None else asked.text.partition(" ")[2].strip()
+
+
+def _drawdown_confirm(ctx: Context) -> str:
+    try:
+        headline = _trading(ctx).drawdown_release(
+            reason=_drawdown_reason(ctx.session), telegram_user_id=ctx.telegram_user_id
+        )
+    except (NotAllowed, ValueError) as exc:
+        return f"Refused: {exc}"
+    return f"Drawdown stop released. Now: {headline}."
+
+
 def confirmation_handle(data: str, ctx: Context) -> str:
-    """The answer to a confirmation button: the switch changed (audited) or nothing."""
+    """The answer to a confirmation button: the switch changed or the drawdown stop released
+    (audited), or nothing."""
     if data == CANCEL:
         return "Cancelled: nothing changed."
+    if data == CONFIRM_DRAWDOWN:
+        return _drawdown_confirm(ctx)
     if data not in (CONFIRM_PAUSE, CONFIRM_RESUME):
         return "Unknown button."
     try:
@@ -252,6 +298,7 @@ COMMANDS: dict[str, Callable[[str, Context], Reply]] = {
     "health": cmd_health,
     "pause": cmd_pause,
     "resume": cmd_resume,
+    "reset_drawdown": cmd_reset_drawdown,
 }
 
 

@@ -24,7 +24,7 @@ class AlertEvent:
 
 
 class TradingPort(Protocol):
-    """Reads and the kill switch, for the trading commands and alerts."""
+    """Reads, the kill switch and the drawdown reset, for the trading commands and alerts."""
 
     def mode(self) -> dict[str, Any]:
         """The EFFECTIVE mode: environment, dry run, kill switch, guard, `headline`."""
@@ -53,6 +53,16 @@ class TradingPort(Protocol):
     def kill_switch_set(self, *, on: bool, telegram_user_id: int) -> str:
         """Turn the kill switch on/off through the audited controls service; `NotAllowed`
         unless the Telegram user is linked to an operator."""
+        ...
+
+    def drawdown_text(self) -> str | None:
+        """When and why the daily drawdown stop latched; None when it is not latched."""
+        ...
+
+    def drawdown_release(self, *, reason: str, telegram_user_id: int) -> str:
+        """Release a latched daily drawdown stop through the audited operator reset (who and
+        why recorded); `NotAllowed` unless the Telegram user is linked to an operator,
+        `ValueError` without a reason or when the stop is not latched."""
         ...
 
     def may_operate(self, telegram_user_id: int) -> bool:

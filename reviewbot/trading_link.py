@@ -1,7 +1,8 @@
 """The review bot's only door to the trading agent (see `.importlinter`, reviewbot-independent:
 this module is the one commented exception). Reads go through `trading.selectors` and the
-agent chat's read-only tools; the kill switch through `trading.services.controls.controls_update`,
-the same audited service the dashboard uses. Nothing here writes a trading model directly.
+agent chat's read-only tools; the kill switch through `trading.services.controls.controls_update`
+and the drawdown reset through `trading.services.agent_status.drawdown_operator_reset`, the same
+audited services the dashboard and the API use. Nothing here writes a trading model directly.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from trading.models import (
     ReconciliationDiscrepancy,
 )
 from trading.selectors import agent_mode_effective, health_latest, pnl_summary
+from trading.services.agent_status import drawdown_load, drawdown_operator_reset
 from trading.services.controls import controls_update
 
 
@@ -104,16 +106,40 @@ class TradingLink:
         user = _user_for(telegram_user_id)
         return user is not None and user_has_role(user, Role.OPERATOR)
 
-    def kill_switch_set(self, *, on: bool, telegram_user_id: int) -> str:
-        """The audited controls service (source "telegram"); `NotAllowed` for non-operators."""
+    def _operator(self, telegram_user_id: int) -> Any:
         user = _user_for(telegram_user_id)
         if user is None or not user_has_role(user, Role.OPERATOR):
             raise NotAllowed("only Telegram users linked to an operator may do this")
+        return user
+
+    def kill_switch_set(self, *, on: bool, telegram_user_id: int) -> str:
+        """The audited controls service (source "telegram"); `NotAllowed` for non-operators."""
+        user = self._operator(telegram_user_id)
         controls_update(
             changes={"kill_switch": on},
             user=user.get_username(),
             source="telegram",
             note=f"Telegram user {telegram_user_id}",
+        )
+        return agent_mode_effective()["headline"]
+
+    def drawdown_text(self) -> str | None:
+        """ "Daily drawdown stop LATCHED <when> UTC: <why>", or None when it is not latched."""
+        state = drawdown_load()
+        if state is None or not state.halted:
+            return None
+        when = f"{state.halted_at:%Y-%m-%d %H:%M} UTC" if state.halted_at else "(time unknown)"
+        return f"Daily drawdown stop LATCHED {when}: {state.reason}"
+
+    def drawdown_release(self, *, reason: str, telegram_user_id: int) -> str:
+        """The audited operator reset (source "telegram", the reason as the note, with the
+        Telegram user); `NotAllowed` for non-operators, `ValueError` when not latched."""
+        user = self._operator(telegram_user_id)
+        why = reason.strip()
+        drawdown_operator_reset(
+            user=user.get_username(),
+            reason=f"{why} (Telegram user {telegram_user_id})" if why else "",
+            source="telegram",
         )
         return agent_mode_effective()["headline"]
 

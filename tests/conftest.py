@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from tests.fake_openai import FakeOpenAI, FakeOpenAIServer
+if TYPE_CHECKING:
+    from tests.fake_openai import FakeOpenAI, FakeOpenAIServer
+    from tests.workers import CeleryOnSim
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BROWSER_USER, BROWSER_PASSWORD = "trader", "s3cret-passphrase"
@@ -29,7 +32,7 @@ os.environ.setdefault("AGENT_STREAM", "false")
 # local runs keep exploring new examples.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 # `make test-fast`: the pure domain tests with fewer property examples (a quick inner loop).
-hypothesis_settings.register_profile("fast", max_examples=15, derandomize=True)
+hypothesis_settings.register_profile("fast", max_examples=10, derandomize=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
@@ -55,8 +58,14 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """PBKDF2's deliberate slowness only slows tests down; MD5 is fine for throwaway users."""
+def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
+    """PBKDF2's deliberate slowness only slows tests down; MD5 is fine for throwaway users.
+
+    Skipped when pytest-django is not loaded: `make test-fast` runs the pure domain tests
+    without Django (which also proves they need none)."""
+    if not request.config.pluginmanager.has_plugin("django"):
+        return
+    settings = request.getfixturevalue("settings")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -120,6 +129,8 @@ def browser_type_launch_args() -> dict[str, object]:
 @pytest.fixture(scope="module")
 def llm_server() -> Iterator[FakeOpenAIServer]:
     """A fake OpenAI-compatible server on loopback, one per test module."""
+    from tests.fake_openai import FakeOpenAIServer
+
     server = FakeOpenAIServer().start()
     yield server
     server.stop()
@@ -202,3 +213,74 @@ def decisions(agent_settings: Any, sim_client: Any) -> list[Any]:
     tick_run(trigger="test", client=sim_client, seed=1)
     tick_run(trigger="test", client=sim_client, seed=2)
     return list(Decision.objects.order_by("id"))
+
+
+@pytest.fixture
+def decision_rows(db: None) -> list[Any]:
+    """Two decisions as a tick stores them, from factory rows (tests/factories.py, no tick): an
+    approved OPEN with its simulated sell order and paper position, then a DO_NOTHING. For
+    tests that only read rows; `decisions` runs the real ticks."""
+    from tests.factories import DecisionFactory, OrderFactory, PositionFactory
+    from trading.models import Decision
+
+    OrderFactory()
+    PositionFactory()
+    DecisionFactory()
+    return list(Decision.objects.order_by("id"))
+
+
+# ------------------------------------------------------------------ real Celery processes
+# Builders in tests/workers.py (imported inside the fixtures: Django is not set up yet here).
+
+
+@pytest.fixture
+def worker_queue(tmp_path: Path) -> Iterator[str]:
+    """Start `celery worker` as a real subprocess on a private queue; stop it afterwards."""
+    import uuid
+
+    from tests.workers import database_url_for_subprocess, worker_start, worker_stop
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "worker.log"
+    proc = worker_start(queue, queue, env, log)
+    try:
+        yield queue
+    finally:
+        worker_stop(proc)
+        if os.environ.get("OPTIONSDESK_SHOW_WORKER_LOG"):
+            sys.stderr.write(log.read_text(errors="replace"))
+
+
+@pytest.fixture
+def celery_on_sim(tmp_path: Path) -> Iterator[Callable[..., CeleryOnSim]]:
+    """`celery_on_sim(queue, **env)`: serve a fresh simulator (seed 42 at the agent's start, no
+    rate limits) on loopback, then start a worker on `queue` and django-celery-beat's database
+    scheduler as subprocesses against pytest's database, the sim environment and dry run on,
+    `env` on top. Create the beat entries (on `queue`) first. Everything stops at teardown."""
+    from tests.trading.agent_helpers import SIM_START
+    from tests.workers import CeleryOnSim, beat_start, worker_env, worker_start, worker_stop
+    from trading.deribit.simulator import ServerThread, SimConfig, SimulatedExchange, create_app
+
+    started: list[CeleryOnSim] = []
+    procs: list[Any] = []
+
+    def start(queue: str, **env: str) -> CeleryOnSim:
+        exchange = SimulatedExchange(SimConfig(seed=42, start=SIM_START, rate_limits=None))
+        server = ServerThread(create_app(exchange), port=0).start()
+        run = CeleryOnSim(server, queue, [tmp_path / "worker.log", tmp_path / "beat.log"])
+        started.append(run)
+        sim_env = worker_env(DERIBIT_ENV="sim", DERIBIT_SIM_URL=server.base_url, **env)
+        procs.append(worker_start(queue, queue, sim_env, run.logs[0]))
+        procs.append(beat_start(sim_env, run.logs[1], tmp_path / "beat-schedule"))
+        return run
+
+    try:
+        yield start
+    finally:
+        for proc in reversed(procs):
+            worker_stop(proc)
+        for run in started:
+            run.server.stop()
+            if os.environ.get("OPTIONSDESK_SHOW_WORKER_LOG"):
+                sys.stderr.write(run.output())

@@ -17,6 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from optionsdesk.models import AuditedChange, SingletonRow
 from trading.domain.controls import SPECS_BY_NAME
 from trading.domain.params import AgentMode, DecisionMode, RuntimeOverrides
 from trading.domain.proposal import ActionType, DecisionSource
@@ -48,7 +49,7 @@ class ReconcileAction(models.TextChoices):
     CLOSE = "close", "close the unknown exposure"
 
 
-class RuntimeControl(models.Model):
+class RuntimeControl(SingletonRow):
     """The operator's live controls (one row, pk=1); a tick reads them fresh.
 
     Empty fields mean "use the configured default" (`trading.domain.params.RuntimeOverrides`).
@@ -144,12 +145,6 @@ class RuntimeControl(models.Model):
     def __str__(self) -> str:
         return f"Runtime controls (kill switch {'ON' if self.kill_switch else 'off'})"
 
-    @classmethod
-    def load(cls) -> RuntimeControl:
-        """The one controls row, created with defaults on first use."""
-        control, _ = cls.objects.get_or_create(pk=1)
-        return control
-
     def to_overrides(self) -> RuntimeOverrides:
         """The domain's view of these controls (blank fields are "not overridden")."""
         values: dict[str, Any] = {}
@@ -167,23 +162,13 @@ class RuntimeControl(models.Model):
         return {name: getattr(self, name) for name in self.EDITABLE_FIELDS}
 
 
-class RuntimeControlChange(models.Model):
-    """One audited edit of the runtime controls: who, from where, and old -> new per field."""
+class RuntimeControlChange(AuditedChange):
+    """One audited edit of the runtime controls (or a drawdown stop's release), with a note."""
 
-    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
-    changed_by = models.CharField(max_length=150, blank=True, default="")
-    source = models.CharField(max_length=16, default="service")
-    changes = models.JSONField(default=dict, help_text='{"field": [old, new]}')
     note = models.CharField(max_length=300, blank=True, default="")
 
-    class Meta:
-        ordering = ("-changed_at", "-id")
 
-    def __str__(self) -> str:
-        return f"{self.changed_at:%Y-%m-%d %H:%M} {self.changed_by or '?'}: {sorted(self.changes)}"
-
-
-class AgentStatus(models.Model):
+class AgentStatus(SingletonRow):
     """The agent's persisted state between ticks (one row, pk=1): guard, drawdown, lock, back-off.
 
     Read and written only through `trading.services.agent_status` (load/save pairs).
@@ -217,12 +202,6 @@ class AgentStatus(models.Model):
     def __str__(self) -> str:
         guard = (self.guard_state or {}).get("status", "running")
         return f"Agent status: {guard}"
-
-    @classmethod
-    def load(cls) -> AgentStatus:
-        """The one status row, created on first use."""
-        status, _ = cls.objects.get_or_create(pk=1)
-        return status
 
 
 class AgentRun(models.Model):
@@ -293,6 +272,8 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ("-decided_at", "-id")
+        # The list's order (newest first, ties by id) read straight from an index.
+        indexes = [models.Index(fields=["-decided_at", "-id"], name="decision_newest")]
 
     def __str__(self) -> str:
         return f"{self.decided_at:%Y-%m-%d %H:%M:%S} {self.action} ({self.verdict_code})"
@@ -385,6 +366,7 @@ class Order(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["-created_at", "-id"], name="order_newest")]
 
     def __str__(self) -> str:
         return f"{self.label} {self.direction} {self.amount} {self.instrument_name} [{self.state}]"
@@ -451,6 +433,9 @@ class Position(models.Model):
 
     class Meta:
         ordering = ("-opened_at", "-id")
+        indexes = [
+            models.Index(fields=["status", "-opened_at", "-id"], name="position_status_newest")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=("instrument_name", "strategy_id", "sandbox", "paper"),

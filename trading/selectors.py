@@ -15,6 +15,7 @@ from django.db.models import Count, DecimalField, F, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from optionsdesk.readmemo import memoized
 from trading.domain.decision_view import (
     CandidateRow,
     DecisionView,
@@ -206,11 +207,16 @@ def last_rejection_counts() -> dict[str, dict[str, int]]:
     return counts or {}
 
 
-def last_index_usd() -> dict[str, Any]:
-    """The index per underlying at the last decision (USD conversions of the P&L)."""
+def _last_index_usd() -> dict[str, Any]:
     latest = Decision.objects.order_by("-decided_at", "-id").only("id", "state_snapshot").first()
     state = decision_state(latest.state_snapshot) if latest else None
     return dict(state.index_price_usd) if state else {}
+
+
+def last_index_usd() -> dict[str, Any]:
+    """The index per underlying at the last decision (USD conversions of the P&L); read once
+    per read request (the Live Agent tab asks three times)."""
+    return dict(memoized("trading.last_index_usd", _last_index_usd))
 
 
 def pnl_summary() -> dict[str, Any]:
@@ -800,8 +806,10 @@ def pnl_history() -> dict[str, Any]:
     return pnl_daily(cash, equity)
 
 
-#: Columns of the live training data (one row per decision: state, action, reward).
+#: Columns of the live training data (one row per decision: state, action, reward). `profile`
+#: is `live_<mode>`, the column training mode's files lead with (`backtests.domain.profiles`).
 TRAINING_COLUMNS = (
+    "profile",
     "decision_id",
     "decided_at",
     "market_time",
@@ -914,6 +922,7 @@ def training_csv(qs: QuerySet[Decision] | None = None) -> str:
         outcome = outcomes.get(d.pk) or {}
         writer.writerow(
             {
+                "profile": f"live_{d.mode}",
                 "decision_id": d.pk,
                 "decided_at": d.decided_at.isoformat(),
                 "market_time": d.market_time.isoformat(),

@@ -43,10 +43,12 @@ TIMELINE_SHOWN = 20
 def _timeline(hide_idle: bool) -> tuple[list[Any], int]:
     """The newest decisions; with `hide_idle`, a DO_NOTHING that repeats the one before it (same
     reason) is hidden and counted."""
+    # Without the heavy JSON (state, candidates, log line, LLM prompts): the timeline shows none.
+    newest = selectors.decision_list_light(selectors.decision_list())
     if not hide_idle:
-        return selectors.decision_views(selectors.decision_list(limit=TIMELINE_SHOWN)), 0
+        return selectors.decision_views(newest[:TIMELINE_SHOWN]), 0
     rows, hidden, previous = [], 0, None
-    for decision in selectors.decision_list(limit=TIMELINE_SHOWN * 10):
+    for decision in newest[: TIMELINE_SHOWN * 10]:
         idle = decision.action == "DO_NOTHING"
         if idle and previous is not None and previous == decision.reason:
             hidden += 1

@@ -13,7 +13,7 @@ from backtests.domain.grid import AXES, GridSpec, grid_cell_count
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
 from backtests.models import BacktestRun, SelectorStudy, SimulatedTrade, TrainingExport
-from optionsdesk.api.fields import StrictCharField
+from optionsdesk.api.fields import ClosedBodyMixin, ObjectField, StrictBooleanField, StrictCharField
 
 STATUS_TEXT = "run status: " + ", ".join(BacktestRun.Status.values)
 
@@ -131,10 +131,6 @@ def _inline_schema(model: Any) -> dict[str, Any]:
     return resolve(schema)
 
 
-class ObjectField(serializers.JSONField):
-    """A JSON object (documented as one, so clients and schema tests send objects)."""
-
-
 @extend_schema_field(_inline_schema(SourceSpec))
 class SourceField(ObjectField):
     """The data source (`SourceSpec`), documented with its own schema."""
@@ -166,7 +162,7 @@ class GridField(ObjectField):
     """A grid search (`GridSpec` without its base, which is `config`)."""
 
 
-class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
+class BacktestRunCreateSerializer(ClosedBodyMixin, serializers.Serializer[dict[str, Any]]):
     """Launch a run: `source` (SourceSpec), `config` (BacktestConfig), optional `grid`.
 
     With `grid` ({"axes": {...}, "rank_by": "sharpe", "holdout_frac": 0.3}) a grid search over
@@ -217,7 +213,7 @@ class BacktestRunCreateSerializer(serializers.Serializer[dict[str, Any]]):
 class ResumeSerializer(serializers.Serializer[dict[str, Any]]):
     """Options of resuming a grid."""
 
-    include_queued = serializers.BooleanField(
+    include_queued = StrictBooleanField(
         required=False,
         default=False,
         help_text="also re-send queued cells (only when the broker itself lost messages)",
@@ -264,7 +260,8 @@ class DiffSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class SelectorStudySerializer(serializers.ModelSerializer[SelectorStudy]):
-    """A stored selector study (funnel or heatmap) with its result."""
+    """A stored study with its result (an environment heatmap's per-sample cells stay out:
+    `regime` serves them by cell)."""
 
     status = RunStatusField(read_only=True)
     kind = serializers.CharField(read_only=True, help_text="funnel or heatmap")
@@ -287,13 +284,27 @@ class SelectorStudySerializer(serializers.ModelSerializer[SelectorStudy]):
         )
         read_only_fields = fields
 
+    def to_representation(self, instance: SelectorStudy) -> dict[str, Any]:
+        """The study, less the per-sample cells of an environment heatmap (large)."""
+        body = dict(super().to_representation(instance))
+        if isinstance(body.get("result"), dict) and "cell_of_sample" in body["result"]:
+            body["result"] = {k: v for k, v in body["result"].items() if k != "cell_of_sample"}
+        return body
 
-class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
+
+@extend_schema_field(
+    {"type": "string", "enum": SelectorStudy.Kind.values, "description": "the study's kind"}
+)
+class StudyKindField(serializers.ChoiceField):
+    """A study's kind, documented inline (other `kind` enums would share its name)."""
+
+
+class SelectorStudyCreateSerializer(ClosedBodyMixin, serializers.Serializer[dict[str, Any]]):
     """Launch a study: `kind` (funnel or heatmap), `source`, `config` (the base selector) and,
     for a heatmap, `params` ({"x_param", "x_values", "y_param", "y_values", "measure"})."""
 
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    kind = serializers.CharField(help_text="funnel, heatmap or arena")
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    kind = StudyKindField(choices=SelectorStudy.Kind.values)
     source = ObjectField(required=False, default=dict)  # type: ignore[assignment]
     config = ObjectField(required=False, default=dict)
     params = ObjectField(required=False, default=dict)
@@ -302,8 +313,6 @@ class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
         """Validate source and config with the domain models, heatmap params by the service."""
         from backtests.research_services import heatmap_params_validate
 
-        if attrs["kind"] not in SelectorStudy.Kind.values:
-            raise serializers.ValidationError({"kind": ["funnel, heatmap or arena"]})
         source = _pydantic(SourceSpec, attrs.get("source"), "source")
         config = _pydantic(BacktestConfig, attrs.get("config"), "config")
         params = dict(attrs.get("params") or {})
@@ -312,6 +321,7 @@ class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
                 params = heatmap_params_validate(params)
             except ValueError as exc:
                 raise serializers.ValidationError({"params": [str(exc)]}) from None
+        params = _lab_params(attrs["kind"], params)
         return {
             "name": attrs.get("name", ""),
             "kind": attrs["kind"],
@@ -319,3 +329,25 @@ class SelectorStudyCreateSerializer(serializers.Serializer[dict[str, Any]]):
             "config": config,
             "params": params,
         }
+
+
+def _lab_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Params of an environment heatmap or a synthetic-vs-live comparison, checked by the
+    service (a 400 on a bad request); other kinds' params pass through."""
+    from backtests.lab_services import LAB_KINDS, lab_params_validate
+
+    if kind not in LAB_KINDS:
+        return params
+    try:
+        return lab_params_validate(kind, params)
+    except ValueError as exc:
+        raise serializers.ValidationError({"params": [str(exc)]}) from None
+
+
+class RegimeDateSerializer(serializers.Serializer[dict[str, Any]]):
+    """One UTC date in an environment cell: sampled times there and their mean outcome."""
+
+    date = serializers.CharField()
+    times = serializers.IntegerField()
+    outcomes = serializers.IntegerField()
+    mean_pnl_usd = serializers.FloatField(allow_null=True)

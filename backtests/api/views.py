@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from backtests import research_services, selectors, services
+from backtests import lab_services, research_services, selectors, services
 from backtests.api.serializers import (
     STATUS_TEXT,
     BacktestRunCreateSerializer,
@@ -32,6 +32,7 @@ from backtests.api.serializers import (
     BacktestRunListSerializer,
     CompareSerializer,
     DiffSerializer,
+    RegimeDateSerializer,
     ResumeSerializer,
     SelectorStudyCreateSerializer,
     SelectorStudySerializer,
@@ -299,9 +300,11 @@ class SelectorStudyViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet[SelectorStudy],
 ):
-    """Selector studies (issue 15): the selector's funnel and 2D heatmaps, stored and queued.
+    """Research studies (issue 15): the selector's funnel and 2D heatmaps, policy arenas,
+    environment heatmaps and synthetic-vs-live comparisons, stored and queued.
 
-    Viewers read; launching needs the researcher role. Studies run on the research queue.
+    Viewers read (also an environment cell's dates, `regime`); launching needs the researcher
+    role. Studies run on the research queue.
     """
 
     queryset = SelectorStudy.objects.all()
@@ -315,5 +318,40 @@ class SelectorStudyViewSet(
         """Queue a funnel, or a heatmap of two selector parameters."""
         form = SelectorStudyCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        study = research_services.selector_study_create(**form.validated_data, user=request.user)
+        data = form.validated_data
+        if data["kind"] in lab_services.LAB_KINDS:
+            study = lab_services.lab_study_create(**data, user=request.user)
+        else:
+            study = research_services.selector_study_create(**data, user=request.user)
         return Response(SelectorStudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("x", {"type": "integer", "minimum": 0, "maximum": 100}, required=True),
+            OpenApiParameter("y", {"type": "integer", "minimum": 0, "maximum": 100}, required=True),
+        ],
+        responses={
+            200: RegimeDateSerializer(many=True),
+            409: OpenApiResponse(description="not a finished environment heatmap (`conflict`)"),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def regime(self, request: Request, pk: str | None = None) -> Response:
+        """Find me this regime: the UTC dates whose sampled times fall in cell (`x`, `y`) of an
+        environment heatmap (column and row indexes from 0), with the reference call's mean
+        outcome on each date."""
+        from backtests.domain.environment import regime_dates
+
+        study = self.get_object()
+        if study.kind != SelectorStudy.Kind.ENVIRONMENT or not study.result.get("counts"):
+            raise Conflict("only a finished environment heatmap has regimes")
+        cell = {}
+        for axis, size in (
+            ("x", len(study.result["x_edges"]) - 1),
+            ("y", len(study.result["y_edges"]) - 1),
+        ):
+            raw = request.query_params.get(axis, "")
+            if not raw.isdigit() or not 0 <= int(raw) < size:
+                raise ValidationError({axis: [f"a cell index from 0 to {size - 1}"]})
+            cell[axis] = int(raw)
+        return Response(regime_dates(study.result, xi=cell["x"], yi=cell["y"]))

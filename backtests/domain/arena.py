@@ -13,23 +13,30 @@ gives an interval that excludes zero.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from backtests.domain.metrics import daily_closes
-from backtests.domain.simulator import CoveredCallSimulator, SimulationResult
+from backtests.domain.simulator import Chooser, CoveredCallSimulator, SimulationResult
 from backtests.domain.types import BacktestConfig, FloatArray
 from trading.domain.candidates import StrategyParams
 
 
 @dataclass(frozen=True, slots=True)
 class ArenaEntry:
-    """One policy of the arena: a name and a full backtest configuration."""
+    """One policy of the arena: a name and a full backtest configuration.
+
+    An outside policy (the LLM, Greg) adds a `chooser` that picks among the config's eligible
+    calls at each replayed decision time (`CoveredCallSimulator.simulate_policy`); its `note`
+    (or the chooser's own `note()`, read after the run) says how it decided.
+    """
 
     name: str
     config: BacktestConfig
+    chooser: Chooser | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,7 @@ class LeagueRow:
     diff_ci_low_usd: float
     diff_ci_high_usd: float
     p_value: float
+    note: str = ""
 
     def as_dict(self) -> dict[str, float | int | str | None]:
         """JSON-ready (NaN as None)."""
@@ -103,6 +111,7 @@ def run_arena(
     block_days: int = 7,
     resamples: int = 2000,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[LeagueRow]:
     """Run every policy on the simulator's panel; the first entry is the baseline.
 
@@ -110,7 +119,11 @@ def run_arena(
     """
     if not entries:
         raise ValueError("the arena needs at least one policy")
-    results = [simulator.simulate_policy(entry.config) for entry in entries]
+    results = []
+    for done, entry in enumerate(entries, start=1):
+        results.append(simulator.simulate_policy(entry.config, chooser=entry.chooser))
+        if progress is not None:
+            progress(done, len(entries))
     series = [daily_pnl_usd(r) for r in results]
     baseline = series[0]
     rows = []
@@ -133,9 +146,15 @@ def run_arena(
                 diff_ci_low_usd=d_low,
                 diff_ci_high_usd=d_high,
                 p_value=p_value,
+                note=_entry_note(entry),
             )
         )
     return sorted(rows, key=lambda row: -row.mean_daily_pnl_usd)
+
+
+def _entry_note(entry: ArenaEntry) -> str:
+    describe = getattr(entry.chooser, "note", None)
+    return entry.note or (str(describe()) if callable(describe) else "")
 
 
 def default_entries(underlying: str) -> list[ArenaEntry]:

@@ -46,6 +46,8 @@ from trading.domain.fees import FillStyle, fill_price_array
 
 ProgressCallback = Callable[[float], None]
 StopCheck = Callable[[], bool]
+#: An outside decision maker: (time index, eligible rows best first) -> rank to sell, or None.
+Chooser = Callable[[int, IntArray], int | None]
 
 #: A call sold under `roll_at_dte` must have more than `roll_dte_days` plus this many days left,
 #: so the roll rule cannot buy it back within an hour of the sale (issue 12: with
@@ -553,8 +555,14 @@ class CoveredCallSimulator:
         progress: ProgressCallback | None = None,
         should_stop: StopCheck | None = None,
         record_decisions: bool = False,
+        chooser: Chooser | None = None,
     ) -> SimulationResult:
-        """Run the covered-call policy over every decision time of the panel."""
+        """Run the covered-call policy over every decision time of the panel.
+
+        `chooser(time_index, ranked_rows)`, when given, replaces the rule's pick: it returns
+        the rank to sell, or None for no trade at that time (the arena's LLM and Greg, the
+        training profiles' per-expiry limits); the exits stay the config's.
+        """
         panel = self.panel
         table = self.policy_selection(config)
         fills = self.fills(config.fill)
@@ -580,6 +588,13 @@ class CoveredCallSimulator:
                     next_time = int(candidate_times[k]) if k < len(candidate_times) else None
                     continue
             rank = explore_pick(len(ranked), config.strategy, rng)
+            if chooser is not None:
+                picked = chooser(next_time, ranked)
+                if picked is None:
+                    k = int(np.searchsorted(candidate_times, next_time, side="right"))
+                    next_time = int(candidate_times[k]) if k < len(candidate_times) else None
+                    continue
+                rank = picked
             row = int(ranked[rank])
             item = self._exit_for_row(row, config, fills)
             if record_decisions:

@@ -1,6 +1,7 @@
 """Leg builders: turn a chosen strategy into concrete, priced, quantised legs.
 
-Each structure follows the spec's DTE window (the expiry nearest the window's middle) and
+Each structure follows the spec's DTE windows (the expiry nearest the target window's middle;
+else the allowed one nearest the target; none in the allowed range: not buildable) and
 strike targets (ATM: strike nearest the forward; delta: the OTM option whose forward delta is
 nearest the target, inside ``delta_min..delta_max`` when the spec gives a band). Sells are
 priced at the best bid and buys at the best ask (coin, on the tick grid); amounts are rounded
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from greg.domain.spec import GregSpec, LegSpec, StructureSpec, load_spec
+from greg.domain.spec import DteWindow, GregSpec, LegSpec, StructureSpec, load_spec
 from trading.domain import black76
 from trading.domain.chain import enrich_chain
 from trading.domain.fees import option_fee_coin
@@ -36,7 +37,6 @@ SpecLookup = Callable[[str], ContractSpec]
 STRESS_SIGMAS: Final[float] = 3.0
 MIN_IM_FRACTION: Final[float] = 0.10
 BASE_IM_FRACTION: Final[float] = 0.15
-DTE_TOLERANCE_DAYS: Final[float] = 10.0
 
 
 class Leg(BaseModel):
@@ -118,24 +118,30 @@ class Book:
         return cls(days=days, groups=groups, underlying=underlying)
 
 
-def _pick_expiry(per_expiry: pd.Series, low: float, high: float) -> tuple[float, str] | None:
-    """The expiry nearest the window's middle; else the nearest one within the tolerance.
+def _pick_expiry(per_expiry: pd.Series, window: DteWindow) -> tuple[float, str] | None:
+    """The expiry nearest the target window's middle; else the allowed one nearest the target.
 
-    Why a tolerance: listed expiries often leave a gap (no weekly 30-45 days out); the rules'
-    window is kept as the preference and any departure is reported in the quote.
+    Outside the allowed range nothing is picked (None): the rules' window is honoured, never
+    replaced by a nearer listed expiry. A pick outside the target is said in the note.
     """
-    if per_expiry.empty:
+    keys = per_expiry.index.to_numpy(dtype=np.float64)
+    days = per_expiry.to_numpy(dtype=np.float64)
+    allowed = (days >= window.allowed_min) & (days <= window.allowed_max)
+    if not allowed.any():
         return None
-    inside = per_expiry[(per_expiry >= low) & (per_expiry <= high)]
-    if not inside.empty:
-        best = (inside - (low + high) / 2.0).abs().idxmin()
-        return float(best), ""
-    outside = np.maximum(low - per_expiry, per_expiry - high)
-    nearest = outside.idxmin()
-    if float(outside[nearest]) > DTE_TOLERANCE_DAYS:
-        return None
-    days = float(per_expiry[nearest])
-    return float(nearest), f"no expiry in {low:g}-{high:g} DTE; nearest listed is {days:.1f} DTE"
+    low, high = window.target_min, window.target_max
+    inside = allowed & (days >= low) & (days <= high)
+    if inside.any():
+        best = int(np.argmin(np.where(inside, np.abs(days - (low + high) / 2.0), np.inf)))
+        return float(keys[best]), ""
+    nearest = int(np.argmin(np.where(allowed, np.maximum(low - days, days - high), np.inf)))
+    note = f"no expiry in the target {low:g}-{high:g} DTE; {days[nearest]:.1f} DTE is inside"
+    return float(keys[nearest]), f"{note} the allowed {window.allowed_min:g}-{window.allowed_max:g}"
+
+
+def _no_expiry(kind: str, window: DteWindow, per_expiry: pd.Series) -> str:
+    listed = ", ".join(f"{d:.1f}" for d in sorted(per_expiry.tolist())) or "none"
+    return f"not buildable: no listed {kind}expiry within {window.text()}; listed DTE: {listed}"
 
 
 def _pick_row(group: pd.DataFrame, leg: LegSpec) -> pd.Series | None:
@@ -287,15 +293,15 @@ def structure_build(
 
 
 def _expiries(df: pd.Series, structure: StructureSpec) -> tuple[dict[str, float], str] | str:
-    front = _pick_expiry(df, structure.dte_min, structure.dte_max)
+    front = _pick_expiry(df, structure.front_window)
     if front is None:
-        return f"no expiry within {structure.dte_min:g}-{structure.dte_max:g} DTE (+-10 days)"
+        return _no_expiry("", structure.front_window, df)
     result, notes = {"front": front[0], "back": front[0]}, [front[1]]
-    if structure.back_dte_min is not None and structure.back_dte_max is not None:
-        back = _pick_expiry(df, structure.back_dte_min, structure.back_dte_max)
+    back_window = structure.back_window
+    if back_window is not None:
+        back = _pick_expiry(df, back_window)
         if back is None:
-            low, high = structure.back_dte_min, structure.back_dte_max
-            return f"no back expiry within {low:g}-{high:g} DTE (+-10 days)"
+            return _no_expiry("back ", back_window, df)
         result["back"], notes = back[0], [*notes, back[1]]
     return result, "; ".join(n for n in notes if n)
 

@@ -143,17 +143,84 @@ class LegSpec(_Frozen):
     expiry: Literal["front", "back"] = "front"
 
 
+class DteWindow(_Frozen):
+    """Where a leg's expiry may lie: the rules' target window inside the allowed range (days)."""
+
+    target_min: float
+    target_max: float
+    allowed_min: float
+    allowed_max: float
+
+    @model_validator(mode="after")
+    def _check(self) -> DteWindow:
+        if not self.allowed_min <= self.target_min <= self.target_max <= self.allowed_max:
+            raise ValueError(
+                f"target {self.target_min:g}-{self.target_max:g} DTE must lie inside the "
+                f"allowed {self.allowed_min:g}-{self.allowed_max:g}"
+            )
+        return self
+
+    def text(self) -> str:
+        """E.g. ``25-45 DTE (target 30-45)``."""
+        allowed = f"{self.allowed_min:g}-{self.allowed_max:g} DTE"
+        if (self.allowed_min, self.allowed_max) == (self.target_min, self.target_max):
+            return allowed
+        return f"{allowed} (target {self.target_min:g}-{self.target_max:g})"
+
+
 class StructureSpec(_Frozen):
-    """A strategy's legs with its DTE window (and the back window of a calendar)."""
+    """A strategy's legs with its DTE windows (and the back windows of a calendar).
+
+    ``dte_min..dte_max`` is the strategy's target DTE; ``allowed_dte_*`` the global entry
+    filter's allowed range for it (the target when not given).
+    """
 
     display_name: str
     structure: str
     dte_min: float
     dte_max: float
+    allowed_dte_min: float | None = None
+    allowed_dte_max: float | None = None
     back_dte_min: float | None = None
     back_dte_max: float | None = None
+    back_allowed_dte_min: float | None = None
+    back_allowed_dte_max: float | None = None
     short_vol: bool
     legs: tuple[LegSpec, ...]
+
+    @property
+    def front_window(self) -> DteWindow:
+        """The (front) expiry's window."""
+        return _window(self.dte_min, self.dte_max, self.allowed_dte_min, self.allowed_dte_max)
+
+    @property
+    def back_window(self) -> DteWindow | None:
+        """The back expiry's window (calendars), else None."""
+        if self.back_dte_min is None or self.back_dte_max is None:
+            return None
+        return _window(
+            self.back_dte_min,
+            self.back_dte_max,
+            self.back_allowed_dte_min,
+            self.back_allowed_dte_max,
+        )
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> StructureSpec:
+        self.front_window  # noqa: B018 - validates the window
+        self.back_window  # noqa: B018
+        return self
+
+
+def _window(
+    low: float, high: float, allowed_low: float | None, allowed_high: float | None
+) -> DteWindow:
+    return DteWindow(
+        target_min=low,
+        target_max=high,
+        allowed_min=low if allowed_low is None else allowed_low,
+        allowed_max=high if allowed_high is None else allowed_high,
+    )
 
 
 class RuleThreshold(_Frozen):

@@ -8,7 +8,9 @@ Greg's gates, each refusing with its reason before anything is persisted:
 5. dry-run cross-check: the dry-run state the operator confirmed must be the desk's;
 6. tiny-size guardrails: notional per position and per underlying (in the risk verdict);
 then `trading.services.order_gate` (kill switch, environment, dry run, the risk engine via
-`greg.domain.risk`, labels persisted before sending, each order sent at most once). A
+`greg.domain.risk`, the stress limits on the whole book after the legs, the same book the
+agent's tick judges (`trading.services.state.book_inputs`), labels persisted before sending,
+each order sent at most once). A
 suggestion executes at most once: a second request is refused naming the first execution.
 """
 
@@ -29,11 +31,12 @@ from optionsdesk.config import MAINNET_CONFIRMATION
 from trading.deribit.client import DeribitClient
 from trading.domain.params import EffectiveParams, RiskLimits
 from trading.domain.risk.drawdown import DrawdownState
-from trading.domain.risk.inputs import PortfolioState, RiskInputs
+from trading.domain.risk.inputs import RiskInputs
 from trading.models import AgentStatus, Order
 from trading.services.controls import effective_params_load
 from trading.services.order_gate import GateLeg, OrderOrigin, OrderRequest, order_gate_run
 from trading.services.risk import stress_inputs_for_legs
+from trading.services.state import book_inputs, chain_frame, quotes_for
 
 
 @dataclass
@@ -72,15 +75,47 @@ def greg_gates_check(
     return refusals
 
 
-def _portfolio(client: DeribitClient, underlying: str, index: float) -> PortfolioState:
-    account = client.get_account_summary(underlying)
-    price = Decimal(repr(index))
-    return PortfolioState(
-        equity_usd=account.equity * price,
-        initial_margin_usd=account.initial_margin * price,
-        maintenance_margin_usd=account.maintenance_margin * price,
-        holdings_coin={underlying: account.equity},
-        net_delta={underlying: float(account.delta_total)},
+def _book(
+    client: DeribitClient, params: EffectiveParams, underlying: str, legs: list[dict[str, Any]]
+) -> RiskInputs:
+    """The whole book as the agent's tick sees it (`trading.services.state.book_inputs`): coins,
+    every open position of every strategy, perpetuals, with quotes from the chains now; the
+    legs' quotes come from the same chain. Market time, so the options are valued at their DTE.
+    """
+    underlyings = sorted({*params.underlyings, underlying})
+    summaries = {c: client.get_book_summary_by_currency(c, "option") for c in underlyings}
+    accounts = {c: client.get_account_summary(c) for c in underlyings}
+    every_position = client.get_positions("any")
+    stamps = [r.creation_timestamp for rows in summaries.values() for r in rows]
+    now = datetime.fromtimestamp(max(stamps) / 1000, UTC) if stamps else datetime.now(UTC)
+    index_usd = {
+        c: float(rows[0].estimated_delivery_price or 0.0) for c, rows in summaries.items() if rows
+    }
+    chains = {c: chain_frame(rows, now) for c, rows in summaries.items()}
+    names = {str(leg["instrument_name"]) for leg in legs}
+    chain = chains.get(underlying)
+    index = index_usd.get(underlying, 0.0)
+    leg_quotes = quotes_for(chain, names, index) if chain is not None and index > 0 else []
+    inputs = book_inputs(
+        accounts=accounts,
+        every_position=every_position,
+        chains=chains,
+        index_usd=index_usd,
+        now=now,
+        params=params,
+        quotes=leg_quotes,
+    )
+    return inputs.model_copy(update={"drawdown": _drawdown()})
+
+
+def _derivatives_delta(inputs: RiskInputs) -> RiskInputs:
+    """The book with `net_delta` of the derivatives only (Deribit's `delta_total`, coins left
+    out): Greg's net-delta check judges its structures apart from the coins held, while the
+    stress check (`stress_inputs`) revalues the whole book, coins included."""
+    portfolio = inputs.portfolio
+    derivatives = {c: d - float(portfolio.holdings(c)) for c, d in portfolio.net_delta.items()}
+    return inputs.model_copy(
+        update={"portfolio": portfolio.model_copy(update={"net_delta": derivatives})}
     )
 
 
@@ -129,6 +164,7 @@ def _request(
     client: DeribitClient,
     row: GregSettings,
     user: str,
+    params: EffectiveParams,
 ) -> OrderRequest:
     underlying = suggestion.underlying
     index = float(quote["index_usd"])
@@ -145,14 +181,12 @@ def _request(
         max_notional_underlying_usd=float(row.max_notional_usd_per_underlying),
         open_notional_underlying_usd=_open_notional(underlying),
     )
-    inputs = RiskInputs(
-        portfolio=_portfolio(client, underlying, index),
-        now=datetime.now(UTC),
-        drawdown=_drawdown(),
-    )
+    inputs = _book(client, params, underlying, quote["legs"])
+
+    greg_view = _derivatives_delta(inputs)
 
     def judge(limits: RiskLimits) -> Any:
-        return evaluate_greg_risk(order, inputs, limits, rails)
+        return evaluate_greg_risk(order, greg_view, limits, rails)
 
     return OrderRequest(
         origin=OrderOrigin.GREG,
@@ -249,7 +283,7 @@ def suggestion_execute(
             reason = "; ".join(refusals)
             return ExecutionResult(record=_record(locked, "refused", reason), refused=reason)
         assert quote is not None
-        request = _request(locked, quote, client, row, user)
+        request = _request(locked, quote, client, row, user, params)
         result = order_gate_run(request, client=client)
         if not result.sent:
             reason = "; ".join(result.check.refusals or result.check.verdict.reasons)
@@ -366,11 +400,7 @@ def _action_request(
         if action == "CLOSE"
         else _open_notional(position.underlying),
     )
-    inputs = RiskInputs(
-        portfolio=_portfolio(client, position.underlying, index),
-        now=datetime.now(UTC),
-        drawdown=_drawdown(),
-    )
+    inputs = _derivatives_delta(_book(client, effective_params_load(), position.underlying, []))
     request = OrderRequest(
         origin=OrderOrigin.GREG,
         strategy_id=position.strategy_id,

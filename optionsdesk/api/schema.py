@@ -34,6 +34,34 @@ ERROR_SCHEMA: dict[str, Any] = {
     "required": ["error"],
 }
 
+#: drf-spectacular's pattern for a `DecimalField`: every part optional, so "", "-" and "."
+#: match it although DRF refuses them.
+_DECIMAL_PATTERN = re.compile(r"^\^-\?\\d\{0,(\d+)\}\(\?:\\.\\d\{0,(\d+)\}\)\?\$$")
+
+
+def _decimal_pattern(pattern: str) -> str:
+    """A decimal's pattern that needs a digit, as DRF does (`12`, `12.`, `.5`, `-1.25`)."""
+    match = _DECIMAL_PATTERN.match(pattern)
+    if match is None or match.group(1) == "0":
+        return pattern
+    whole, places = match.groups()
+    if places == "0":
+        return rf"^-?\d{{1,{whole}}}\.?$"
+    return rf"^-?(?:\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+
+
+def _decimals_need_a_digit(node: Any) -> Any:
+    """The schema with every decimal pattern made to need a digit."""
+    if isinstance(node, list):
+        return [_decimals_need_a_digit(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _decimals_need_a_digit(value) for key, value in node.items()}
+    if out.get("format") == "decimal" and isinstance(out.get("pattern"), str):
+        out["pattern"] = _decimal_pattern(out["pattern"])
+    return out
+
+
 _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 _PATH_PARAMETER = re.compile(r"\{[^}]+\}")
 
@@ -112,7 +140,8 @@ def add_error_responses(
                 }
                 operation = {**operation, "responses": {**declared, **errors}}
             paths[path][method] = operation
-    components = result.get("components", {})
+    components = _decimals_need_a_digit(result.get("components", {}))
+    schemas = components.get("schemas", {})
     return {
         **result,
         "paths": paths,

@@ -1,8 +1,9 @@
-"""Small hand-made panels for backtest tests: every number is visible in the test."""
+"""Small hand-made panels (and simulators over them) for backtest tests: every number is visible
+in the test."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,7 +11,14 @@ import numpy as np
 import numpy.typing as npt
 
 from backtests.domain.panel import ChainPanel, build_panel
-from backtests.domain.types import DataProvenance
+from backtests.domain.simulator import CoveredCallSimulator
+from backtests.domain.types import (
+    BacktestConfig,
+    DataProvenance,
+    ExitPolicy,
+    ExitStyle,
+)
+from trading.domain.candidates import StrategyParams
 
 START = datetime(2025, 1, 1, 0, tzinfo=UTC)
 HOUR = 3600.0
@@ -92,3 +100,64 @@ def hand_panel(
         provenance=DataProvenance(source="hand", underlying="BTC", description="test panel"),
         delta=np.array([q.delta for q in quotes]),
     )
+
+
+# --------------------------------------- a covered-call simulator on one or two calls to 2 Jan 2025
+
+EXPIRY = datetime(2025, 1, 2, 8, tzinfo=UTC)  # hour 32 of the panel
+CALL = Listing("BTC-2JAN25-100000-C", 100_000.0, EXPIRY)
+N_HOURS = 41
+
+
+# Accept anything: these tests are about exits, fills and accounting, not the filter.
+ANY_CALL = StrategyParams(
+    delta_min=0.0,
+    delta_max=1.0,
+    dte_min_days=0.0,
+    dte_max_days=100.0,
+    ivrv_min=0.0,
+    premium_min_usd=0.0,
+    explore_prob=0.0,
+    explore_top_k=1,
+)
+
+
+def spot_to(final: float) -> list[float]:
+    """95,000 at hour 0 moving linearly to `final` at expiry (hour 32), flat afterwards."""
+    path = np.interp(np.arange(N_HOURS), [0, 32], [95_000.0, final])
+    return path.tolist()
+
+
+def hand_quotes(
+    ask_at: Callable[[int], float], instrument: int = 0, hours: int = 32
+) -> list[Quote]:
+    """Quotes for hours 0..hours-1: bid 0.0100 / ask 0.0110 at sale, later asks from `ask_at`."""
+    quotes = []
+    for hour in range(hours):
+        ask = 0.0110 if hour == 0 else ask_at(hour)
+        bid = 0.0100 if hour == 0 else max(ask - 0.0010, 0.0001)
+        quotes.append(Quote(hour, instrument, bid=bid, ask=ask, mark=(bid + ask) / 2))
+    return quotes
+
+
+def one_call_sim(
+    final_spot: float, ask_at: Callable[[int], float] = lambda h: 0.0110
+) -> CoveredCallSimulator:
+    panel = hand_panel(spot=spot_to(final_spot), listings=[CALL], quotes=hand_quotes(ask_at))
+    return CoveredCallSimulator(panel, fee_model=HandFees())
+
+
+def exit_config(
+    style: ExitStyle = ExitStyle.HOLD_TO_EXPIRY, **exit_fields: float
+) -> BacktestConfig:
+    return BacktestConfig(strategy=ANY_CALL, exit=ExitPolicy(style=style, **exit_fields))
+
+
+def two_call_sim(final_spot: float = 98_000) -> CoveredCallSimulator:
+    """Two calls of the same expiry; the 100k call scores better (more premium)."""
+    far = Listing("BTC-2JAN25-110000-C", 110_000.0, EXPIRY)
+    quotes = hand_quotes(lambda h: 0.0110) + [
+        Quote(h, 1, bid=0.0040, ask=0.0050, mark=0.0045) for h in range(32)
+    ]
+    panel = hand_panel(spot=spot_to(final_spot), listings=[CALL, far], quotes=quotes)
+    return CoveredCallSimulator(panel, fee_model=HandFees())

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from backtests.domain.grid import GridRow, GridSpec, apply_params, rank_rows, run_grid
 from backtests.domain.simulator import CoveredCallSimulator
 from backtests.domain.types import BacktestConfig, ExitStyle
-from tests.backtests.test_simulator import ANY_CALL, _two_call_sim
+from tests.backtests.helpers import ANY_CALL, two_call_sim
 
 
 def test_it_expands_the_cartesian_product_in_a_stable_order() -> None:
@@ -74,7 +74,7 @@ def test_it_ranks_best_first_and_undefined_last() -> None:
 
 
 def test_it_runs_every_combination_in_process_with_progress() -> None:
-    sim: CoveredCallSimulator = _two_call_sim()
+    sim: CoveredCallSimulator = two_call_sim()
     base = BacktestConfig(strategy=ANY_CALL)
     spec = GridSpec(
         base=base,

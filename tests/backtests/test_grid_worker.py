@@ -26,7 +26,7 @@ from backtests.domain.grid import GridSpec
 from backtests.domain.sources.spec import SourceSpec
 from backtests.models import BacktestRun
 from tests.backtests.conftest import TRADING_CONFIG
-from tests.optionsdesk.test_celery_worker import database_url_for_subprocess
+from tests.workers import database_url_for_subprocess, worker_stop
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -50,16 +50,6 @@ def _start_worker(queue: str) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture
 def workers() -> Iterator[tuple[str, Callable[[], subprocess.Popen[bytes]]]]:
     """A private queue and a way to start workers on it; every worker is stopped afterwards."""
@@ -73,7 +63,7 @@ def workers() -> Iterator[tuple[str, Callable[[], subprocess.Popen[bytes]]]]:
 
     yield queue, start
     for proc in started:
-        _stop(proc)
+        worker_stop(proc)
 
 
 def _wait(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:

@@ -15,12 +15,23 @@ from backtests.domain.simulator import (
 )
 from backtests.domain.sources.snapshots import ParquetSnapshotSource
 from backtests.domain.types import BacktestConfig
-from tests.backtests.helpers import HandFees, Quote, hand_panel
-from tests.backtests.test_simulator import ANY_CALL, CALL, _config, _quotes, _sim, _spot_to
+from tests.backtests.helpers import (
+    ANY_CALL,
+    CALL,
+    HandFees,
+    Quote,
+    exit_config,
+    hand_panel,
+    hand_quotes,
+    one_call_sim,
+    spot_to,
+)
 
 
 def test_returns_start_from_the_coin_put_in_before_the_first_sale() -> None:
-    result = _sim(95_000, ask_at=lambda h: 0.0110 - h * 0.0003).simulate_policy(_config())
+    result = one_call_sim(95_000, ask_at=lambda h: 0.0110 - h * 0.0003).simulate_policy(
+        exit_config()
+    )
     metrics = result.metrics
 
     # 1 BTC at 95,000 put in; the call is sold at the first hour and expires worthless.
@@ -32,10 +43,10 @@ def test_returns_start_from_the_coin_put_in_before_the_first_sale() -> None:
 
 
 def test_a_fill_from_an_empty_book_side_is_flagged_and_counted() -> None:
-    quotes = _quotes(lambda h: 0.0110)
+    quotes = hand_quotes(lambda h: 0.0110)
     # Hour 0 has no bid: the sale falls back to the mark minus the haircut.
     quotes[0] = Quote(0, 0, bid=float("nan"), ask=0.0110, mark=0.0105)
-    panel = hand_panel(spot=_spot_to(98_000), listings=[CALL], quotes=quotes)
+    panel = hand_panel(spot=spot_to(98_000), listings=[CALL], quotes=quotes)
     simulator = CoveredCallSimulator(panel, fee_model=HandFees())
 
     result = simulator.simulate_policy(BacktestConfig(strategy=ANY_CALL))
@@ -52,7 +63,7 @@ def test_a_fill_from_an_empty_book_side_is_flagged_and_counted() -> None:
 
 
 def test_a_fill_from_the_book_is_not_flagged() -> None:
-    result = _sim(98_000).simulate_policy(_config())
+    result = one_call_sim(98_000).simulate_policy(exit_config())
 
     assert not result.trades[0].fallback_fill
     assert result.metrics.fallback_fills == 0
@@ -79,7 +90,7 @@ def test_a_real_snapshot_run_states_its_settlement_gaps(shared_dir: Path) -> Non
 
 
 def test_every_report_explains_trade_pnl_against_excess_over_buy_and_hold() -> None:
-    result = _sim(98_000).simulate_policy(_config())
+    result = one_call_sim(98_000).simulate_policy(exit_config())
 
     assert result.assumptions["pnl_vs_buy_and_hold"] == PNL_VS_BUY_AND_HOLD
     assert "revalued" in PNL_VS_BUY_AND_HOLD

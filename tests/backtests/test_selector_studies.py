@@ -157,7 +157,12 @@ def test_an_arena_run_is_stored_with_its_league_table_and_forest_plot(
     study = api.get(f"{URL}/{created.json()['id']}").json()
     assert study["status"] == "succeeded"
     rows = study["result"]["rows"]
-    assert len(rows) == 5
+    assert len(rows) == 6
+    greg = next(r for r in rows if r["name"] == "Greg (covered-call outcomes)")
+    assert "Greg waterfall" in greg["note"]
+    assert study["result"]["left_out"] == [
+        "LLM not configured and no recorded LLM decisions in this period: left out"
+    ]
     baseline = next(r for r in rows if r["name"] == "research (baseline)")
     assert baseline["diff_vs_baseline_usd"] == 0.0
     page = desk_client.get(f"/backtests/studies/{study['id']}/").content.decode()

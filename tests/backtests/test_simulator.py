@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -11,61 +10,31 @@ import pytest
 from backtests.domain.simulator import CoveredCallSimulator, SimulationStopped, fill_prices
 from backtests.domain.types import (
     BacktestConfig,
-    ExitPolicy,
     ExitReason,
     ExitStyle,
     FillModel,
 )
-from tests.backtests.helpers import START, HandFees, Listing, Quote, hand_panel
-from trading.domain.candidates import StrategyParams
-
-EXPIRY = datetime(2025, 1, 2, 8, tzinfo=UTC)  # hour 32 of the panel
-CALL = Listing("BTC-2JAN25-100000-C", 100_000.0, EXPIRY)
-N_HOURS = 41
-
-# Accept anything: these tests are about exits, fills and accounting, not the filter.
-ANY_CALL = StrategyParams(
-    delta_min=0.0,
-    delta_max=1.0,
-    dte_min_days=0.0,
-    dte_max_days=100.0,
-    ivrv_min=0.0,
-    premium_min_usd=0.0,
-    explore_prob=0.0,
-    explore_top_k=1,
+from tests.backtests.helpers import (
+    ANY_CALL,
+    CALL,
+    EXPIRY,
+    N_HOURS,
+    START,
+    HandFees,
+    Listing,
+    Quote,
+    exit_config,
+    hand_panel,
+    hand_quotes,
+    one_call_sim,
+    spot_to,
+    two_call_sim,
 )
 
 
-def _spot_to(final: float) -> list[float]:
-    """95,000 at hour 0 moving linearly to `final` at expiry (hour 32), flat afterwards."""
-    path = np.interp(np.arange(N_HOURS), [0, 32], [95_000.0, final])
-    return path.tolist()
-
-
-def _quotes(ask_at: Callable[[int], float], instrument: int = 0, hours: int = 32) -> list[Quote]:
-    """Quotes for hours 0..hours-1: bid 0.0100 / ask 0.0110 at sale, later asks from `ask_at`."""
-    quotes = []
-    for hour in range(hours):
-        ask = 0.0110 if hour == 0 else ask_at(hour)
-        bid = 0.0100 if hour == 0 else max(ask - 0.0010, 0.0001)
-        quotes.append(Quote(hour, instrument, bid=bid, ask=ask, mark=(bid + ask) / 2))
-    return quotes
-
-
-def _sim(
-    final_spot: float, ask_at: Callable[[int], float] = lambda h: 0.0110
-) -> CoveredCallSimulator:
-    panel = hand_panel(spot=_spot_to(final_spot), listings=[CALL], quotes=_quotes(ask_at))
-    return CoveredCallSimulator(panel, fee_model=HandFees())
-
-
-def _config(style: ExitStyle = ExitStyle.HOLD_TO_EXPIRY, **exit_fields: float) -> BacktestConfig:
-    return BacktestConfig(strategy=ANY_CALL, exit=ExitPolicy(style=style, **exit_fields))
-
-
 def test_it_settles_an_out_of_the_money_call_at_expiry_with_fees() -> None:
-    trade = _sim(98_000).simulate_single_call(
-        instrument_name=CALL.name, entry_time=START, config=_config()
+    trade = one_call_sim(98_000).simulate_single_call(
+        instrument_name=CALL.name, entry_time=START, config=exit_config()
     )
 
     # Sold 1 BTC call at the 0.0100 bid with spot 95,000; fee min(0.0003, 12.5% x 0.0100).
@@ -81,8 +50,8 @@ def test_it_settles_an_out_of_the_money_call_at_expiry_with_fees() -> None:
 
 
 def test_it_settles_an_in_the_money_call_at_the_expiry_index_with_fees() -> None:
-    trade = _sim(104_000).simulate_single_call(
-        instrument_name=CALL.name, entry_time=START, config=_config()
+    trade = one_call_sim(104_000).simulate_single_call(
+        instrument_name=CALL.name, entry_time=START, config=exit_config()
     )
 
     # Inverse payoff (S - K) / S = 4,000 / 104,000 coin; delivery fee min(0.00015, 12.5% x it).
@@ -98,8 +67,8 @@ def test_it_settles_an_in_the_money_call_at_the_expiry_index_with_fees() -> None
 
 
 def test_it_keeps_the_full_path_of_a_single_call() -> None:
-    trade = _sim(98_000).simulate_single_call(
-        instrument_name=CALL.name, entry_time=START + timedelta(minutes=1), config=_config()
+    trade = one_call_sim(98_000).simulate_single_call(
+        instrument_name=CALL.name, entry_time=START + timedelta(minutes=1), config=exit_config()
     )
 
     assert trade.path is not None
@@ -109,11 +78,11 @@ def test_it_keeps_the_full_path_of_a_single_call() -> None:
 
 
 def test_it_takes_profit_once_the_buy_back_is_cheap_enough() -> None:
-    sim = _sim(104_000, ask_at=lambda h: 0.0040 if h >= 10 else 0.0090)
+    sim = one_call_sim(104_000, ask_at=lambda h: 0.0040 if h >= 10 else 0.0090)
     trade = sim.simulate_single_call(
         instrument_name=CALL.name,
         entry_time=START,
-        config=_config(ExitStyle.TAKE_PROFIT, take_profit_pct=0.5),
+        config=exit_config(ExitStyle.TAKE_PROFIT, take_profit_pct=0.5),
     )
 
     # 50% of 0.0100 captured once the ask is at or below 0.0050: hour 10 at 0.0040.
@@ -125,9 +94,9 @@ def test_it_takes_profit_once_the_buy_back_is_cheap_enough() -> None:
 
 
 def test_it_stops_out_when_the_buy_back_doubles() -> None:
-    sim = _sim(104_000, ask_at=lambda h: 0.0210 if h >= 12 else 0.0120)
+    sim = one_call_sim(104_000, ask_at=lambda h: 0.0210 if h >= 12 else 0.0120)
     trade = sim.simulate_single_call(
-        instrument_name=CALL.name, entry_time=START, config=_config(ExitStyle.STOP_LOSS)
+        instrument_name=CALL.name, entry_time=START, config=exit_config(ExitStyle.STOP_LOSS)
     )
 
     assert trade.exit_reason is ExitReason.STOP_LOSS
@@ -136,11 +105,11 @@ def test_it_stops_out_when_the_buy_back_doubles() -> None:
 
 
 def test_it_rolls_when_one_day_is_left() -> None:
-    sim = _sim(104_000, ask_at=lambda h: 0.0080)
+    sim = one_call_sim(104_000, ask_at=lambda h: 0.0080)
     trade = sim.simulate_single_call(
         instrument_name=CALL.name,
         entry_time=START,
-        config=_config(ExitStyle.ROLL_AT_DTE, roll_dte_days=1.0),
+        config=exit_config(ExitStyle.ROLL_AT_DTE, roll_dte_days=1.0),
     )
 
     # Expiry at hour 32: one day left at hour 8.
@@ -152,8 +121,8 @@ def test_it_rolls_when_one_day_is_left() -> None:
 def test_it_settles_a_call_sold_at_its_last_quote_whatever_the_exit_style(
     style: ExitStyle,
 ) -> None:
-    trade = _sim(98_000).simulate_single_call(
-        instrument_name=CALL.name, entry_time=START + timedelta(hours=31), config=_config(style)
+    trade = one_call_sim(98_000).simulate_single_call(
+        instrument_name=CALL.name, entry_time=START + timedelta(hours=31), config=exit_config(style)
     )
 
     assert trade.exit_reason is ExitReason.EXPIRED_OTM
@@ -161,9 +130,9 @@ def test_it_settles_a_call_sold_at_its_last_quote_whatever_the_exit_style(
 
 
 def test_it_fills_at_mid_with_a_haircut_and_falls_back_to_the_mark() -> None:
-    quotes = _quotes(lambda h: 0.0110)
+    quotes = hand_quotes(lambda h: 0.0110)
     quotes[1] = Quote(1, 0, bid=float("nan"), ask=0.0110, mark=0.0104)
-    panel = hand_panel(spot=_spot_to(98_000), listings=[CALL], quotes=quotes)
+    panel = hand_panel(spot=spot_to(98_000), listings=[CALL], quotes=quotes)
 
     mid = fill_prices(panel, FillModel(style="mid_haircut", haircut_pct=0.05))
     bid_ask = fill_prices(panel, FillModel(style="bid_ask", haircut_pct=0.05))
@@ -179,10 +148,10 @@ def test_it_fills_at_mid_with_a_haircut_and_falls_back_to_the_mark() -> None:
 def test_it_closes_at_the_last_quote_when_the_data_ends_before_expiry() -> None:
     late = Listing("BTC-9JAN25-100000-C", 100_000.0, datetime(2025, 1, 9, 8, tzinfo=UTC))
     panel = hand_panel(
-        spot=_spot_to(98_000), listings=[late], quotes=_quotes(lambda h: 0.0090, hours=N_HOURS)
+        spot=spot_to(98_000), listings=[late], quotes=hand_quotes(lambda h: 0.0090, hours=N_HOURS)
     )
     trade = CoveredCallSimulator(panel, fee_model=HandFees()).simulate_single_call(
-        instrument_name=late.name, entry_time=START, config=_config()
+        instrument_name=late.name, entry_time=START, config=exit_config()
     )
 
     assert trade.exit_reason is ExitReason.END_OF_DATA
@@ -191,7 +160,7 @@ def test_it_closes_at_the_last_quote_when_the_data_ends_before_expiry() -> None:
 
 
 def test_it_rejects_unknown_instruments_and_times_after_the_last_quote() -> None:
-    sim = _sim(98_000)
+    sim = one_call_sim(98_000)
     with pytest.raises(ValueError, match="not in the data"):
         sim.simulate_single_call(instrument_name="BTC-X", entry_time=START)
     with pytest.raises(ValueError, match="no quote"):
@@ -199,8 +168,8 @@ def test_it_rejects_unknown_instruments_and_times_after_the_last_quote() -> None
 
 
 def test_it_books_coin_and_usd_equity_of_a_policy_run() -> None:
-    sim = _sim(98_000, ask_at=lambda h: 0.0110 - h * 0.0003)
-    result = sim.simulate_policy(_config())
+    sim = one_call_sim(98_000, ask_at=lambda h: 0.0110 - h * 0.0003)
+    result = sim.simulate_policy(exit_config())
 
     curve = result.curve
     assert len(result.trades) == 1
@@ -217,18 +186,8 @@ def test_it_books_coin_and_usd_equity_of_a_policy_run() -> None:
     assert "best bid" in result.assumptions["fills"]
 
 
-def _two_call_sim(final_spot: float = 98_000) -> CoveredCallSimulator:
-    """Two calls of the same expiry; the 100k call scores better (more premium)."""
-    far = Listing("BTC-2JAN25-110000-C", 110_000.0, EXPIRY)
-    quotes = _quotes(lambda h: 0.0110) + [
-        Quote(h, 1, bid=0.0040, ask=0.0050, mark=0.0045) for h in range(32)
-    ]
-    panel = hand_panel(spot=_spot_to(final_spot), listings=[CALL, far], quotes=quotes)
-    return CoveredCallSimulator(panel, fee_model=HandFees())
-
-
 def test_it_sells_the_best_scored_call_and_holds_one_position_at_a_time() -> None:
-    result = _two_call_sim().simulate_policy(_config())
+    result = two_call_sim().simulate_policy(exit_config())
 
     assert [t.instrument_name for t in result.trades] == [CALL.name]
     assert result.trades[0].rank == 0
@@ -238,17 +197,17 @@ def test_it_sells_the_best_scored_call_and_holds_one_position_at_a_time() -> Non
 def test_it_explores_the_runner_up_when_told_to() -> None:
     explore = ANY_CALL.model_copy(update={"explore_prob": 1.0, "explore_top_k": 2})
     config = BacktestConfig(strategy=explore)
-    result = _two_call_sim().simulate_policy(config)
+    result = two_call_sim().simulate_policy(config)
 
     assert result.trades[0].instrument_name == "BTC-2JAN25-110000-C"
     assert result.trades[0].explored
 
 
 def test_it_rolls_into_a_new_call_at_once_after_taking_profit() -> None:
-    sim = _two_call_sim()
-    sim_tp = _sim(98_000, ask_at=lambda h: 0.0040 if h >= 10 else 0.0090)
-    roll = sim_tp.simulate_policy(_config(ExitStyle.TAKE_PROFIT_AND_ROLL, take_profit_pct=0.5))
-    wait = sim_tp.simulate_policy(_config(ExitStyle.TAKE_PROFIT, take_profit_pct=0.5))
+    sim = two_call_sim()
+    sim_tp = one_call_sim(98_000, ask_at=lambda h: 0.0040 if h >= 10 else 0.0090)
+    roll = sim_tp.simulate_policy(exit_config(ExitStyle.TAKE_PROFIT_AND_ROLL, take_profit_pct=0.5))
+    wait = sim_tp.simulate_policy(exit_config(ExitStyle.TAKE_PROFIT, take_profit_pct=0.5))
 
     # Rolling never re-sells the call it just bought back in the same hour (issue 12: that is
     # churn, the spread paid twice); the only listing is sold again at the next decision, hour
@@ -258,12 +217,12 @@ def test_it_rolls_into_a_new_call_at_once_after_taking_profit() -> None:
         START.timestamp() + 11 * 3600,
     ]
     assert len(wait.trades) == 1
-    assert sim.simulate_policy(_config()).trades  # sanity: the two-call panel trades too
+    assert sim.simulate_policy(exit_config()).trades  # sanity: the two-call panel trades too
 
 
 def test_it_replays_identically_for_the_same_seed() -> None:
     explore = ANY_CALL.model_copy(update={"explore_prob": 0.5, "explore_top_k": 2})
-    sim = _two_call_sim()
+    sim = two_call_sim()
 
     def names(seed: int) -> list[str]:
         config = BacktestConfig(strategy=explore, seed=seed)
@@ -273,19 +232,19 @@ def test_it_replays_identically_for_the_same_seed() -> None:
 
 
 def test_it_stops_when_asked_and_reports_progress() -> None:
-    sim = _sim(98_000)
+    sim = one_call_sim(98_000)
     seen: list[float] = []
-    sim.simulate_policy(_config(), progress=seen.append)
+    sim.simulate_policy(exit_config(), progress=seen.append)
     with pytest.raises(SimulationStopped):
-        sim.simulate_policy(_config(), should_stop=lambda: True)
+        sim.simulate_policy(exit_config(), should_stop=lambda: True)
 
     assert seen[-1] == 1.0
     assert seen == sorted(seen)
 
 
 def test_it_ignores_fees_when_configured_to() -> None:
-    config = _config().model_copy(update={"include_fees": False})
-    trade = _sim(98_000).simulate_single_call(
+    config = exit_config().model_copy(update={"include_fees": False})
+    trade = one_call_sim(98_000).simulate_single_call(
         instrument_name=CALL.name, entry_time=START, config=config
     )
 
@@ -294,9 +253,9 @@ def test_it_ignores_fees_when_configured_to() -> None:
 
 
 def test_it_charges_deribits_published_fees_by_default() -> None:
-    panel = hand_panel(spot=_spot_to(104_000), listings=[CALL], quotes=_quotes(lambda h: 0.011))
+    panel = hand_panel(spot=spot_to(104_000), listings=[CALL], quotes=hand_quotes(lambda h: 0.011))
     trade = CoveredCallSimulator(panel).simulate_single_call(
-        instrument_name=CALL.name, entry_time=START, config=_config()
+        instrument_name=CALL.name, entry_time=START, config=exit_config()
     )
 
     hand = HandFees()

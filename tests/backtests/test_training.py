@@ -16,12 +16,12 @@ from backtests.domain.training import (
     export_frame,
 )
 from backtests.domain.types import BacktestConfig
-from tests.backtests.test_simulator import ANY_CALL, _two_call_sim
+from tests.backtests.helpers import ANY_CALL, two_call_sim
 
 
 @pytest.fixture
 def run():
-    sim = _two_call_sim()
+    sim = two_call_sim()
     result = sim.simulate_policy(BacktestConfig(strategy=ANY_CALL), record_decisions=True)
     return sim, result
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from greg.domain.hedge import hedge_advise
@@ -15,6 +16,15 @@ from trading.domain.chain import enrich_chain, read_snapshot
 from trading.domain.instruments import default_spec, is_on_tick
 
 
+def redated(shared_dir, when: datetime, day: str = "2025-12-10"):
+    """A real BTC chain as if harvested at `when` (its books as they were; DTEs, IVs and greeks
+    recomputed): the December listing has no expiry 17-50 days out on its own date."""
+    path = sorted((shared_dir / f"data/deribit/snapshots/BTC/{day}").glob("*.parquet"))[10]
+    chain = read_snapshot(path)
+    chain["harvest_time"] = pd.Timestamp(when)
+    return enrich_chain(chain), when
+
+
 @pytest.fixture(scope="module")
 def btc_chain(shared_dir):
     path = sorted((shared_dir / "data/deribit/snapshots/BTC/2025-12-10").glob("*.parquet"))[10]
@@ -22,11 +32,25 @@ def btc_chain(shared_dir):
     return chain, chain["harvest_time"].iloc[0].to_pydatetime()
 
 
-def test_it_builds_all_seven_structures_priced_from_the_book(btc_chain):
-    chain, now = btc_chain
+#: 30JAN26 at 44.8 DTE and 26DEC25 at 9.8 DTE: every window but the spreads' 20-35.
+MID_DECEMBER = datetime(2025, 12, 16, 12, tzinfo=UTC)
+#: 30JAN26 at 31 DTE: the spreads' window (the calendar's front has nothing at 7-14).
+END_OF_DECEMBER = datetime(2025, 12, 30, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("when", "strategies"),
+    [
+        (MID_DECEMBER, [s for s in STRATEGY_OUTCOMES if not s.startswith("STRATEGY_F")]),
+        (END_OF_DECEMBER, ["STRATEGY_F_BULL_PUT_SPREAD", "STRATEGY_F_BEAR_CALL_SPREAD"]),
+    ],
+)
+def test_it_builds_all_seven_structures_priced_from_the_book(shared_dir, when, strategies):
+    chain, now = redated(shared_dir, when)
     quotes = structures_build(chain, amount=Decimal("0.15"), now=now)
     assert set(quotes) == set(STRATEGY_OUTCOMES)
-    for strategy, quote in quotes.items():
+    for strategy in strategies:
+        quote = quotes[strategy]
         assert isinstance(quote, StructureQuote), (strategy, quote)
         for leg in quote.legs:
             spec = default_spec(leg.instrument_name)
@@ -39,32 +63,64 @@ def test_it_builds_all_seven_structures_priced_from_the_book(btc_chain):
         assert quote.margin_usd > 0
 
 
-def test_strikes_follow_the_delta_targets_and_dte_windows(btc_chain):
-    chain, now = btc_chain
+def test_strikes_follow_the_delta_targets_and_dte_windows(shared_dir):
+    chain, now = redated(shared_dir, MID_DECEMBER)
     put = structure_build("STRATEGY_C_SHORT_PUT", chain, amount=Decimal("0.1"), now=now)
     assert isinstance(put, StructureQuote)
     short = put.legs[0]
     assert 0.20 <= abs(short.delta / float(short.amount)) <= 0.25
+    assert 30 <= short.dte_days <= 45
+    calendar = structure_build("STRATEGY_B_CALENDAR", chain, amount=Decimal("0.1"), now=now)
+    assert isinstance(calendar, StructureQuote)
+    assert 7 <= calendar.legs[0].dte_days <= 14
+    assert 30 <= calendar.legs[1].dte_days <= 45
+    assert calendar.credit_usd < 0  # a debit
+    chain, now = redated(shared_dir, END_OF_DECEMBER)
     spread = structure_build("STRATEGY_F_BULL_PUT_SPREAD", chain, amount=Decimal("0.1"), now=now)
     assert isinstance(spread, StructureQuote)
     sold, bought = spread.legs
     assert sold.strike > bought.strike
+    assert 20 <= sold.dte_days <= 35
     assert spread.max_loss_usd == pytest.approx(
         (sold.strike - bought.strike) * 0.1 - spread.credit_usd
     )
-    calendar = structure_build("STRATEGY_B_CALENDAR", chain, amount=Decimal("0.1"), now=now)
-    assert isinstance(calendar, StructureQuote)
-    assert 7 <= calendar.legs[0].dte_days <= 14
-    assert calendar.legs[1].dte_days > calendar.legs[0].dte_days
-    assert calendar.credit_usd < 0  # a debit
 
 
-def test_a_structure_without_expiries_or_amount_says_why(btc_chain):
-    chain, now = btc_chain
-    near = chain[chain["t_years"] * 365 < 5]
-    failed = structure_build("STRATEGY_A_STRADDLE", near, amount=Decimal("0.1"), now=now)
-    assert isinstance(failed, BuildFailure)
-    assert "DTE" in failed.reason
+def test_no_expiry_in_the_rules_window_means_not_buildable_never_another_expiry(btc_chain):
+    chain, now = btc_chain  # 2025-12-10: listed 0.6 ... 15.6, then 50.6 DTE
+    quotes = structures_build(chain, amount=Decimal("0.1"), now=now)
+    for strategy in ("STRATEGY_A_STRADDLE", "STRATEGY_C_SHORT_PUT", "STRATEGY_D_IRON_BUTTERFLY"):
+        failed = quotes[strategy]
+        assert isinstance(failed, BuildFailure), (strategy, failed)
+        assert failed.reason.startswith(
+            "not buildable: no listed expiry within 25-45 DTE (target 30-45); listed DTE: "
+        )
+        assert "15.6, 50.6" in failed.reason
+    spread = quotes["STRATEGY_F_BEAR_CALL_SPREAD"]
+    assert isinstance(spread, BuildFailure)
+    assert "no listed expiry within 20-35 DTE" in spread.reason
+    calendar = quotes["STRATEGY_B_CALENDAR"]
+    assert isinstance(calendar, BuildFailure)
+    assert "no listed back expiry within 25-45 DTE (target 30-45)" in calendar.reason
+
+
+def test_an_allowed_expiry_outside_the_target_is_built_and_said(shared_dir):
+    # 30JAN26 at 27.8 DTE: outside the straddle's target 30-45, inside the allowed 25-45.
+    chain, now = redated(shared_dir, datetime(2026, 1, 2, 12, tzinfo=UTC))
+    quote = structure_build("STRATEGY_A_STRADDLE", chain, amount=Decimal("0.1"), now=now)
+    assert isinstance(quote, StructureQuote)
+    assert all(25 <= leg.dte_days < 30 for leg in quote.legs)
+    assert quote.dte_note == (
+        "no expiry in the target 30-45 DTE; 27.8 DTE is inside the allowed 25-45"
+    )
+    chain, now = redated(shared_dir, MID_DECEMBER)
+    inside = structure_build("STRATEGY_A_STRADDLE", chain, amount=Decimal("0.1"), now=now)
+    assert isinstance(inside, StructureQuote)
+    assert inside.dte_note == ""
+
+
+def test_a_structure_below_the_minimum_amount_says_why(shared_dir):
+    chain, now = redated(shared_dir, MID_DECEMBER)
     tiny = structure_build("STRATEGY_A_STRADDLE", chain, amount=Decimal("0.01"), now=now)
     assert isinstance(tiny, BuildFailure)
     assert "minimum" in tiny.reason

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from greg.models import GregCalibration, GregDecision
 from greg.services import calibration_update
-from tests.greg.test_waterfall import NEUTRAL
+from tests.builders import NEUTRAL
 
 STRADDLE = {**NEUTRAL, "vrp_30d": 15.1, "chop_factor_7d": 0.5, "adx_14d": 15.0}
 BEAR = {**NEUTRAL, "skew_25d": -4.1, "rsi_14d": 70.1, "vrp_30d": 2.1}

@@ -8,21 +8,7 @@ import pytest
 
 from greg.domain.spec import OUTCOMES, SENSOR_NAMES, EntryThresholds, load_spec
 from greg.domain.waterfall import entry_decide
-
-#: Reaches the default step: every rule's conditions miss.
-NEUTRAL = {
-    "vrp_30d": 5.0,
-    "vrp_7d": 0.0,
-    "front_rv_iv_ratio": 0.9,
-    "chop_factor_7d": 0.7,
-    "iv_rank_6m": 0.5,
-    "term_structure_spread": 0.0,
-    "skew_25d": 0.0,
-    "adx_14d": 25.0,
-    "rsi_14d": 50.0,
-    "price_vs_ma200": 100.0,
-    "predicted_funding_rate": 0.0001,
-}
+from tests.builders import NEUTRAL
 
 CASES: list[tuple[str, dict[str, Any], str, int]] = [
     # (id, changes, strategy, step)

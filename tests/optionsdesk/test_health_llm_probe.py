@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +10,7 @@ from pydantic import SecretStr
 
 from optionsdesk.health import _llm
 from tests.fake_openai import FakeOpenAIServer
+from tests.workers import free_port
 
 API_KEY = "sk-health-0123456789abcdefKEY"
 
@@ -28,12 +28,6 @@ def configure(settings, base_url: str) -> None:
     settings.APP = settings.APP.model_copy(
         update={"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": SecretStr(API_KEY)}
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_reachable_llm_server_is_ok_without_any_completion(settings, llm_server):

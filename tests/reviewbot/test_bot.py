@@ -62,6 +62,12 @@ class FakeTrading:
         self.switched.append(on)
         return "kill switch on"
 
+    def drawdown_text(self) -> str | None:
+        return None
+
+    def drawdown_release(self, *, reason: str, telegram_user_id: int) -> str:
+        raise ValueError("The daily drawdown stop is not latched: nothing to reset.")
+
     def alert_events(self, *, lookback_s: int) -> list[AlertEvent]:
         return []
 

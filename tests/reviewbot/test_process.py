@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.fake_telegram import TOKEN, FakeTelegramServer
-from tests.optionsdesk.test_celery_worker import database_url_for_subprocess
 from tests.reviewbot.conftest import ALLOWED, STRANGER
+from tests.workers import database_url_for_subprocess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

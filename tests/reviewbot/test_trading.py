@@ -89,6 +89,16 @@ def test_pause_from_an_operator_turns_the_kill_switch_on_audited(tg, operator):
     assert RuntimeControlChange.objects.count() == 2
 
 
+def assert_refused_to_the_viewer_and_the_stranger(tg: Any) -> None:
+    """The viewer's command and button were refused; the stranger got one refusal in all."""
+    refused, *_ = tg.sent(OTHER_ALLOWED)
+    assert refused.text.startswith("Refused: only Telegram users linked to an operator")
+    edited = [c for c in tg.calls if c.method == "editMessageText"]
+    assert len(edited) == 1
+    assert edited[0].text.startswith("Refused")
+    assert len(tg.sent(STRANGER)) == 1  # the one refusal
+
+
 def test_pause_from_anyone_else_changes_nothing(tg, operator):
     run(
         [tg.message(OTHER_ALLOWED, "/pause"), tg.button(OTHER_ALLOWED, "confirm:pause"),
@@ -96,12 +106,63 @@ def test_pause_from_anyone_else_changes_nothing(tg, operator):
     )  # fmt: skip
     assert RuntimeControl.load().kill_switch is False
     assert not RuntimeControlChange.objects.exists()
-    refused, *_ = tg.sent(OTHER_ALLOWED)
-    assert refused.text.startswith("Refused: only Telegram users linked to an operator")
+    assert_refused_to_the_viewer_and_the_stranger(tg)
+
+
+def _latch_drawdown() -> None:
+    from tests.builders import latched_drawdown
+    from trading.services.agent_status import drawdown_save
+
+    drawdown_save(latched_drawdown())
+
+
+def test_reset_drawdown_from_an_operator_releases_the_stop_audited(tg, operator):
+    from trading.services.agent_status import drawdown_load
+
+    _latch_drawdown()
+    run([tg.message(ALLOWED, "/reset_drawdown")])
+    assert tg.sent(ALLOWED)[-1].text.startswith("Why? /reset_drawdown <reason>")
+    run([tg.message(ALLOWED, "/reset_drawdown books checked, flat again")])
+    ask = tg.sent(ALLOWED)[-1]
+    assert "LATCHED 2026-12-05 09:30 UTC: daily drawdown 12.00%" in ask.text
+    assert "Reason: books checked, flat again" in ask.text
+    buttons = ask.params["reply_markup"]["inline_keyboard"][0]
+    assert [b["callback_data"] for b in buttons] == ["confirm:drawdown_reset", "confirm:cancel"]
+    latched = drawdown_load()
+    assert latched is not None
+    assert latched.halted
+    run([tg.button(ALLOWED, "confirm:drawdown_reset")])
+    state = drawdown_load()
+    assert state is None or not state.halted
+    change = RuntimeControlChange.objects.get()
+    assert change.source == "telegram"
+    assert change.changed_by == "op"
+    assert "latched 2026-12-05 09:30 UTC" in change.changes["drawdown_stop"][0]
+    assert change.changes["drawdown_stop"][1] == "released"
+    assert change.note == f"books checked, flat again (Telegram user {ALLOWED})"
     edited = [c for c in tg.calls if c.method == "editMessageText"]
-    assert len(edited) == 1
-    assert edited[0].text.startswith("Refused")
-    assert len(tg.sent(STRANGER)) == 1  # the one refusal
+    assert edited[-1].text.startswith("Drawdown stop released. Now: ")
+    run([tg.button(ALLOWED, "confirm:drawdown_reset")])
+    assert RuntimeControlChange.objects.count() == 1
+    edited = [c for c in tg.calls if c.method == "editMessageText"]
+    assert "not latched" in edited[-1].text
+
+
+def test_reset_drawdown_from_anyone_else_changes_nothing(tg, operator):
+    from trading.services.agent_status import drawdown_load
+
+    _latch_drawdown()
+    run(
+        [tg.message(OTHER_ALLOWED, "/reset_drawdown let me"),
+         tg.button(OTHER_ALLOWED, "confirm:drawdown_reset"),
+         tg.message(STRANGER, "/reset_drawdown let me"),
+         tg.button(STRANGER, "confirm:drawdown_reset")]
+    )  # fmt: skip
+    latched = drawdown_load()
+    assert latched is not None
+    assert latched.halted
+    assert not RuntimeControlChange.objects.exists()
+    assert_refused_to_the_viewer_and_the_stranger(tg)
 
 
 def test_a_simulator_fill_is_alerted_exactly_once_when_the_task_runs_twice(

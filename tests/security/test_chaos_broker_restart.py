@@ -21,18 +21,12 @@ import pytest
 from django.core.cache import cache
 from kombu import Connection
 
-from tests.security.workers import worker_env, worker_start, worker_stop, worker_wait_ready
 from tests.trading.agent_helpers import make_vrp_exchange
+from tests.workers import free_port, worker_env, worker_start, worker_stop, worker_wait_ready
 from trading.deribit.simulator import ServerThread, create_app
 from trading.models import AgentRun, Order
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _redis_start(port: int, folder: Path) -> subprocess.Popen[bytes]:
@@ -73,7 +67,7 @@ def redis_port(tmp_path: Path):
         if os.environ.get("OPTIONSDESK_REQUIRE_SERVICES"):
             pytest.fail("redis-server is required here (OPTIONSDESK_REQUIRE_SERVICES)")
         pytest.skip("redis-server not installed")
-    return _free_port()
+    return free_port()
 
 
 def test_the_worker_survives_a_broker_restart_mid_tick(redis_port: int, tmp_path: Path):

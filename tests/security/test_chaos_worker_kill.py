@@ -19,8 +19,8 @@ import pytest
 from django.core.cache import cache
 from django.db.models import F
 
-from tests.security.workers import worker_env, worker_start, worker_stop, worker_wait_ready
 from tests.trading.agent_helpers import make_agent_client, make_vrp_exchange, short_size
+from tests.workers import worker_env, worker_start, worker_stop, worker_wait_ready
 from trading.deribit.simulator import ServerThread, create_app
 from trading.models import AgentRun, Order, Position
 from trading.services import controls_update

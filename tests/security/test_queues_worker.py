@@ -18,14 +18,14 @@ from backtests import services as backtest_services
 from backtests.domain.sources.spec import SourceSpec
 from backtests.models import BacktestRun
 from tests.backtests.conftest import TRADING_CONFIG
-from tests.security.workers import (
+from tests.trading.agent_helpers import SIM_START
+from tests.workers import (
     queue_purge,
     worker_env,
     worker_start,
     worker_stop,
     worker_wait_ready,
 )
-from tests.trading.agent_helpers import SIM_START
 from trading.deribit.simulator import ServerThread, SimConfig, SimulatedExchange, create_app
 from trading.models import AgentRun
 

@@ -3,14 +3,21 @@
 The schema is the one the server serves (drf-spectacular); the server is pytest-django's live
 server (this process, the test database) with the simulated exchange on loopback, so the agent's
 healthcheck and reconciliation answer quickly; runs are recorded but not sent to a worker. A
-fixed seed and example count keep the run reproducible and within about two minutes.
+fixed seed and example count keep the run reproducible: about three minutes on a quiet machine
+(the coverage phase, which tries each parameter's edge values, is most of it), six to seven at a
+load average of 8-9 on the 2-core build machine.
 
-Every check runs (`--checks all`) but two. `positive_data_acceptance` expects every request the
-schema allows to succeed, and some rules span several fields (a source's `end` after its
-`start`, `delta_min` not above `delta_max`, a consistent set of controls), which OpenAPI 3.0
-cannot state; those requests are rightly a 400. `negative_data_rejection` expects e.g. a number
-sent for a text field to be refused, and DRF's `CharField` accepts it as its text (`0` -> "0")
-on every app's endpoints. Every other check, 5xx included, must pass.
+Every check runs (`--checks all`, nothing excluded): the schema declares what the API answers
+(strict text and boolean fields, enums, ranges, patterns, closed bodies; docs/api.md, "What the
+schema declares"). `schemathesis.toml` next to this file configures checks per operation, and
+only where OpenAPI 3.0 cannot state the rule:
+
+- `positive_data_acceptance` also counts a 400 as an answer for the few operations whose rules
+  span several fields (a consistent set of controls, a source's `end` after its `start`,
+  `delta_min` not above `delta_max`), and for one operation of Greg's API whose `days` range is
+  not declared yet (its owner's to declare; the entry names it);
+- `max_response_time` allows `POST /api/agent/health` 30 s: it makes five requests to the
+  simulator, which shares this process's interpreter lock with the live server.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from trading.deribit.simulator import ServerThread, create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 SEED = 20261205
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 MAX_EXAMPLES = int(os.environ.get("OPTIONSDESK_SCHEMATHESIS_EXAMPLES", "8"))
 
 
@@ -66,16 +74,20 @@ def test_schemathesis_finds_no_failure_and_no_5xx(api_server, tmp_path: Path):
     url, token, schema_file = api_server
     report = tmp_path / "report.json"
     argv = [
-        sys.executable, "-m", "schemathesis.cli", "run", str(schema_file), "--url", url,
-        "--checks", "all", "--exclude-checks", "positive_data_acceptance,negative_data_rejection",
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run",
+        str(schema_file), "--url", url,
+        "--checks", "all",
         "--seed", str(SEED), "--max-examples", str(MAX_EXAMPLES),
         "--header", f"Authorization: Token {token}", "--workers", "1", "--no-color",
         "--generation-deterministic", "--request-timeout", "30",
         "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip
     result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    if os.environ.get("OPTIONSDESK_SCHEMATHESIS_LOG"):
-        Path(os.environ["OPTIONSDESK_SCHEMATHESIS_LOG"]).write_text(result.stdout + result.stderr)
+    if os.environ.get("OPTIONSDESK_SCHEMATHESIS_LOG"):  # the output and the JSON report
+        log = Path(os.environ["OPTIONSDESK_SCHEMATHESIS_LOG"])
+        log.write_text(result.stdout + result.stderr)
+        if report.exists():
+            log.with_suffix(".report.json").write_bytes(report.read_bytes())
     output = result.stdout[-12000:] + result.stderr[-3000:]
     assert result.returncode == 0, output  # `not_a_server_error` is among the checks: no 5xx
     assert "passed" in output, output

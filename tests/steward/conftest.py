@@ -1,4 +1,5 @@
-"""Fixtures of the steward tests: real ticks on the loopback simulator, users by role."""
+"""Fixtures of the steward tests: a patient simulator client (the root conftest's `decisions`
+ticks through it), users by role."""
 
 from __future__ import annotations
 
@@ -6,25 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.trading.agent_helpers import make_agent_client
-from trading.models import Decision
-
 
 @pytest.fixture
 def sim_client(sim_server: Any) -> Any:
     """A client of the loopback simulator, patient on a loaded machine (30 s per request)."""
+    from tests.trading.agent_helpers import make_agent_client
+
     with make_agent_client(sim_server.base_url, timeout_s=30.0) as client:
         yield client
-
-
-@pytest.fixture
-def decisions(agent_settings: Any, sim_client: Any) -> list[Decision]:
-    """Two real dry-run ticks: the first sells a covered call (on paper), the second sees it."""
-    from trading.services import tick_run
-
-    tick_run(trigger="test", client=sim_client, seed=1)
-    tick_run(trigger="test", client=sim_client, seed=2)
-    return list(Decision.objects.order_by("id"))
 
 
 @pytest.fixture

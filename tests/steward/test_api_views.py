@@ -1,5 +1,6 @@
 """The steward API and tab: viewers read reports, operators queue a refresh on the research
-queue, the tab shows the latest report and the assistant answers from tools."""
+queue, the tab shows the latest report and the assistant answers from tools. Decisions are
+factory rows; the tab's end-to-end test with real ticks is in test_browser.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ from tests.fake_openai import answer, make_llm_client, tool_calls
 
 pytestmark = pytest.mark.django_db
 NO_LLM = UnavailableLLMClient()
+
+
+@pytest.fixture
+def decisions(decision_rows: list[Any]) -> list[Any]:
+    """Rows only: the report reads decisions (test_browser.py ticks for real)."""
+    return decision_rows
 
 
 @pytest.fixture

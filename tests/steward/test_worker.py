@@ -8,12 +8,11 @@ import pytest
 
 from steward.models import StewardReport
 from steward.services import report_refresh_request
-from tests.optionsdesk.test_celery_worker import worker_queue  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_real_worker_builds_the_queued_report(worker_queue: str):  # noqa: F811
+def test_a_real_worker_builds_the_queued_report(worker_queue: str):
     report = report_refresh_request(trigger="manual", requested_by="op", queue=worker_queue)
     assert report.status == "queued"
     deadline = time.monotonic() + 120

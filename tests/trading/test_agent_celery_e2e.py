@@ -9,14 +9,9 @@ CI); the periodic task goes to a private queue so no other test's worker takes i
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from django.core.cache import cache
@@ -24,13 +19,11 @@ from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from rest_framework.test import APIClient
 
-from tests.optionsdesk.test_celery_worker import database_url_for_subprocess
-from tests.trading.agent_helpers import SIM_START, make_agent_client, short_size
-from trading.deribit.simulator import ServerThread, SimConfig, SimulatedExchange, create_app
+from tests.trading.agent_helpers import make_agent_client, short_size
+from tests.workers import CeleryOnSim
 from trading.models import Decision, Order, Position
 from trading.services import controls_update
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Beat's period for the test's agent_tick entry (production declares 30 s in the schedule).
 BEAT_EVERY_S = 2
 DEADLINE_S = 50
@@ -38,44 +31,10 @@ DEADLINE_S = 50
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-@dataclass
-class Stack:
-    """The simulator in this process and the worker/beat subprocesses ticking against it."""
-
-    server: ServerThread
-    queue: str
-    logs: list[Path]
-
-    def output(self) -> str:
-        """Both subprocesses' logs (for failure messages)."""
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.logs
-        )
-
-
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "optionsdesk", *argv],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+def stack(celery_on_sim: Callable[..., CeleryOnSim]) -> CeleryOnSim:
     """Simulator on loopback, the agent_tick beat entry, a worker and beat as subprocesses."""
     cache.clear()
-    exchange = SimulatedExchange(SimConfig(seed=42, start=SIM_START, rate_limits=None))
-    server = ServerThread(create_app(exchange), port=0).start()
     queue = f"agent-e2e-{uuid.uuid4().hex[:8]}"
     PeriodicTask.objects.create(
         name="trading.agent_tick",
@@ -85,36 +44,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         expire_seconds=BEAT_EVERY_S * 5,
     )
     controls_update(changes={"loop_interval_s": 10}, user="test")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DERIBIT_")}
-    env.update(
-        DATABASE_URL=database_url_for_subprocess(),
-        DERIBIT_ENV="sim",
-        DERIBIT_SIM_URL=server.base_url,
-        DRY_RUN="true",
-        PYTHONUNBUFFERED="1",
-    )
-    logs = [tmp_path / "worker.log", tmp_path / "beat.log"]
-    worker = _start(
-        ["worker", "--pool", "solo", "-Q", queue, "-n", f"{queue}@%h", "--without-gossip",
-         "--without-mingle", "-l", "info"],
-        env, logs[0],
-    )  # fmt: skip
-    beat = _start(
-        ["beat", "-l", "info", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-         "--schedule", str(tmp_path / "beat-schedule"), "--max-interval", "1"],
-        env, logs[1],
-    )  # fmt: skip
-    try:
-        yield Stack(server=server, queue=queue, logs=logs)
-    finally:
-        _stop(beat)
-        _stop(worker)
-        server.stop()
-        if os.environ.get("OPTIONSDESK_SHOW_WORKER_LOG"):
-            sys.stderr.write(Stack(server, queue, logs).output())
+    return celery_on_sim(queue, DRY_RUN="true")
 
 
-def _wait_for_open(stack: Stack, *, orders: int) -> Decision:
+def _wait_for_open(stack: CeleryOnSim, *, orders: int) -> Decision:
     """The first OPEN decision whose `orders` orders are all settled, within DEADLINE_S."""
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:

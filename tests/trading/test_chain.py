@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.builders import EXPIRY_TS, HARVEST, old_schema_chain
 from trading.domain import black76
 from trading.domain.black76 import IVReason
 from trading.domain.chain import (
@@ -22,33 +23,6 @@ from trading.domain.chain import (
     otm_mask,
     read_snapshot,
 )
-
-HARVEST = pd.Timestamp("2025-12-10 08:00:00", tz="UTC")
-EXPIRY_TS = pd.Timestamp("2026-03-27 08:00:00", tz="UTC").timestamp()
-
-
-def old_schema_chain(vol: float = 0.5) -> pd.DataFrame:
-    """Rows in the first harvest schema: no strike, expiry or type columns."""
-    forward = 92_000.0
-    t = (EXPIRY_TS - HARVEST.timestamp()) / (365 * 86400)
-    names, marks = [], []
-    for strike in (60_000, 80_000, 92_000, 100_000, 140_000):
-        for cp in ("C", "P"):
-            names.append(f"BTC-27MAR26-{strike}-{cp}")
-            marks.append(float(black76.price(forward, strike, t, vol, cp == "C")) / forward)
-    n = len(names)
-    return pd.DataFrame(
-        {
-            "harvest_time": [HARVEST] * n,
-            "instrument_name": names,
-            "mark_price": marks,
-            "underlying_price": [forward] * n,
-            "underlying_index": ["BTC-27MAR26"] * n,
-            "open_interest": [1.0] * n,
-            "volume": [0.0] * n,
-            "mark_iv": [100 * vol] * n,
-        }
-    )
 
 
 def test_it_parses_strike_expiry_and_type_from_names_in_the_old_schema() -> None:

@@ -1,7 +1,8 @@
 """The chat API: `POST /api/chat` and `/api/chat/conversations[/id]`, through the test client.
 
-Decisions come from real ticks against the loopback simulator; with an LLM, the answer comes
-from the fake OpenAI-compatible server through the real `openai` client.
+Decisions are factory rows (the API only reads them; the chat page's tests run real ticks);
+with an LLM, the answer comes from the fake OpenAI-compatible server through the real `openai`
+client.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def api(client: Client, admin_user: Any) -> Client:
     """A test client that authenticates every request with the admin's API token."""
     client.defaults["HTTP_AUTHORIZATION"] = f"Token {api_token_create(user=admin_user)}"
     return client
+
+
+@pytest.fixture
+def decisions(decision_rows: list[Decision]) -> list[Decision]:
+    """Rows only: the chat API reads decisions, so no tick needs to run here."""
+    return decision_rows
 
 
 @pytest.fixture

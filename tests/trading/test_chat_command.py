@@ -1,5 +1,6 @@
-"""`manage.py chat_with_agent`: asks over real decisions (ticks on the loopback simulator),
-continues conversations, prints JSON, and refuses bad input before storing anything."""
+"""`manage.py chat_with_agent`: asks over stored decisions (factory rows; the chat service's
+tests use real ticks), continues conversations, prints JSON, and refuses bad input before
+storing anything."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from trading.domain.chat import TEMPLATE_LABEL
 from trading.models import ChatMessage, Conversation, Decision
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def decisions(decision_rows: list[Decision]) -> list[Decision]:
+    """Rows only: the command reads decisions (the chat service's tests tick for real)."""
+    return decision_rows
 
 
 def chat(*args: str) -> str:

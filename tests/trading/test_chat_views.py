@@ -1,5 +1,6 @@
 """The Chat tab through the Django test client: the page, the htmx ask and answer fragments,
-and the plain-form fallback. Decisions come from real ticks against the loopback simulator."""
+and the plain-form fallback. Decisions are factory rows; the page's end-to-end test with real
+ticks is in test_chat_browser.py."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ pytestmark = pytest.mark.django_db
 CHAT = reverse("trading:chat")
 ASK = reverse("trading:chat-ask")
 HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def decisions(decision_rows: list[Decision]) -> list[Decision]:
+    """Rows only: the Chat tab reads decisions (test_chat_browser.py ticks for real)."""
+    return decision_rows
 
 
 class _Tags(HTMLParser):

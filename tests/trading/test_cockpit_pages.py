@@ -200,6 +200,7 @@ def test_the_decision_log_and_training_data_download_with_realised_outcomes(
         )
     )
     row = next(r for r in rows if r["decision_id"] == str(opened.pk))
+    assert row["profile"] == f"live_{opened.mode}"  # the column training mode's files share
     assert row["instrument_name"] == sell.instrument_name
     assert Decimal(row["realised_coin"]) == expected
     assert row["outcome_status"] == "closed"

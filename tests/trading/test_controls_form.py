@@ -3,14 +3,11 @@ the kill switch on its own button, optimistic concurrency, roles, going live, dr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
-
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from trading.domain.risk import DrawdownState
+from tests.builders import latched_drawdown
 from trading.models import RuntimeControl, RuntimeControlChange
 from trading.services.agent_status import drawdown_load, drawdown_save
 from trading.services.controls import controls_effective, controls_update
@@ -190,15 +187,7 @@ def test_effective_values_follow_the_resolver():
 
 
 def _latch() -> None:
-    drawdown_save(
-        DrawdownState(
-            day=datetime(2026, 12, 5, tzinfo=UTC).date(),
-            peak_equity_usd=Decimal("100000"),
-            halted=True,
-            halted_at=datetime(2026, 12, 5, 9, 30, tzinfo=UTC),
-            reason="daily drawdown 12.00% >= limit 10.00% (peak 100000 USD)",
-        )
-    )
+    drawdown_save(latched_drawdown())
 
 
 def test_an_operator_releases_a_latched_drawdown_stop_through_the_api(operator_api):
@@ -217,7 +206,8 @@ def test_an_operator_releases_a_latched_drawdown_stop_through_the_api(operator_a
     )
     assert change.note == "checked the books"
     again = operator_api.post("/api/agent/drawdown/reset", {"reason": "again"})
-    assert again.status_code == 400
+    assert again.status_code == 409  # the request is right, the state is not: nothing latched
+    assert again.json()["error"]["code"] == "not_latched"
 
 
 def test_system_health_shows_when_and_why_the_stop_latched_and_releases_it(client_as):

@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tests.trading.test_policy import EXPLORE, RESEARCH, state_for
-from tests.trading.test_risk import NOW, make_inputs
+from tests.builders import EXPLORE, NOW, RESEARCH, make_inputs, state_for
 from trading.domain.context import market_context
 from trading.domain.decision_log import (
     SCHEMA_VERSION,

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.trading.test_chain import old_schema_chain
+from tests.builders import old_schema_chain
 from trading.domain.chain import CHAIN_COLUMNS, ENRICHED_COLUMNS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

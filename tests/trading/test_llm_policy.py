@@ -10,9 +10,9 @@ import pytest
 from pydantic import SecretStr
 
 from optionsdesk.llm import LLMConfig, OpenAICompatibleClient, UnavailableLLMClient
+from tests.builders import CALL, CALL_2, ETH_CALL, make_inputs, make_portfolio, make_quote
+from tests.builders import short as short_position
 from tests.fake_openai import FakeOpenAI, FakeOpenAIServer, Scripted, decision
-from tests.trading.test_risk import CALL, CALL_2, ETH_CALL, make_inputs, make_portfolio, make_quote
-from tests.trading.test_risk import short as short_position
 from trading.domain.candidates import CandidateEvaluation, ScoredCandidate
 from trading.domain.params import resolve_effective_params
 from trading.domain.proposal import ActionType, DecisionSource

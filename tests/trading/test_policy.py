@@ -10,18 +10,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.trading.test_risk import (
+from tests.builders import (
     CALL,
     CALL_2,
+    EXPLOIT,
+    EXPLORE,
     NOW,
+    RESEARCH,
     make_inputs,
     make_portfolio,
     make_quote,
     short,
+    state_for,
 )
-from trading.domain.candidates import CandidateChain, CandidateEvaluation, evaluate_candidates
+from trading.domain.candidates import CandidateChain, evaluate_candidates
 from trading.domain.chain import enrich_chain, read_snapshot
-from trading.domain.instruments import default_spec, dte_days
+from trading.domain.instruments import default_spec
 from trading.domain.params import (
     AgentMode,
     DecisionMode,
@@ -51,52 +55,10 @@ from trading.domain.risk import (
     evaluate_risk,
 )
 
-RESEARCH = resolve_effective_params(environment="testnet")
 PRODUCTION = resolve_effective_params(
     environment="testnet", overrides=RuntimeOverrides(mode=AgentMode.PRODUCTION)
 )
 EXPIRING = "BTC-11DEC25-98000-C"  # 0.83 days left at NOW
-
-
-class FixedDraw:
-    """A stand-in RNG whose uniform draw is fixed (0.9: exploit; 0.1: explore)."""
-
-    def __init__(self, value: float) -> None:
-        self.value = value
-
-    def random(self) -> float:
-        return self.value
-
-
-EXPLOIT: Any = FixedDraw(0.9)
-EXPLORE: Any = FixedDraw(0.1)
-
-
-def evaluation_for(
-    quotes: list[OptionQuote], params: EffectiveParams, *, iv: float = 0.60, rv: float = 0.40
-) -> CandidateEvaluation:
-    """Screen the quotes with the candidate filter of `params` (IV/RV 1.5 by default)."""
-    chain = CandidateChain.build(
-        instrument_name=[q.instrument_name for q in quotes],
-        strike=[float(q.strike_usd or 0) for q in quotes],
-        underlying_usd=[q.index_price_usd for q in quotes],
-        dte_days=[dte_days(q.expiry, NOW) for q in quotes if q.expiry is not None],
-        # None (unknown) becomes NaN under dtype=float64; ArrayLike does not model that.
-        delta=[q.delta for q in quotes],  # type: ignore[arg-type]
-        iv=iv,
-        premium_usd=[float(q.usd(q.best_bid_coin or Decimal(0))) for q in quotes],
-        spread_pct=[(q.spread_pct or 0) / 100 for q in quotes],
-        open_interest=[q.open_interest for q in quotes],  # type: ignore[arg-type]
-    )
-    return evaluate_candidates(chain, params.strategy, rv=rv)
-
-
-def state_for(
-    inputs: RiskInputs, params: EffectiveParams = RESEARCH, candidates: list[str] | None = None
-) -> PolicyInput:
-    names = [CALL, CALL_2] if candidates is None else candidates
-    quotes = [inputs.quotes[n] for n in names if n in inputs.quotes]
-    return PolicyInput(risk=inputs, evaluations={"BTC": evaluation_for(quotes, params)})
 
 
 def held(position: OptionPosition, *quotes: OptionQuote, **portfolio: Any) -> RiskInputs:

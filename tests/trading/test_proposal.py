@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tests.trading.test_risk import (
+from tests.builders import (
     CALL,
     CALL_2,
     ETH_CALL,

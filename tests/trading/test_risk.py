@@ -11,15 +11,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trading.domain.instruments import default_spec
-from trading.domain.params import Environment, RiskLimits
-from trading.domain.proposal import ActionType, OrderLeg, Proposal
+from tests.builders import (
+    CALL,
+    CALL_2,
+    LIMITS,
+    NOW,
+    buy,
+    close_call,
+    failed_names,
+    make_inputs,
+    make_portfolio,
+    make_quote,
+    open_call,
+    roll_call,
+    sell,
+    short,
+)
+from trading.domain.params import Environment
+from trading.domain.proposal import Proposal
 from trading.domain.risk import (
     DrawdownState,
-    OptionPosition,
-    OptionQuote,
-    PortfolioState,
-    RiskInputs,
     drawdown_reset,
     drawdown_update,
     estimate_short_call_margin_usd,
@@ -27,100 +38,6 @@ from trading.domain.risk import (
     open_amount_capacity,
     quantize_order_amount,
 )
-
-NOW = datetime(2025, 12, 10, 12, 0, tzinfo=UTC)
-CALL = "BTC-19DEC25-100000-C"
-CALL_2 = "BTC-26DEC25-105000-C"
-ETH_CALL = "ETH-19DEC25-3400-C"
-
-
-def make_quote(name: str = CALL, **overrides: Any) -> OptionQuote:
-    """A liquid out-of-the-money call: ~4.9% spread, OI 800, 5 coins at the bid."""
-    eth = name.startswith("ETH")
-    values: dict[str, Any] = {
-        "instrument_name": name,
-        "spec": default_spec(name),
-        "index_price_usd": 3100.0 if eth else 92000.0,
-        "best_bid_coin": Decimal("0.0200") if eth else Decimal("0.0100"),
-        "best_ask_coin": Decimal("0.0205") if eth else Decimal("0.0105"),
-        "best_bid_amount": Decimal("50") if eth else Decimal("5"),
-        "best_ask_amount": Decimal("50") if eth else Decimal("5"),
-        "mark_price_coin": Decimal("0.0202") if eth else Decimal("0.0102"),
-        "delta": 0.22,
-        "open_interest": 800.0,
-    }
-    return OptionQuote(**(values | overrides))
-
-
-def make_portfolio(**overrides: Any) -> PortfolioState:
-    """200k USD equity, 2.5% margin used, 1 BTC and 10 ETH held, no option positions."""
-    values: dict[str, Any] = {
-        "equity_usd": Decimal("200000"),
-        "initial_margin_usd": Decimal("5000"),
-        "holdings_coin": {"BTC": Decimal("1"), "ETH": Decimal("10")},
-        "net_delta": {"BTC": 1.0, "ETH": 10.0},
-        "positions": (),
-    }
-    return PortfolioState(**(values | overrides))
-
-
-def short(name: str, size: str, **kw: Any) -> OptionPosition:
-    return OptionPosition(instrument_name=name, size=-Decimal(size), **kw)
-
-
-def make_inputs(
-    *,
-    portfolio: PortfolioState | None = None,
-    quotes: list[OptionQuote] | None = None,
-    now: datetime = NOW,
-    environment: Environment = Environment.TESTNET,
-    drawdown: DrawdownState | None = None,
-) -> RiskInputs:
-    return RiskInputs.build(
-        portfolio=portfolio or make_portfolio(),
-        quotes=quotes if quotes is not None else [make_quote(), make_quote(CALL_2)],
-        now=now,
-        environment=environment,
-        drawdown=drawdown,
-    )
-
-
-def sell(name: str = CALL, amount: str = "0.1", price: str = "0.0100") -> OrderLeg:
-    return OrderLeg(
-        instrument_name=name,
-        direction="sell",
-        amount=Decimal(amount),
-        limit_price_coin=Decimal(price),
-    )
-
-
-def buy(name: str = CALL, amount: str = "0.1", price: str = "0.0105") -> OrderLeg:
-    return OrderLeg(
-        instrument_name=name,
-        direction="buy",
-        amount=Decimal(amount),
-        limit_price_coin=Decimal(price),
-    )
-
-
-def open_call(leg: OrderLeg | None = None) -> Proposal:
-    return Proposal(action=ActionType.OPEN_COVERED_CALL, underlying="BTC", legs=(leg or sell(),))
-
-
-def close_call(leg: OrderLeg | None = None) -> Proposal:
-    return Proposal(action=ActionType.CLOSE_COVERED_CALL, underlying="BTC", legs=(leg or buy(),))
-
-
-def roll_call(close: OrderLeg, open_: OrderLeg) -> Proposal:
-    return Proposal(action=ActionType.ROLL_COVERED_CALL, underlying="BTC", legs=(close, open_))
-
-
-LIMITS = RiskLimits()
-
-
-def failed_names(proposal: Proposal, inputs: RiskInputs, limits: RiskLimits = LIMITS) -> set[str]:
-    return {c.name for c in evaluate_risk(proposal, inputs, limits).failed}
-
 
 # ------------------------------------------------------------------------------- approvals
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.trading.test_risk import (
+from tests.builders import (
     LIMITS,
     NOW,
     make_inputs,

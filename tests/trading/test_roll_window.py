@@ -16,8 +16,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from tests.trading.test_policy import EXPLOIT, RESEARCH
-from tests.trading.test_risk import make_inputs, make_portfolio, make_quote, short
+from tests.builders import EXPLOIT, RESEARCH, make_inputs, make_portfolio, make_quote, short
 from trading.domain import policy
 from trading.domain.candidates import CandidateChain, evaluate_candidates
 from trading.domain.instruments import dte_days, format_instrument

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db.models import Count
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import NotFound, Throttled
@@ -16,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from optionsdesk.api.fields import StrictCharField
 from optionsdesk.roles import IsViewer
 from trading.chat.service import (
     MAX_QUESTION_CHARS,
@@ -88,6 +91,10 @@ class ConversationDetailSerializer(ConversationSerializer):
         read_only_fields = fields
 
 
+#: Some text that is not only spaces (declared as a pattern: spaces alone trim to nothing).
+NOT_BLANK = RegexValidator(r"\S", "may not be blank")
+
+
 class ChatRequestSerializer(serializers.Serializer[dict[str, Any]]):
     """A question, optionally continuing a conversation.
 
@@ -95,13 +102,17 @@ class ChatRequestSerializer(serializers.Serializer[dict[str, Any]]):
     form, `question` (200 with `{"question", "answer"}` as plain strings); not both.
     """
 
-    message = serializers.CharField(
-        max_length=MAX_QUESTION_CHARS, trim_whitespace=True, required=False
-    )
-    question = serializers.CharField(
+    message = StrictCharField(
         max_length=MAX_QUESTION_CHARS,
         trim_whitespace=True,
         required=False,
+        validators=[NOT_BLANK],
+    )
+    question = StrictCharField(
+        max_length=MAX_QUESTION_CHARS,
+        trim_whitespace=True,
+        required=False,
+        validators=[NOT_BLANK],
         help_text="compatibility form (the seed's): answered as {question, answer} strings",
     )
     conversation = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -120,6 +131,17 @@ class ChatRequestSerializer(serializers.Serializer[dict[str, Any]]):
                 {"message": ["Send the question as `message` or as `question`, not both."]}
             )
         return attrs
+
+
+class ChatRequestSchema(OpenApiSerializerExtension):
+    """The "exactly one of `message` and `question`" rule, stated in the schema (`oneOf`)."""
+
+    target_class = ChatRequestSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        """The serializer's own schema plus the one-of rule."""
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        return {**schema, "oneOf": [{"required": ["message"]}, {"required": ["question"]}]}
 
 
 class ChatCompatResponseSerializer(serializers.Serializer[dict[str, Any]]):

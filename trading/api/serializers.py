@@ -8,7 +8,7 @@ from django.core.validators import BaseValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from optionsdesk.api.fields import StrictBooleanField, StrictCharField
+from optionsdesk.api.fields import OpenLowFloatField, StrictBooleanField, StrictCharField
 from trading import models
 
 
@@ -164,6 +164,17 @@ class AgentControlsSerializer(serializers.ModelSerializer):
             "effective",
         )
         read_only_fields = ("updated_at", "updated_by", "version", "kill_switch")
+
+    def build_standard_field(self, field_name: str, model_field: Any) -> tuple[Any, Any]:
+        """A control whose range is open at its low end (e.g. a spread above 0) gets a field
+        that refuses the bound and declares it (`exclusiveMinimum`)."""
+        from trading.domain.controls import SPECS_BY_NAME
+
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        spec = SPECS_BY_NAME.get(field_name)
+        if spec is not None and spec.low_open and field_class is serializers.FloatField:
+            field_class = OpenLowFloatField
+        return field_class, kwargs
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

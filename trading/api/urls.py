@@ -1,6 +1,8 @@
 """API routes of the trading app (under /api/): the live agent."""
 
-from django.urls import path
+from typing import Any
+
+from django.urls import URLPattern, path
 from rest_framework.routers import SimpleRouter
 
 from trading.api import risk, views
@@ -11,54 +13,29 @@ router.register("agent/positions", views.PositionViewSet, basename="agent-positi
 router.register("agent/orders", views.OrderViewSet, basename="agent-order")
 router.register("agent/reconcile", views.ReconciliationViewSet, basename="agent-reconcile")
 
+
+def singleton(route: str, viewset: Any, name: str, **actions: str) -> URLPattern:
+    """A route to one object (no id in the URL): HTTP method -> viewset action."""
+    return path(route, viewset.as_view(actions), name=name)
+
+
 urlpatterns = [
     *router.urls,
-    # Singletons: one object, no id in the URL.
-    path("agent/status", views.StatusViewSet.as_view({"get": "retrieve"}), name="agent-status"),
-    path("agent/pnl", views.PnlViewSet.as_view({"get": "retrieve"}), name="agent-pnl"),
-    path(
-        "agent/paper-book",
-        views.PaperBookViewSet.as_view({"post": "create"}),
-        name="agent-paper-book",
-    ),
-    path(
+    singleton("agent/status", views.StatusViewSet, "agent-status", get="retrieve"),
+    singleton("agent/pnl", views.PnlViewSet, "agent-pnl", get="retrieve"),
+    singleton("agent/paper-book", views.PaperBookViewSet, "agent-paper-book", post="create"),
+    singleton(
         "agent/controls",
-        views.ControlsViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
-        name="agent-controls",
+        views.ControlsViewSet,
+        "agent-controls",
+        get="retrieve",
+        patch="partial_update",
     ),
-    path(
-        "agent/kill-switch",
-        views.KillSwitchViewSet.as_view({"post": "create"}),
-        name="agent-kill-switch",
-    ),
-    path(
-        "agent/drawdown",
-        views.DrawdownViewSet.as_view({"get": "retrieve"}),
-        name="agent-drawdown",
-    ),
-    path(
-        "agent/drawdown/reset",
-        views.DrawdownViewSet.as_view({"post": "reset"}),
-        name="agent-drawdown-reset",
-    ),
-    path(
-        "agent/comparison",
-        views.ComparisonViewSet.as_view({"get": "retrieve"}),
-        name="agent-comparison",
-    ),
-    path(
-        "agent/health",
-        views.HealthViewSet.as_view({"get": "retrieve", "post": "create"}),
-        name="agent-health",
-    ),
-    path(
-        "risk/portfolio",
-        risk.RiskPortfolioViewSet.as_view({"get": "retrieve"}),
-        name="risk-portfolio",
-    ),
-    path(
-        "risk/scenarios",
-        risk.RiskScenariosViewSet.as_view({"get": "retrieve"}),
-        name="risk-scenarios",
-    ),
+    singleton("agent/kill-switch", views.KillSwitchViewSet, "agent-kill-switch", post="create"),
+    singleton("agent/drawdown", views.DrawdownViewSet, "agent-drawdown", get="retrieve"),
+    singleton("agent/drawdown/reset", views.DrawdownViewSet, "agent-drawdown-reset", post="reset"),
+    singleton("agent/comparison", views.ComparisonViewSet, "agent-comparison", get="retrieve"),
+    singleton("agent/health", views.HealthViewSet, "agent-health", get="retrieve", post="create"),
+    singleton("risk/portfolio", risk.RiskPortfolioViewSet, "risk-portfolio", get="retrieve"),
+    singleton("risk/scenarios", risk.RiskScenariosViewSet, "risk-scenarios", get="retrieve"),
 ]

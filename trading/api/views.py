@@ -22,6 +22,7 @@ from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from optionsdesk.api.filters import UTCIsoDateTimeFilter
 from optionsdesk.api.throttles import WriteRateThrottle
 from optionsdesk.roles import IsOperator, IsResearcher, IsViewer, Role, role_for_writes
 from trading import models, selectors
@@ -34,8 +35,8 @@ from trading.filters import OrderFilter
 class DecisionFilter(django_filters.FilterSet):
     """Filter decisions by what was done, how and when."""
 
-    since = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="lt")
+    since = UTCIsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
+    until = UTCIsoDateTimeFilter(field_name="decided_at", lookup_expr="lt")
 
     class Meta:
         model = models.Decision
@@ -69,8 +70,10 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> Any:
         qs = selectors.decision_list()
-        if self.action == "list":  # the list shows no snapshot, candidates or LLM record
-            qs = qs.defer("state_snapshot", "candidates", "log_line", "llm_record")
+        if self.action == "list":  # the list shows no run, snapshot, candidates or LLM record
+            qs = qs.select_related(None).defer(
+                "state_snapshot", "candidates", "log_line", "llm_record"
+            )
         return qs
 
     def get_serializer_class(self) -> Any:
@@ -409,6 +412,14 @@ class KillSwitchViewSet(viewsets.ViewSet):
         return _controls_response(control)
 
 
+class DrawdownNotLatchedConflict(APIException):
+    """A drawdown release asked while the stop is not latched: nothing to release."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_latched"
+    default_detail = "The daily drawdown stop is not latched: nothing to reset."
+
+
 class DrawdownViewSet(viewsets.ViewSet):
     """The daily drawdown stop: read it (viewer); release a latched stop (operator, audited)."""
 
@@ -425,10 +436,18 @@ class DrawdownViewSet(viewsets.ViewSet):
             raise NotFound("No drawdown is tracked yet: no tick has seen the equity.")
         return Response(state.model_dump(mode="json"))
 
-    @extend_schema(request=s.AgentDrawdownResetSerializer, responses=DrawdownState, tags=["agent"])
+    @extend_schema(
+        request=s.AgentDrawdownResetSerializer,
+        responses={
+            200: DrawdownState,
+            409: OpenApiResponse(description="The stop is not latched (code `not_latched`)."),
+        },
+        tags=["agent"],
+    )
     def reset(self, request: Request) -> Response:
         """Release a latched drawdown stop (operator role): a fresh peak at the last equity.
-        Audited in the controls' trail with when and why it latched; 400 when not latched."""
+        Audited in the controls' trail with when and why it latched; 409 when not latched
+        (the request is right, the state is not)."""
         from trading.services.agent_status import DrawdownNotLatched, drawdown_operator_reset
 
         body = s.AgentDrawdownResetSerializer(data=request.data)
@@ -437,7 +456,9 @@ class DrawdownViewSet(viewsets.ViewSet):
             state = drawdown_operator_reset(
                 user=str(request.user), reason=body.validated_data["reason"], source="api"
             )
-        except (DrawdownNotLatched, ValueError) as exc:
+        except DrawdownNotLatched as exc:
+            raise DrawdownNotLatchedConflict(str(exc)) from None
+        except ValueError as exc:
             raise serializers.ValidationError({"drawdown": [str(exc)]}) from None
         from trading.services.agent_status import drawdown_load
 

@@ -47,6 +47,7 @@ from trading.domain.risk import (
     RiskInputs,
     open_amount_capacity,
     quantize_order_amount,
+    roll_open_amount,
 )
 
 COVERED_CALL_STRATEGY = "covered_call"
@@ -249,15 +250,9 @@ def _roll(
     quote = inputs.quotes.get(selection.candidate.instrument_name)
     if quote is None:
         return None
-    same_expiry = close_quote is not None and close_quote.expiry == quote.expiry
-    capacity = open_amount_capacity(
-        quote,
-        inputs,
-        tick.params.risk,
-        closing_amount=close_leg.amount,
-        closing_same_expiry=close_leg.amount if same_expiry else Decimal(0),
+    amount = roll_open_amount(
+        quote, inputs, tick.params.risk, close_amount=close_leg.amount, close_quote=close_quote
     )
-    amount = quantize_order_amount(min(close_leg.amount, capacity), quote.spec)
     sell_leg = _sell_leg(quote, amount) if amount is not None else None
     if sell_leg is None:
         return None

@@ -43,6 +43,7 @@ from trading.domain.risk import (
     RiskInputs,
     open_amount_capacity,
     quantize_order_amount,
+    roll_open_amount,
 )
 
 __all__ = [
@@ -267,17 +268,11 @@ def _validate_roll(v: _Validation, flat: Mapping[str, Any]) -> tuple[OrderLeg, .
             v.fail("different_underlying: a roll stays on the same underlying")
     if quote is None or from_name is None or v.issues:
         return ()
-    close_amount = v.clamp_close(requested, held, v.inputs.quotes.get(from_name))
-    same_expiry = v.inputs.quotes.get(from_name)
-    credit = close_amount if same_expiry and same_expiry.expiry == quote.expiry else Decimal(0)
-    capacity = open_amount_capacity(
-        quote,
-        v.inputs,
-        v.params.risk,
-        closing_amount=close_amount,
-        closing_same_expiry=credit,
+    from_quote = v.inputs.quotes.get(from_name)
+    close_amount = v.clamp_close(requested, held, from_quote)
+    open_amount = roll_open_amount(
+        quote, v.inputs, v.params.risk, close_amount=close_amount, close_quote=from_quote
     )
-    open_amount = quantize_order_amount(min(close_amount, capacity), quote.spec)
     if close_amount <= 0 or open_amount is None:
         v.fail(f"size_below_minimum: roll size {close_amount} clamped below the minimum")
         return ()

@@ -17,24 +17,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.core.cache import cache
 
 from trading.deribit.client import DeribitClient
 from trading.deribit.models import AccountSummary, BookSummary
 from trading.deribit.models import Position as ExchangePosition
 from trading.domain.candidates import CandidateChain, CandidateEvaluation, evaluate_candidates
-from trading.domain.chain import enrich_chain, normalize_chain
+from trading.domain.chain import enrich_chain
 from trading.domain.context import MarketContext, market_context
 from trading.domain.instruments import default_spec, parse_instrument
 from trading.domain.params import EffectiveParams
 from trading.domain.risk import OptionPosition, OptionQuote, PortfolioState, RiskInputs
 from trading.models import Position
+from trading.services.chain_fetch import book_market_time, option_chain
 from trading.services.execution import EXTERNAL_STRATEGY
 from trading.services.expiry import Expired, positions_expire
 from trading.services.stream_state import StreamSnapshot
@@ -81,37 +83,10 @@ class TickState:
         return dict(self.index_usd)
 
 
-def _market_time(rows: Sequence[BookSummary]) -> datetime:
-    stamp = max((r.creation_timestamp for r in rows), default=0)
-    if stamp <= 0:
-        return datetime.now(UTC)
-    return datetime.fromtimestamp(stamp / 1000, UTC)
-
-
 def chain_frame(rows: Sequence[BookSummary], now: datetime) -> pd.DataFrame:
-    """Book summaries of options as the project's chain shape, enriched with Black-76 greeks.
-
-    `normalize_chain` parses strike, expiry and type from the names (rows that are not options,
-    or have no underlying price yet, are left out).
-    """
-    records = [
-        {
-            "harvest_time": now,
-            "instrument_name": r.instrument_name,
-            "underlying_price": r.underlying_price,
-            "mark_price": r.mark_price,
-            "best_bid_price": r.bid_price,
-            "best_ask_price": r.ask_price,
-            "mark_iv": r.mark_iv,
-            "open_interest": r.open_interest,
-            "volume": r.volume,
-        }
-        for r in rows
-        if r.underlying_price and r.instrument_name.endswith(("-C", "-P"))
-    ]
-    if not records:
-        return pd.DataFrame()
-    return enrich_chain(normalize_chain(pd.DataFrame.from_records(records)))
+    """Book summaries of options as the project's chain shape, enriched with Black-76 greeks."""
+    chain = option_chain(rows, now)
+    return chain if chain.empty else enrich_chain(chain)
 
 
 def candidate_chain(frame: pd.DataFrame, index_usd: float) -> CandidateChain:
@@ -247,7 +222,8 @@ def portfolio_positions(
     """Positions the risk engine sees: the exchange's (tagged with our books), plus paper ones.
 
     An exchange position we never opened keeps strategy "external": it counts against the
-    holdings, but the policy does not manage it.
+    holdings, but the policy does not manage it. Sandbox paper rows count only with the
+    setting `RISK_INCLUDE_SANDBOX`.
     """
     books = _tracked_books()
     result: list[OptionPosition] = []
@@ -264,9 +240,14 @@ def portfolio_positions(
                 sandbox=book.sandbox if book else False,
             )
         )
-    if dry_run:
-        # Sandbox paper rows (Greg's GREG_SANDBOX batches) are experiments, not exposure.
-        papers = Position.objects.filter(status=Position.Status.OPEN, paper=True, sandbox=False)
+    # Sandbox paper rows (Greg's GREG_SANDBOX batches) are experiments, not exposure.
+    sandbox = bool(getattr(settings, "RISK_INCLUDE_SANDBOX", False))
+    if dry_run or sandbox:
+        papers = Position.objects.filter(status=Position.Status.OPEN, paper=True)
+        if not sandbox:
+            papers = papers.filter(sandbox=False)
+        elif not dry_run:
+            papers = papers.filter(sandbox=True)
         for paper in papers:
             result.append(
                 OptionPosition(
@@ -342,6 +323,44 @@ def _market_reads(
     return _Reads(summaries, accounts, every_position, index_usd, StateSource("rest", reason=why))
 
 
+def book_inputs(
+    *,
+    accounts: dict[str, AccountSummary],
+    every_position: Sequence[ExchangePosition],
+    chains: dict[str, pd.DataFrame],
+    index_usd: dict[str, float],
+    now: datetime,
+    params: EffectiveParams,
+    positions: tuple[OptionPosition, ...] | None = None,
+    quotes: Iterable[OptionQuote] = (),
+) -> RiskInputs:
+    """The whole book a trade is judged against, the same for every strategy (the tick, Greg).
+
+    Coins, equity and margins of every underlying; every open option position of every
+    strategy (`portfolio_positions`: covered calls, Greg's, external ones; paper rows in dry
+    run; sandbox rows only with `RISK_INCLUDE_SANDBOX`); the perpetuals; a quote from `chains`
+    for each option held (plus `quotes`). The stress check revalues this book with the trade's
+    legs added (`trading.domain.risk.stress_report`).
+    """
+    options = tuple(p for p in every_position if p.kind == "option")
+    held = (
+        positions if positions is not None else portfolio_positions(options, dry_run=params.dry_run)
+    )
+    found = {q.instrument_name: q for q in quotes}
+    for currency, frame in chains.items():
+        names = {p.instrument_name for p in held if p.currency == currency} - set(found)
+        index = index_usd.get(currency, 0.0)
+        if frame.empty or index <= 0 or not names:
+            continue
+        found |= {q.instrument_name: q for q in quotes_for(frame, names, index)}
+    portfolio = _portfolio(accounts, index_usd, held).model_copy(
+        update={"perpetuals_usd": perpetuals_usd(every_position)}
+    )
+    return RiskInputs.build(
+        portfolio=portfolio, quotes=found, now=now, environment=params.environment
+    )
+
+
 def state_build(
     *,
     client: DeribitClient,
@@ -359,7 +378,7 @@ def state_build(
     summaries, accounts, index_usd = reads.summaries, reads.accounts, reads.index_usd
     every_position = reads.every_position
     exchange_positions = tuple(p for p in every_position if p.kind == "option")
-    now = _market_time([r for rows in summaries.values() for r in rows])
+    now = book_market_time([r for rows in summaries.values() for r in rows])
     # Before the portfolio is assembled: an expired call must not count as held.
     expired = (
         positions_expire(client=client, now=now, exchange_positions=exchange_positions)
@@ -387,13 +406,15 @@ def state_build(
         held = {p.instrument_name for p in positions if p.currency == currency}
         names = {c.instrument_name for c in evaluation.ranked} | held
         quotes.extend(quotes_for(frame, names, index))
-    inputs = RiskInputs.build(
-        portfolio=_portfolio(accounts, index_usd, positions).model_copy(
-            update={"perpetuals_usd": perpetuals_usd(every_position)}
-        ),
-        quotes=quotes,
+    inputs = book_inputs(
+        accounts=accounts,
+        every_position=every_position,
+        chains=chains,
+        index_usd=index_usd,
         now=now,
-        environment=params.environment,
+        params=params,
+        positions=positions,
+        quotes=quotes,
     )
     return TickState(
         now,

@@ -1,4 +1,9 @@
-"""`manage.py arena`: rule-based policies and exploration variants on the same replayed days.
+"""`manage.py arena`: rule-based policies, exploration variants, the LLM and Greg on the same
+replayed days.
+
+The LLM is asked when one is configured; otherwise its recorded decisions are replayed where
+they exist (the table's note says which). Greg's waterfall outcomes that sell a call are call
+sales, others no trade. `--no-llm` / `--no-greg` leave them out.
 
 League table: mean daily P&L (USD) with a 7-day block-bootstrap 95% interval, Sharpe, max
 drawdown, and each policy against the baseline (mean daily difference, its interval, p-value).
@@ -6,6 +11,7 @@ drawdown, and each policy against the baseline (mean daily difference, its inter
 Examples:
   manage.py arena --days 180
   manage.py arena --source snapshots --underlying ETH --json
+  manage.py arena --days 90 --no-llm
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backtests import services
-from backtests.domain.arena import default_entries, run_arena
+from backtests.arena_players import arena_entries
+from backtests.domain.arena import run_arena
 from backtests.domain.sources.spec import SourceSpec
 
 
@@ -34,6 +41,8 @@ class Command(BaseCommand):
         parser.add_argument("--block-days", type=int, default=7)
         parser.add_argument("--resamples", type=int, default=2000)
         parser.add_argument("--json", action="store_true")
+        parser.add_argument("--no-llm", action="store_true", help="leave the LLM out")
+        parser.add_argument("--no-greg", action="store_true", help="leave Greg out")
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Build the panel once, run every policy on it, print the table."""
@@ -46,15 +55,19 @@ class Command(BaseCommand):
             seed=options["seed"],
         )
         simulator = services.simulator_for(spec=spec)
+        entries, left_out = arena_entries(
+            simulator, llm=not options["no_llm"], greg=not options["no_greg"]
+        )
         rows = run_arena(
             simulator,
-            default_entries(options["underlying"]),
+            entries,
             block_days=options["block_days"],
             resamples=options["resamples"],
             seed=options["seed"],
         )
         if options["json"]:
-            self.stdout.write(json.dumps({"rows": [row.as_dict() for row in rows]}))
+            body = {"rows": [row.as_dict() for row in rows], "left_out": left_out}
+            self.stdout.write(json.dumps(body))
             return
         self.stdout.write(
             f"{'policy':<32} {'trades':>6} {'$/day':>9} {'95% CI':>21} {'sharpe':>7} "
@@ -67,3 +80,8 @@ class Command(BaseCommand):
                 f"{r.diff_vs_baseline_usd:>12.1f} [{r.diff_ci_low_usd:>8.1f}, "
                 f"{r.diff_ci_high_usd:>8.1f}] {r.p_value:>6.3f}"
             )
+        for r in rows:
+            if r.note:
+                self.stdout.write(f"{r.name}: {r.note}")
+        for why in left_out:
+            self.stdout.write(why)

@@ -28,8 +28,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from tests.builders import pick_call
 from trading.deribit.client import DeribitClient
-from trading.deribit.models import Instrument, Ticker
 from trading.deribit.simulator import SimulatedExchange
 
 SATOSHI = Decimal("0.00000001")
@@ -46,26 +46,6 @@ def close(actual: Decimal | float, expected: Decimal) -> bool:
     """Equal to within a few satoshi of rounding."""
     value = Decimal(repr(actual)) if isinstance(actual, float) else actual
     return abs(value - expected) <= TOLERANCE
-
-
-def pick_call(sim_client: DeribitClient) -> tuple[Instrument, Ticker]:
-    """The 19DEC25 call nearest 0.15 delta whose top bid shows less than 9 BTC."""
-    calls = [
-        i
-        for i in sim_client.get_instruments("BTC")
-        if i.option_type == "call" and i.expiry == datetime(2025, 12, 19, 8, tzinfo=UTC)
-    ]
-    best: tuple[float, Instrument, Ticker] | None = None
-    for instrument in calls:
-        ticker = sim_client.ticker(instrument.instrument_name)
-        assert ticker.greeks is not None
-        amount = ticker.best_bid_amount or 0
-        if ticker.best_bid_price and 0 < amount < 9:
-            score = abs(ticker.greeks.delta - 0.15)
-            if best is None or score < best[0]:
-                best = (score, instrument, ticker)
-    assert best is not None, "no suitable call on the simulated chain"
-    return best[1], best[2]
 
 
 def test_it_books_a_covered_call_as_a_trader_computes_it(

@@ -16,8 +16,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from tests.trading.deribit.test_covered_call import pick_call
-from tests.trading.test_risk import (
+from tests.builders import (
     CALL,
     CALL_2,
     failed_names,
@@ -25,6 +24,7 @@ from tests.trading.test_risk import (
     make_portfolio,
     make_quote,
     open_call,
+    pick_call,
     sell,
     short,
 )

@@ -20,6 +20,7 @@ import pytest
 from tests.trading.deribit.conftest import SIM_START, make_client, make_exchange
 from trading.deribit.client import DeribitClient
 from trading.deribit.simulator import SimulatedExchange, SyntheticMarket
+from trading.deribit.simulator.dispatch import handle
 from trading.deribit.simulator.settlement import next_sample_ms
 from trading.domain.instruments import format_expiry_code
 from trading.domain.market_model import MarketModel, MarketModelParams, default_currency_params
@@ -75,7 +76,7 @@ def model_windows(params: MarketModelParams | None, days: Iterable[datetime]) ->
 
 def delivery_prices(exchange: SimulatedExchange, index: str) -> list[tuple[str, float]]:
     """`public/get_delivery_prices` of the exchange, newest first."""
-    reply = exchange.handle("public/get_delivery_prices", {"index_name": index, "count": 50})
+    reply = handle(exchange, "public/get_delivery_prices", {"index_name": index, "count": 50})
     return [(row["date"], row["delivery_price"]) for row in reply["data"]]
 
 
@@ -84,14 +85,14 @@ def run(jumps_s: Sequence[float], *, seed: int = SEED) -> list[tuple[str, float]
     exchange = make_exchange(seed=seed)
     for jump in jumps_s:
         exchange.clock.advance(jump)
-        exchange.handle("public/get_time", {})
+        handle(exchange, "public/get_time", {})
     return delivery_prices(exchange, "btc_usd")
 
 
 def test_it_delivers_at_the_mean_of_the_index_over_the_half_hour_before_eight() -> None:
     exchange = make_exchange()
     exchange.clock.set_ms(ms(DAYS[1]) + 1000)  # one jump over two settlements
-    exchange.handle("public/get_time", {})
+    handle(exchange, "public/get_time", {})
 
     for window in model_windows(None, DAYS[:2]):
         index, day = f"{window.currency.lower()}_usd", f"{window.settlement:%Y-%m-%d}"
@@ -117,9 +118,9 @@ def test_the_same_seed_and_clock_jumps_give_the_same_delivery_prices() -> None:
 def test_a_window_the_clock_lands_in_is_still_averaged_whole() -> None:
     exchange = make_exchange()
     exchange.clock.set_ms(ms(DAYS[0] - timedelta(minutes=14, seconds=30)))  # 07:45:30
-    exchange.handle("public/get_time", {})
+    handle(exchange, "public/get_time", {})
     exchange.clock.set_ms(ms(DAYS[0]) + 1000)
-    exchange.handle("public/get_time", {})
+    handle(exchange, "public/get_time", {})
     (btc, _) = model_windows(None, DAYS[:1])
     assert dict(delivery_prices(exchange, "btc_usd"))["2025-12-11"] == round(btc.twap, 2)
     assert len(exchange.deliveries.samples("btc_usd", "2025-12-11")) == 30

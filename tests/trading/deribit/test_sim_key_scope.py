@@ -11,9 +11,10 @@ import time
 import httpx
 import pytest
 
-from tests.trading.deribit.test_run_exchange_sim import REPO_ROOT, free_port
+from tests.workers import REPO_ROOT, free_port
 from trading.deribit.errors import AuthError
 from trading.deribit.simulator import AccountConfig, SimConfig, SimulatedExchange
+from trading.deribit.simulator.dispatch import handle
 from trading.deribit.simulator.exchange import READ_ONLY_KEY_SCOPE
 
 
@@ -23,7 +24,7 @@ def _auth(ex: SimulatedExchange) -> dict[str, object]:
         "client_id": "optionsdesk-sim",
         "client_secret": "optionsdesk-sim-secret",
     }
-    result: dict[str, object] = ex.handle("public/auth", params)
+    result: dict[str, object] = handle(ex, "public/auth", params)
     return result
 
 
@@ -37,9 +38,10 @@ def test_a_read_only_key_reads_but_its_orders_are_forbidden() -> None:
     ex = SimulatedExchange(config)
     token = f"Bearer {_auth(ex)['access_token']}"
     assert "trade:read_write" not in str(_auth(ex)["scope"])
-    assert ex.handle("private/get_positions", {"currency": "BTC"}, authorization=token) == []
+    assert handle(ex, "private/get_positions", {"currency": "BTC"}, authorization=token) == []
     with pytest.raises(AuthError) as refused:
-        ex.handle(
+        handle(
+            ex,
             "private/buy",
             {"instrument_name": "BTC-PERPETUAL", "amount": 10, "type": "market"},
             authorization=token,

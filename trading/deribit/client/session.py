@@ -104,6 +104,7 @@ class RpcSession:
         self._auth_lock = threading.RLock()
         self._instruments_cache: dict[tuple[str, str, bool], tuple[float, list[Instrument]]] = {}
         self.request_count = 0
+        self._count_lock = threading.Lock()  # reads may be sent from several threads
 
     def __repr__(self) -> str:
         return f"DeribitClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
@@ -154,7 +155,8 @@ class RpcSession:
             except ExchangeUnavailableError as exc:
                 exc.request_sent = False  # failed while authenticating, before this request
                 raise
-        self.request_count += 1
+        with self._count_lock:
+            self.request_count += 1
         started_s = time.perf_counter()
         try:
             response = self._http.post(

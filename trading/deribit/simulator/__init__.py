@@ -7,12 +7,14 @@ Typical test use::
                            transport=exchange_transport(exchange))
     exchange.faults.inject("drop_reply", methods=["private/sell"])
     exchange.clock.advance(3600)
+    handle(exchange, "public/get_time", {})  # a method straight, without HTTP
 """
 
 from __future__ import annotations
 
 from trading.deribit.simulator.app import DeribitSimApp, create_app, sim_state
 from trading.deribit.simulator.clock import SimClock
+from trading.deribit.simulator.dispatch import handle
 from trading.deribit.simulator.exchange import AccountConfig, SimConfig, SimulatedExchange
 from trading.deribit.simulator.faults import FaultInjector, FaultRule
 from trading.deribit.simulator.market import ReplayMarket, SyntheticMarket
@@ -39,6 +41,7 @@ __all__ = [
     "SyntheticMarket",
     "create_app",
     "exchange_transport",
+    "handle",
     "serve",
     "sim_state",
 ]

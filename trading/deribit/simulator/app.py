@@ -22,7 +22,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from trading.deribit.errors import DeribitError, InvalidParamsError
+from trading.deribit.errors import (
+    DeribitError,
+    InvalidParamsError,
+    RateLimitError,
+    SettlementInProgressError,
+    error_from_response,
+)
+from trading.deribit.simulator.dispatch import handle_wire
 from trading.deribit.simulator.encoding import dumps, envelope_bytes
 from trading.deribit.simulator.exchange import SimulatedExchange
 from trading.deribit.simulator.faults import FaultRule
@@ -186,7 +193,8 @@ class DeribitSimApp:
         authorization = headers.get(b"authorization", b"").decode() or None
         client = scope.get("client") or ("127.0.0.1", 0)
         try:
-            result = self.exchange.handle_wire(
+            result = handle_wire(
+                self.exchange,
                 request.method,
                 request.params,
                 authorization=authorization,
@@ -215,17 +223,11 @@ class DeribitSimApp:
             return True
         error: DeribitError | None = None
         if "rate_limit" in faults:
-            from trading.deribit.errors import RateLimitError
-
             self.exchange.revoke_tokens()
             error = RateLimitError()
         elif "settlement" in faults:
-            from trading.deribit.errors import SettlementInProgressError
-
             error = SettlementInProgressError()
         elif "error" in faults:
-            from trading.deribit.errors import error_from_response
-
             rule = faults["error"]
             error = error_from_response({"code": rule.code, "message": rule.message})
         if error is None:
@@ -305,7 +307,7 @@ def sim_state(ex: SimulatedExchange) -> dict[str, Any]:
                 {"client_id": a.client_id, "balances": {k: float(v) for k, v in a.balances.items()}}
                 for a in ex.accounts.values()
             ],
-            "open_orders": len(ex.open_orders),
+            "open_orders": len(ex.books.open_orders),
             "faults": [rule.model_dump() for rule in ex.faults.pending()],
             "requests": dict(ex.request_counts),
         }

@@ -90,7 +90,7 @@ def _public_trades(ex: SimulatedExchange, params: Params, *, by_time: bool) -> d
     sorting = params.choice("sorting", SORTINGS, "default")
     trades = [
         t
-        for t in ex.trades.get(spec.currency, [])
+        for t in ex.books.trades_of(spec.currency)
         if t.order.spec.instrument_name == spec.instrument_name
         and start <= t.timestamp <= end
         and start_seq <= t.trade_seq <= end_seq
@@ -144,7 +144,9 @@ def get_account_summaries(
     currencies = [c for c in ex.market.currencies] + [
         c for c in acc.balances if c not in ex.market.currencies
     ]
-    summaries = [account_summary(ex, acc, c) for c in currencies]
+    venue = ex.venue()
+    limits = ex.config.rate_limits
+    summaries = [account_summary(venue, acc, c, limits=limits) for c in currencies]
     identity_keys = ("id", "username", "system_name", "email", "type", "creation_timestamp")
     first = summaries[0]
     result: dict[str, Any] = {key: first[key] for key in identity_keys}
@@ -188,7 +190,7 @@ def get_settlement_history_by_currency(
 ) -> dict[str, Any]:
     """`private/get_settlement_history_by_currency`: your deliveries, newest first."""
     currency = params.text("currency")
-    rows = ex.settlement_events.get(_account(account).account_id, [])
+    rows = ex.books.settlement_history(_account(account))
     return _settlements([r for r in rows if r["currency"] == currency], params)
 
 
@@ -197,15 +199,11 @@ def get_settlement_history_by_instrument(
 ) -> dict[str, Any]:
     """`private/get_settlement_history_by_instrument`."""
     name = params.text("instrument_name")
-    rows = ex.settlement_events.get(_account(account).account_id, [])
+    rows = ex.books.settlement_history(_account(account))
     return _settlements([r for r in rows if r["instrument_name"] == name], params)
 
 
 # ------------------------------------------------------------------ private: orders
-
-
-def _own_orders(ex: SimulatedExchange, acc: Account, orders: Iterable[SimOrder]) -> list[SimOrder]:
-    return [o for o in orders if o.account_id == acc.account_id]
 
 
 def get_open_orders(
@@ -213,7 +211,7 @@ def get_open_orders(
 ) -> list[dict[str, Any]]:
     """`private/get_open_orders`: every open order of the account."""
     kind = params.text("kind", None)
-    orders = _own_orders(ex, _account(account), ex.open_orders.values())
+    orders = ex.books.account_open_orders(_account(account))
     return [o.to_json() for o in orders if kind in (None, "any", o.spec.kind)]
 
 
@@ -223,7 +221,7 @@ def get_open_orders_by_instrument(
     """`private/get_open_orders_by_instrument`."""
     spec = ex.spec(params.text("instrument_name"))
     order_type = params.text("type", "all")
-    orders = _own_orders(ex, _account(account), ex.open_orders.values())
+    orders = ex.books.account_open_orders(_account(account))
     return [
         o.to_json()
         for o in orders
@@ -250,7 +248,9 @@ def get_order_history_by_instrument(
     """`private/get_order_history_by_instrument`: closed orders with fills (newest first);
     `include_unfilled=true` adds those cancelled without a fill."""
     name = params.text("instrument_name")
-    orders = [o for o in ex.account_orders(_account(account)) if o.spec.instrument_name == name]
+    orders = [
+        o for o in ex.books.account_orders(_account(account)) if o.spec.instrument_name == name
+    ]
     return _history(orders, params)
 
 
@@ -262,7 +262,7 @@ def get_order_history_by_currency(
     kind = params.text("kind", None)
     orders = [
         o
-        for o in ex.account_orders(_account(account))
+        for o in ex.books.account_orders(_account(account))
         if o.spec.currency == currency and kind in (None, "any", o.spec.kind)
     ]
     return _history(orders, params)
@@ -271,7 +271,7 @@ def get_order_history_by_currency(
 def cancel_all_by_instrument(ex: SimulatedExchange, params: Params, account: Account | None) -> int:
     """`private/cancel_all_by_instrument`: number of orders cancelled."""
     spec = ex.spec(params.text("instrument_name"))
-    return cancel_many(ex, _account(account), instrument_name=spec.instrument_name)
+    return cancel_many(ex.venue(), _account(account), instrument_name=spec.instrument_name)
 
 
 # ------------------------------------------------------------------ private: trades
@@ -308,7 +308,7 @@ def _instrument_trades(ex: SimulatedExchange, params: Params) -> list[SimTrade]:
     spec = ex.spec(params.text("instrument_name"))
     return [
         t
-        for t in ex.trades.get(spec.currency, [])
+        for t in ex.books.trades_of(spec.currency)
         if t.order.spec.instrument_name == spec.instrument_name
     ]
 
@@ -334,7 +334,7 @@ def get_user_trades_by_currency_and_time(
     """`private/get_user_trades_by_currency_and_time`."""
     currency = params.text("currency")
     kind = params.text("kind", None)
-    trades = [t for t in ex.trades.get(currency, []) if kind in (None, "any", t.order.spec.kind)]
+    trades = [t for t in ex.books.trades_of(currency) if kind in (None, "any", t.order.spec.kind)]
     return _user_trades(ex, _account(account), params, trades, by_time=True)
 
 
@@ -342,9 +342,9 @@ def get_user_trades_by_order(
     ex: SimulatedExchange, params: Params, account: Account | None
 ) -> list[dict[str, Any]]:
     """`private/get_user_trades_by_order`: the fills of one of your orders (a list)."""
-    order = find_order(ex, _account(account), params.text("order_id"))
+    order = find_order(ex.venue(), _account(account), params.text("order_id"))
     sorting = params.choice("sorting", SORTINGS, "default")
-    trades = [t for t in ex.trades.get(order.spec.currency, []) if t.order is order]
+    trades = [t for t in ex.books.trades_of(order.spec.currency) if t.order is order]
     trades.sort(key=lambda t: t.trade_seq, reverse=sorting == "desc")
     return [t.user_json() for t in trades]
 

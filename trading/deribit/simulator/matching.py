@@ -33,8 +33,8 @@ from trading.deribit.simulator.accounts import (
     short_option_initial_margin,
     to_decimal,
 )
-from trading.deribit.simulator.exchange import SimulatedExchange, Valuation
 from trading.deribit.simulator.instruments import InstrumentSpec, check_label
+from trading.deribit.simulator.listing import Valuation
 from trading.deribit.simulator.orders import (
     BookLevel,
     SimOrder,
@@ -44,6 +44,8 @@ from trading.deribit.simulator.orders import (
     take_liquidity,
 )
 from trading.deribit.simulator.params import Params
+from trading.deribit.simulator.portfolio import available_funds
+from trading.deribit.simulator.venue import Venue
 from trading.domain.instruments import quantize_price
 
 ZERO = Decimal(0)
@@ -66,9 +68,9 @@ def price_band(value: Valuation) -> tuple[Decimal, Decimal]:
     )
 
 
-def book_side(ex: SimulatedExchange, value: Valuation, *, bids: bool) -> list[BookLevel]:
+def book_side(venue: Venue, value: Valuation, *, bids: bool) -> list[BookLevel]:
     """The market maker's bids (or asks) for an instrument, net of liquidity already taken."""
-    consumed = ex.consumed.setdefault((value.spec.instrument_name, bids), {})
+    consumed = venue.books.taken(value.spec.instrument_name, bids=bids)
     price = value.best_bid_price if bids else value.best_ask_price
     amount = value.best_bid_amount if bids else value.best_ask_amount
     return market_maker_levels(value.spec, price or 0.0, amount, is_bid=bids, consumed=consumed)
@@ -77,26 +79,24 @@ def book_side(ex: SimulatedExchange, value: Valuation, *, bids: bool) -> list[Bo
 # ------------------------------------------------------------------ placing
 
 
-def place_order(
-    ex: SimulatedExchange, account: Account, direction: str, params: Params
-) -> dict[str, Any]:
+def place_order(venue: Venue, account: Account, direction: str, params: Params) -> dict[str, Any]:
     """`private/buy` and `private/sell`."""
-    if ex.in_settlement():
+    if venue.in_settlement:
         raise SettlementInProgressError()
-    spec = ex.spec(params.text("instrument_name"), code=10020)
-    if not ex.is_live(spec):
+    spec = venue.listing.spec(params.text("instrument_name"), code=10020)
+    if not venue.is_live(spec):
         raise NotFoundError("invalid_or_unsupported_instrument", code=10020)
     order_type = params.choice("type", ("limit", "market"), "limit")
     amount = _amount(spec, params)
-    value = ex.valuation(spec.instrument_name)
+    value = venue.listing.valuation(spec.instrument_name)
     price = _limit_price(spec, value, direction, order_type, params)
     label = params.text("label", "")
     check_label(label)
     reduce_only = params.flag("reduce_only", False)
     if reduce_only:
-        amount = _reduce_only_amount(ex, account, spec, direction, amount)
+        amount = _reduce_only_amount(venue, account, spec, direction, amount)
     order = SimOrder(
-        order_id=ex.next_id("order", spec.currency),
+        order_id=venue.books.next_id("order", spec.currency),
         account_id=account.account_id,
         spec=spec,
         direction=direction,
@@ -108,15 +108,15 @@ def place_order(
         post_only=params.flag("post_only", False),
         reject_post_only=params.flag("reject_post_only", False),
         reduce_only=reduce_only,
-        creation_ms=ex.now_ms(),
-        last_update_ms=ex.now_ms(),
+        creation_ms=venue.now_ms,
+        last_update_ms=venue.now_ms,
     )
     if order.post_only and order_type == "limit":
-        _apply_post_only(ex, order, value)
+        _apply_post_only(venue, order, value)
     if not reduce_only:
-        _check_funds(ex, account, order, value)
-    ex.orders[order.order_id] = order
-    trades = _execute(ex, account, order, value)
+        _check_funds(venue, account, order, value)
+    venue.books.add_order(order)
+    trades = _execute(venue, account, order, value)
     return {"order": order.to_json(), "trades": [t.user_json() for t in trades]}
 
 
@@ -151,17 +151,14 @@ def _limit_price(
 
 
 def _reduce_only_amount(
-    ex: SimulatedExchange, account: Account, spec: InstrumentSpec, direction: str, amount: Decimal
+    venue: Venue, account: Account, spec: InstrumentSpec, direction: str, amount: Decimal
 ) -> Decimal:
-    size = ex.position(account, spec).size
+    size = venue.books.position(account, spec).size
     resting = sum(
         (
             o.remaining
-            for o in ex.open_orders.values()
-            if o.account_id == account.account_id
-            and o.spec is spec
-            and o.reduce_only
-            and o.direction == direction
+            for o in venue.books.account_open_orders(account)
+            if o.spec is spec and o.reduce_only and o.direction == direction
         ),
         ZERO,
     )
@@ -171,8 +168,8 @@ def _reduce_only_amount(
     return min(amount, round_to_lot(reducible, spec.min_trade_amount) or reducible)
 
 
-def _apply_post_only(ex: SimulatedExchange, order: SimOrder, value: Valuation) -> None:
-    opposite = book_side(ex, value, bids=order.direction == "sell")
+def _apply_post_only(venue: Venue, order: SimOrder, value: Valuation) -> None:
+    opposite = book_side(venue, value, bids=order.direction == "sell")
     if not opposite:
         return
     best = opposite[0].price
@@ -187,25 +184,19 @@ def _apply_post_only(ex: SimulatedExchange, order: SimOrder, value: Valuation) -
         raise OrderRejectedError("post_only_reject", code=11054)
 
 
-def margin_needed(
-    ex: SimulatedExchange, account: Account, order: SimOrder, value: Valuation
-) -> Decimal:
+def margin_needed(venue: Venue, account: Account, order: SimOrder, value: Valuation) -> Decimal:
     """Initial margin (coin) an order would add if fully filled."""
     spec = order.spec
     if not spec.is_option:
         return coin(order.remaining / to_decimal(value.mark_price) * Decimal("0.02"))
     if order.direction == "buy":
         return coin(order.remaining * order.price + option_fee(order.remaining, order.price))
-    size = ex.position(account, spec).size
+    size = venue.books.position(account, spec).size
     resting_sells = sum(
         (
             o.remaining
-            for o in ex.open_orders.values()
-            if o.account_id == account.account_id
-            and o.spec is spec
-            and o.direction == "sell"
-            and o is not order
-            and not o.reduce_only
+            for o in venue.books.account_open_orders(account)
+            if o.spec is spec and o.direction == "sell" and o is not order and not o.reduce_only
         ),
         ZERO,
     )
@@ -220,45 +211,41 @@ def margin_needed(
     )
 
 
-def _check_funds(
-    ex: SimulatedExchange, account: Account, order: SimOrder, value: Valuation
-) -> None:
-    from trading.deribit.simulator.portfolio import account_summary
-
-    available = Decimal(repr(account_summary(ex, account, order.spec.currency)["available_funds"]))
-    if margin_needed(ex, account, order, value) > available:
+def _check_funds(venue: Venue, account: Account, order: SimOrder, value: Valuation) -> None:
+    available = Decimal(repr(float(available_funds(venue, account, order.spec.currency))))
+    if margin_needed(venue, account, order, value) > available:
         raise InsufficientFundsError()
 
 
 # ------------------------------------------------------------------ executing
 
 
-def _execute(
-    ex: SimulatedExchange, account: Account, order: SimOrder, value: Valuation
-) -> list[SimTrade]:
-    book = book_side(ex, value, bids=order.direction == "sell")
+def _execute(venue: Venue, account: Account, order: SimOrder, value: Valuation) -> list[SimTrade]:
+    book = book_side(venue, value, bids=order.direction == "sell")
     limit = None if order.order_type == "market" else order.price
     fills = take_liquidity(order.direction, limit, order.remaining, book)
     if order.time_in_force == "fill_or_kill" and sum((a for _, a in fills), ZERO) < order.remaining:
-        ex.close_order(order, "cancelled", reason="user_request")
+        venue.books.close_order(order, "cancelled", now_ms=venue.now_ms, reason="user_request")
         return []
-    trades = [book_fill(ex, account, order, price, amount, "T", value) for price, amount in fills]
+    trades = [
+        book_fill(venue, account, order, price, amount, "T", value) for price, amount in fills
+    ]
     if order.remaining == 0:
-        ex.close_order(order, "filled")
+        venue.books.close_order(order, "filled", now_ms=venue.now_ms)
     elif order.order_type == "market" or order.time_in_force in (
         "immediate_or_cancel",
         "fill_or_kill",
     ):
-        ex.close_order(order, "cancelled", reason="user_request")
+        venue.books.close_order(order, "cancelled", now_ms=venue.now_ms, reason="user_request")
     else:
-        ex.open_orders[order.order_id] = order
+        venue.books.rest(order)
     for trade in trades:
         trade.state_after = order.order_state
     return trades
 
 
 def book_fill(
-    ex: SimulatedExchange,
+    venue: Venue,
     account: Account,
     order: SimOrder,
     price: Decimal,
@@ -270,7 +257,7 @@ def book_fill(
     spec = order.spec
     signed = amount if order.direction == "buy" else -amount
     index = to_decimal(round(value.index_price, 2))
-    position = ex.position(account, spec)
+    position = venue.books.position(account, spec)
     realized = position.apply_fill(signed, price, index)
     if spec.is_option:
         fee = option_fee(amount, price)
@@ -280,15 +267,16 @@ def book_fill(
         account.credit(spec.currency, realized - fee)
     account.session_rpl[spec.currency] = account.session_rpl.get(spec.currency, ZERO) + realized
     account.drop_flat_positions()
-    order.record_fill(amount, price, ex.now_ms())
+    order.record_fill(amount, price, venue.now_ms)
     if liquidity == "T":
-        consumed = ex.consumed.setdefault((spec.instrument_name, order.direction == "sell"), {})
-        consumed[price] = consumed.get(price, ZERO) + amount
+        venue.books.take(
+            spec.instrument_name, bids=order.direction == "sell", price=price, amount=amount
+        )
     trade = SimTrade(
-        trade_id=ex.next_id("trade", spec.currency),
-        trade_seq=_next_seq(ex, spec.instrument_name),
+        trade_id=venue.books.next_id("trade", spec.currency),
+        trade_seq=venue.books.next_trade_seq(spec.instrument_name),
         order=order,
-        timestamp=ex.now_ms(),
+        timestamp=venue.now_ms,
         price=price,
         amount=amount,
         liquidity=liquidity,
@@ -298,49 +286,35 @@ def book_fill(
         mark_price=value.mark_price,
         underlying_price=value.underlying_price if spec.is_option else None,
         iv=value.mark_iv if spec.is_option else None,
-        tick_direction=_tick_direction(ex, spec.instrument_name, price),
+        tick_direction=venue.books.tick_direction(spec.instrument_name, price),
         state_after=order.order_state,
     )
-    ex.trades.setdefault(spec.currency, []).append(trade)
+    venue.books.record_trade(trade)
     return trade
 
 
-def _next_seq(ex: SimulatedExchange, instrument_name: str) -> int:
-    ex.trade_seq[instrument_name] = ex.trade_seq.get(instrument_name, 0) + 1
-    return ex.trade_seq[instrument_name]
-
-
-def _tick_direction(ex: SimulatedExchange, instrument_name: str, price: Decimal) -> int:
-    last = ex.last_trade_price.get(instrument_name)
-    ex.last_trade_price[instrument_name] = price
-    if last is None or price > last:
-        return 0
-    return 2 if price < last else 1
-
-
-def match_resting_orders(ex: SimulatedExchange) -> None:
+def match_resting_orders(venue: Venue) -> None:
     """Fill resting orders the market maker's new quote crosses (maker fills at their price)."""
-    for order in list(ex.open_orders.values()):
-        if not ex.is_live(order.spec):
+    for order in venue.books.resting():
+        if not venue.is_live(order.spec):
             continue
         try:
-            value = ex.valuation(order.spec.instrument_name)
+            value = venue.listing.valuation(order.spec.instrument_name)
         except NotFoundError:
             continue
-        levels = book_side(ex, value, bids=order.direction == "sell")
+        levels = book_side(venue, value, bids=order.direction == "sell")
         available = sum((lv.amount for lv in levels if _crossed(order, lv.price)), ZERO)
         amount = min(order.remaining, available)
         if amount <= 0:
             continue
-        account = ex.accounts[order.account_id]
-        book_fill(ex, account, order, order.price, amount, "M", value)
-        consumed = ex.consumed.setdefault(
-            (order.spec.instrument_name, order.direction == "sell"), {}
+        account = venue.books.account(order.account_id)
+        book_fill(venue, account, order, order.price, amount, "M", value)
+        bids = order.direction == "sell"
+        venue.books.take(
+            order.spec.instrument_name, bids=bids, price=levels[0].price, amount=amount
         )
-        best = levels[0].price
-        consumed[best] = consumed.get(best, ZERO) + amount
         if order.remaining == 0:
-            ex.close_order(order, "filled")
+            venue.books.close_order(order, "filled", now_ms=venue.now_ms)
 
 
 def _crossed(order: SimOrder, level_price: Decimal) -> bool:
@@ -350,19 +324,19 @@ def _crossed(order: SimOrder, level_price: Decimal) -> bool:
 # ------------------------------------------------------------------ edit / cancel
 
 
-def find_order(ex: SimulatedExchange, account: Account, order_id: str) -> SimOrder:
+def find_order(venue: Venue, account: Account, order_id: str) -> SimOrder:
     """An order of this account by id (10004 when unknown)."""
-    order = ex.orders.get(order_id)
-    if order is None or order.account_id != account.account_id:
+    order = venue.books.order_of(account, order_id)
+    if order is None:
         raise NotFoundError("order_not_found", code=10004)
     return order
 
 
-def edit_order(ex: SimulatedExchange, account: Account, params: Params) -> dict[str, Any]:
+def edit_order(venue: Venue, account: Account, params: Params) -> dict[str, Any]:
     """`private/edit`: new amount and price for an open order, then match again."""
-    if ex.in_settlement():
+    if venue.in_settlement:
         raise SettlementInProgressError()
-    order = find_order(ex, account, params.text("order_id"))
+    order = find_order(venue, account, params.text("order_id"))
     if not order.is_open:
         raise OrderNotOpenError()
     amount = _amount(order.spec, params)
@@ -370,38 +344,38 @@ def edit_order(ex: SimulatedExchange, account: Account, params: Params) -> dict[
         raise InvalidParamsError(data={"param": "amount", "reason": "below filled amount"})
     price = params.number("price", order.price)
     order.spec.check_price(price)
-    value = ex.valuation(order.spec.instrument_name)
+    value = venue.listing.valuation(order.spec.instrument_name)
     previous = (order.amount, order.price)
     order.amount, order.price = amount, Decimal(price)
     order.post_only = params.flag("post_only", order.post_only)
     if order.post_only:
-        _apply_post_only(ex, order, value)
+        _apply_post_only(venue, order, value)
     try:
         if not order.reduce_only:
-            _check_funds(ex, account, order, value)
+            _check_funds(venue, account, order, value)
     except InsufficientFundsError:
         order.amount, order.price = previous
         raise
     order.replaced = True
-    order.last_update_ms = ex.now_ms()
-    ex.open_orders.pop(order.order_id, None)
-    trades = _execute(ex, account, order, value)
+    order.last_update_ms = venue.now_ms
+    venue.books.lift(order)
+    trades = _execute(venue, account, order, value)
     return {"order": order.to_json(), "trades": [t.user_json() for t in trades]}
 
 
-def cancel_order(ex: SimulatedExchange, account: Account, order_id: str) -> dict[str, Any]:
+def cancel_order(venue: Venue, account: Account, order_id: str) -> dict[str, Any]:
     """`private/cancel`: 11044 when the order is already closed."""
-    if ex.in_settlement():
+    if venue.in_settlement:
         raise SettlementInProgressError()
-    order = find_order(ex, account, order_id)
+    order = find_order(venue, account, order_id)
     if not order.is_open:
         raise OrderNotOpenError()
-    ex.close_order(order, "cancelled", reason="user_request")
+    venue.books.close_order(order, "cancelled", now_ms=venue.now_ms, reason="user_request")
     return order.to_json()
 
 
 def cancel_many(
-    ex: SimulatedExchange,
+    venue: Venue,
     account: Account,
     *,
     label: str | None = None,
@@ -409,18 +383,16 @@ def cancel_many(
     instrument_name: str | None = None,
 ) -> int:
     """Cancel the account's open orders (optionally by label/currency/instrument); the count."""
-    if ex.in_settlement():
+    if venue.in_settlement:
         raise SettlementInProgressError()
     count = 0
-    for order in list(ex.open_orders.values()):
-        if order.account_id != account.account_id:
-            continue
+    for order in venue.books.account_open_orders(account):
         if label is not None and order.label != label:
             continue
         if currency is not None and order.spec.currency != currency:
             continue
         if instrument_name is not None and order.spec.instrument_name != instrument_name:
             continue
-        ex.close_order(order, "cancelled", reason="user_request")
+        venue.books.close_order(order, "cancelled", now_ms=venue.now_ms, reason="user_request")
         count += 1
     return count

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from trading.deribit.limiter import LimiterConfig
 from trading.deribit.simulator.accounts import (
     PERP_IM,
     PERP_MM,
@@ -22,7 +23,8 @@ from trading.deribit.simulator.accounts import (
     short_option_maintenance_margin,
     to_decimal,
 )
-from trading.deribit.simulator.exchange import SimulatedExchange, Valuation
+from trading.deribit.simulator.listing import Valuation
+from trading.deribit.simulator.venue import Venue
 
 ZERO = Decimal(0)
 
@@ -62,14 +64,12 @@ class Totals:
     theta: float = 0.0
 
 
-def position_figures(
-    ex: SimulatedExchange, account: Account, position: PositionState
-) -> PositionFigures:
+def position_figures(venue: Venue, account: Account, position: PositionState) -> PositionFigures:
     """Mark-to-market, margin and greeks of one position."""
-    value = ex.valuation(position.instrument_name)
+    value = venue.listing.valuation(position.instrument_name)
     mark = to_decimal(value.mark_price)
     size = position.size
-    orders_margin = open_orders_margin(ex, account, position.instrument_name)
+    orders_margin = open_orders_margin(venue, account, position.instrument_name)
     if position.kind == "option":
         spec = value.spec
         short = max(-size, ZERO)
@@ -114,7 +114,7 @@ def position_figures(
     )
 
 
-def open_orders_margin(ex: SimulatedExchange, account: Account, instrument_name: str) -> Decimal:
+def open_orders_margin(venue: Venue, account: Account, instrument_name: str) -> Decimal:
     """Initial margin reserved by the account's resting orders in one instrument.
 
     Resting option sells reserve the short-option margin of the part the long position does
@@ -123,20 +123,18 @@ def open_orders_margin(ex: SimulatedExchange, account: Account, instrument_name:
     """
     resting = [
         o
-        for o in ex.open_orders.values()
-        if o.account_id == account.account_id
-        and o.spec.instrument_name == instrument_name
-        and not o.reduce_only
+        for o in venue.books.account_open_orders(account)
+        if o.spec.instrument_name == instrument_name and not o.reduce_only
     ]
     if not resting:
         return ZERO
-    value = ex.valuation(instrument_name)
+    value = venue.listing.valuation(instrument_name)
     spec = value.spec
     mark = to_decimal(value.mark_price)
     if not spec.is_option:
         return coin(sum((o.remaining for o in resting), ZERO) / mark * PERP_IM)
     sells = sum((o.remaining for o in resting if o.direction == "sell"), ZERO)
-    uncovered = max(sells - max(ex.position(account, spec).size, ZERO), ZERO)
+    uncovered = max(sells - max(venue.books.position(account, spec).size, ZERO), ZERO)
     return short_option_initial_margin(
         uncovered,
         mark,
@@ -146,19 +144,19 @@ def open_orders_margin(ex: SimulatedExchange, account: Account, instrument_name:
     )
 
 
-def totals(ex: SimulatedExchange, account: Account, currency: str) -> Totals:
+def totals(venue: Venue, account: Account, currency: str) -> Totals:
     """Sum the account's positions (and resting orders' margin) in `currency`."""
     result = Totals()
     names = {p.instrument_name for p in account.positions.values() if p.currency == currency}
     names |= {
         o.spec.instrument_name
-        for o in ex.open_orders.values()
-        if o.account_id == account.account_id and o.spec.currency == currency
+        for o in venue.books.account_open_orders(account)
+        if o.spec.currency == currency
     }
     for name in sorted(names):
-        spec = ex.spec(name)
-        position = ex.position(account, spec)
-        fig = position_figures(ex, account, position)
+        spec = venue.listing.spec(name)
+        position = venue.books.position(account, spec)
+        fig = position_figures(venue, account, position)
         if position.size != 0:
             result.figures.append(fig)
         if position.kind == "option":
@@ -177,14 +175,31 @@ def totals(ex: SimulatedExchange, account: Account, currency: str) -> Totals:
     return result
 
 
-def account_summary(
-    ex: SimulatedExchange, account: Account, currency: str, *, extended: bool = False
-) -> dict[str, Any]:
-    """`private/get_account_summary` for one currency."""
-    t = totals(ex, account, currency)
-    balance = account.balance(currency)
+def _equity_and_available(balance: Decimal, t: Totals) -> tuple[Decimal, Decimal]:
     equity = coin(balance + t.options_value + t.futures_upl)
-    available = coin(equity - t.initial_margin)
+    return equity, coin(equity - t.initial_margin)
+
+
+def available_funds(venue: Venue, account: Account, currency: str) -> Decimal:
+    """Equity less the initial margin of positions and resting orders (coin)."""
+    _, available = _equity_and_available(
+        account.balance(currency), totals(venue, account, currency)
+    )
+    return available
+
+
+def account_summary(
+    venue: Venue,
+    account: Account,
+    currency: str,
+    *,
+    limits: LimiterConfig | None,
+    extended: bool = False,
+) -> dict[str, Any]:
+    """`private/get_account_summary` for one currency (`limits`: the exchange's credits)."""
+    t = totals(venue, account, currency)
+    balance = account.balance(currency)
+    equity, available = _equity_and_available(balance, t)
     index = f"{currency.lower()}_usd"
     session_rpl = float(account.session_rpl.get(currency, ZERO))
     result: dict[str, Any] = {
@@ -226,7 +241,7 @@ def account_summary(
         "margin_model": "segregated_sm",
         "portfolio_margining_enabled": False,
         "cross_collateral_enabled": False,
-        "limits": _limits(ex),
+        "limits": _limits(limits),
         # Identity fields: the spec lists them as always present.
         "id": account.account_id,
         "username": account.username,
@@ -234,7 +249,7 @@ def account_summary(
         "email": f"{account.username}@sim.invalid",
         "type": "main",
         "security_keys_enabled": False,
-        "creation_timestamp": ex.started_ms,
+        "creation_timestamp": venue.listing.started_ms,
     }
     if extended:
         result.update(
@@ -249,8 +264,7 @@ def account_summary(
     return result
 
 
-def _limits(ex: SimulatedExchange) -> dict[str, Any]:
-    limits = ex.config.rate_limits
+def _limits(limits: LimiterConfig | None) -> dict[str, Any]:
     if limits is None:
         return {"limits_per_currency": False}
     return {
@@ -268,11 +282,11 @@ def _limits(ex: SimulatedExchange) -> dict[str, Any]:
 
 
 def positions_json(
-    ex: SimulatedExchange, account: Account, currency: str, kind: str | None = None
+    venue: Venue, account: Account, currency: str, kind: str | None = None
 ) -> list[dict[str, Any]]:
     """`private/get_positions` rows."""
     rows = []
-    for fig in totals(ex, account, currency).figures:
+    for fig in totals(venue, account, currency).figures:
         if kind is not None and fig.position.kind != kind:
             continue
         rows.append(position_json(fig))

@@ -47,7 +47,13 @@ def get_account_summary(
 ) -> dict[str, Any]:
     """`private/get_account_summary`."""
     currency = _currency(ex, params)
-    return account_summary(ex, _account(account), currency, extended=params.flag("extended", False))
+    return account_summary(
+        ex.venue(),
+        _account(account),
+        currency,
+        limits=ex.config.rate_limits,
+        extended=params.flag("extended", False),
+    )
 
 
 def get_positions(
@@ -58,16 +64,19 @@ def get_positions(
     currency = _currency(ex, Params({**params.raw, "currency": params.text("currency", "any")}))
     currencies = ex.market.currencies if currency == "any" else [currency]
     rows: list[dict[str, Any]] = []
+    venue = ex.venue()
     for ccy in currencies:
         if ccy in ex.market.currencies:
-            rows.extend(positions_json(ex, _account(account), ccy, None if kind == "any" else kind))
+            rows.extend(
+                positions_json(venue, _account(account), ccy, None if kind == "any" else kind)
+            )
     return rows
 
 
 def get_position(ex: SimulatedExchange, params: Params, account: Account | None) -> dict[str, Any]:
     """`private/get_position` (a flat position when none is held)."""
     spec = ex.spec(params.text("instrument_name"))
-    for row in positions_json(ex, _account(account), spec.currency):
+    for row in positions_json(ex.venue(), _account(account), spec.currency):
         if row["instrument_name"] == spec.instrument_name:
             return row
     raise InvalidParamsError(data={"param": "instrument_name", "reason": "no position"})
@@ -75,38 +84,38 @@ def get_position(ex: SimulatedExchange, params: Params, account: Account | None)
 
 def buy(ex: SimulatedExchange, params: Params, account: Account | None) -> dict[str, Any]:
     """`private/buy`."""
-    return place_order(ex, _account(account), "buy", params)
+    return place_order(ex.venue(), _account(account), "buy", params)
 
 
 def sell(ex: SimulatedExchange, params: Params, account: Account | None) -> dict[str, Any]:
     """`private/sell`."""
-    return place_order(ex, _account(account), "sell", params)
+    return place_order(ex.venue(), _account(account), "sell", params)
 
 
 def edit(ex: SimulatedExchange, params: Params, account: Account | None) -> dict[str, Any]:
     """`private/edit`."""
-    return edit_order(ex, _account(account), params)
+    return edit_order(ex.venue(), _account(account), params)
 
 
 def cancel(ex: SimulatedExchange, params: Params, account: Account | None) -> dict[str, Any]:
     """`private/cancel`."""
-    return cancel_order(ex, _account(account), params.text("order_id"))
+    return cancel_order(ex.venue(), _account(account), params.text("order_id"))
 
 
 def cancel_all(ex: SimulatedExchange, params: Params, account: Account | None) -> int:
     """`private/cancel_all`: number of orders cancelled."""
-    return cancel_many(ex, _account(account))
+    return cancel_many(ex.venue(), _account(account))
 
 
 def cancel_all_by_currency(ex: SimulatedExchange, params: Params, account: Account | None) -> int:
     """`private/cancel_all_by_currency`."""
-    return cancel_many(ex, _account(account), currency=_currency(ex, params))
+    return cancel_many(ex.venue(), _account(account), currency=_currency(ex, params))
 
 
 def cancel_by_label(ex: SimulatedExchange, params: Params, account: Account | None) -> int:
     """`private/cancel_by_label`: number of orders cancelled."""
     currency = params.text("currency", None)
-    return cancel_many(ex, _account(account), label=params.text("label"), currency=currency)
+    return cancel_many(ex.venue(), _account(account), label=params.text("label"), currency=currency)
 
 
 def _order_matches(order: Any, kind: str | None, order_type: str) -> bool:
@@ -122,13 +131,10 @@ def get_open_orders_by_currency(
     currency = _currency(ex, params)
     kind = params.choice("kind", KINDS, None)
     order_type = params.text("type", "all")
-    acc = _account(account)
     return [
         o.to_json()
-        for o in ex.open_orders.values()
-        if o.account_id == acc.account_id
-        and o.spec.currency == currency
-        and _order_matches(o, kind, order_type)
+        for o in ex.books.account_open_orders(_account(account))
+        if o.spec.currency == currency and _order_matches(o, kind, order_type)
     ]
 
 
@@ -136,7 +142,7 @@ def get_order_state(
     ex: SimulatedExchange, params: Params, account: Account | None
 ) -> dict[str, Any]:
     """`private/get_order_state` (open or closed orders)."""
-    return find_order(ex, _account(account), params.text("order_id")).to_json()
+    return find_order(ex.venue(), _account(account), params.text("order_id")).to_json()
 
 
 def get_order_state_by_label(
@@ -147,7 +153,7 @@ def get_order_state_by_label(
     label = params.text("label")
     return [
         o.to_json()
-        for o in ex.account_orders(_account(account))
+        for o in ex.books.account_orders(_account(account))
         if o.label == label and o.spec.currency == currency
     ]
 
@@ -167,7 +173,7 @@ def get_user_trades_by_currency(
     acc = _account(account)
     trades = [
         t
-        for t in ex.trades.get(currency, [])
+        for t in ex.books.trades_of(currency)
         if t.order.account_id == acc.account_id
         and start <= t.timestamp <= end
         and kind in (None, "any", t.order.spec.kind)
@@ -183,7 +189,7 @@ def close_position(
     acc = _account(account)
     spec = ex.spec(params.text("instrument_name"))
     order_type = params.choice("type", ("limit", "market"))
-    size = ex.position(acc, spec).size
+    size = ex.books.position(acc, spec).size
     if size == 0:
         raise InvalidParamsError(data={"param": "instrument_name", "reason": "no open position"})
     order_params: dict[str, Any] = {
@@ -195,7 +201,7 @@ def close_position(
     }
     if order_type == "limit":
         order_params["price"] = params.text("price")
-    return place_order(ex, acc, "sell" if size > 0 else "buy", Params(order_params))
+    return place_order(ex.venue(), acc, "sell" if size > 0 else "buy", Params(order_params))
 
 
 def get_margins(ex: SimulatedExchange, params: Params, account: Account | None) -> dict[str, Any]:

@@ -14,7 +14,8 @@ import pandas as pd
 from trading.deribit.errors import InvalidParamsError
 from trading.deribit.simulator.accounts import Account
 from trading.deribit.simulator.encoding import EncodedResult
-from trading.deribit.simulator.exchange import SimulatedExchange, Valuation
+from trading.deribit.simulator.exchange import SimulatedExchange
+from trading.deribit.simulator.listing import Valuation, currency_of
 from trading.deribit.simulator.matching import book_side, price_band
 from trading.deribit.simulator.orders import BookLevel
 from trading.deribit.simulator.params import Params
@@ -94,7 +95,7 @@ def get_instruments(
     currencies = _currencies(ex, Params({**params.raw, "currency": params.text("currency", "any")}))
     for currency in currencies:
         if expired:
-            specs = [s for s in ex.expired_specs if s.currency == currency]
+            specs = [s for s in ex.listing.expired_specs if s.currency == currency]
             rows.extend(
                 {**s.to_json(), "is_active": False} for s in specs if kind in (None, "option")
             )
@@ -121,7 +122,7 @@ def _trade_stats(ex: SimulatedExchange, currency: str) -> dict[str, tuple[float,
     """(last, high, low) of each instrument traded in the last 24 h."""
     since = ex.now_ms() - DAY_MS
     stats: dict[str, tuple[float, float, float]] = {}
-    for trade in ex.trades.get(currency, []):
+    for trade in ex.books.trades_of(currency):
         if trade.timestamp < since:
             continue
         name = trade.order.spec.instrument_name
@@ -232,8 +233,8 @@ def get_book_summary_by_currency(
         tuple(currencies),
         kind,
         ex.market.now_ms,
-        tuple(len(ex.trades.get(c, [])) for c in currencies),
-        ex.listing_version,
+        tuple(len(ex.books.trades_of(c)) for c in currencies),
+        ex.listing.listing_version,
     )
     cached = ex.reply_cache.get(key)
     if cached is None:
@@ -277,8 +278,9 @@ def ticker_json(ex: SimulatedExchange, value: Valuation) -> dict[str, Any]:
     last, day_high, day_low = _trade_stats(ex, spec.currency).get(
         spec.instrument_name, (None, None, None)
     )
-    bids = book_side(ex, value, bids=True)
-    asks = book_side(ex, value, bids=False)
+    venue = ex.venue()
+    bids = book_side(venue, value, bids=True)
+    asks = book_side(venue, value, bids=False)
     data: dict[str, Any] = {
         "instrument_name": spec.instrument_name,
         "timestamp": ex.now_ms(),
@@ -344,7 +346,7 @@ def _with_user_orders(
     ex: SimulatedExchange, name: str, levels: list[BookLevel], *, bids: bool
 ) -> list[list[float]]:
     merged: dict[Decimal, Decimal] = {lv.price: lv.amount for lv in levels}
-    for order in ex.open_orders.values():
+    for order in ex.books.resting():
         if order.spec.instrument_name == name and (order.direction == "buy") == bids:
             merged[order.price] = merged.get(order.price, Decimal(0)) + order.remaining
     ordered = sorted(merged.items(), reverse=bids)
@@ -361,8 +363,10 @@ def get_order_book(
     value = ex.valuation(params.text("instrument_name"))
     data = ticker_json(ex, value)
     name = value.spec.instrument_name
-    data["bids"] = _with_user_orders(ex, name, book_side(ex, value, bids=True), bids=True)[:depth]
-    data["asks"] = _with_user_orders(ex, name, book_side(ex, value, bids=False), bids=False)[:depth]
+    venue = ex.venue()
+    bids, asks = book_side(venue, value, bids=True), book_side(venue, value, bids=False)
+    data["bids"] = _with_user_orders(ex, name, bids, bids=True)[:depth]
+    data["asks"] = _with_user_orders(ex, name, asks, bids=False)[:depth]
     if data["bids"]:
         data["best_bid_price"], data["best_bid_amount"] = data["bids"][0]
     if data["asks"]:
@@ -473,7 +477,7 @@ def _trade_points(
     be two rows: only the taker row, or the maker row when no taker row exists, is used).
     """
     rows: dict[str, tuple[int, float, float, float]] = {}
-    for trade in ex.trades.get(ex.currency_of(name), []):
+    for trade in ex.books.trades_of(currency_of(name)):
         if trade.order.spec.instrument_name != name:
             continue
         price, amount = float(trade.price), float(trade.amount)
@@ -607,7 +611,7 @@ def get_last_trades_by_currency_and_time(
     sorting = params.choice("sorting", ("asc", "desc", "default"), "default")
     trades = [
         t
-        for t in ex.trades.get(currency, [])
+        for t in ex.books.trades_of(currency)
         if start <= t.timestamp <= end and kind in ("any", t.order.spec.kind)
     ]
     trades.sort(key=lambda t: (t.timestamp, t.trade_seq), reverse=sorting != "asc")

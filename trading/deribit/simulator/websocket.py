@@ -1,7 +1,7 @@
 """Deribit's WebSocket JSON-RPC API on the simulated exchange (`/ws/api/v2`).
 
 One `WsSession` per socket. Requests are the same JSON-RPC methods as over HTTP (answered by
-`SimulatedExchange.handle`), plus what only a socket has:
+`dispatch.handle`), plus what only a socket has:
 
 * `public/subscribe` / `private/subscribe` (`channels: [...]`), `public|private/unsubscribe`,
   `public|private/unsubscribe_all`: the result is the list of channels now (un)subscribed;
@@ -41,10 +41,13 @@ from typing import Any
 
 from trading.deribit.errors import AuthError, DeribitError, InvalidParamsError
 from trading.deribit.simulator.accounts import Account
+from trading.deribit.simulator.dispatch import handle
 from trading.deribit.simulator.encoding import dumps, plain
 from trading.deribit.simulator.exchange import SimulatedExchange
 from trading.deribit.simulator.instruments import InstrumentSpec
 from trading.deribit.simulator.params import Params
+from trading.deribit.simulator.portfolio import account_summary, positions_json
+from trading.deribit.simulator.public_api import get_order_book, ticker_json
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -134,8 +137,6 @@ def _index_channel(ex: SimulatedExchange, name: str, family: str, index: str) ->
 
 
 def _book_levels(ex: SimulatedExchange, instrument: str) -> dict[str, dict[float, float]]:
-    from trading.deribit.simulator.public_api import get_order_book
-
     book = get_order_book(ex, Params({"instrument_name": instrument, "depth": BOOK_DEPTH}), None)
     return {side: {float(p): float(a) for p, a in book[side]} for side in ("bids", "asks")}
 
@@ -242,8 +243,8 @@ class WsSession:
         authorization = self.authorization
         if params.get("access_token"):
             authorization = f"Bearer {params['access_token']}"
-        result = self.ex.handle(
-            method, params, authorization=authorization, client_key=self.client_key
+        result = handle(
+            self.ex, method, params, authorization=authorization, client_key=self.client_key
         )
         if method == "public/auth":
             self.authorization = f"Bearer {result['access_token']}"
@@ -337,10 +338,10 @@ class WsSession:
     def _prime(self) -> None:
         """Take the account's current orders and trades as seen: only changes are sent."""
         assert self.account is not None
-        for order in self.ex.account_orders(self.account):
+        for order in self.ex.books.account_orders(self.account):
             state = (order.order_state, order.filled_amount, order.price, order.amount)
             self._orders_seen[order.order_id] = state
-        self._trades_seen = {c: len(t) for c, t in self.ex.trades.items()}
+        self._trades_seen = self.ex.books.trade_counts()
         self._primed = True
 
     async def _heartbeat(self, now: float) -> bool:
@@ -381,13 +382,13 @@ class WsSession:
     def _user_delta(self) -> _UserDelta:
         assert self.account is not None
         delta = _UserDelta()
-        for order in self.ex.account_orders(self.account):
+        for order in self.ex.books.account_orders(self.account):
             state = (order.order_state, order.filled_amount, order.price, order.amount)
             if self._orders_seen.get(order.order_id) != state:
                 self._orders_seen[order.order_id] = state
                 delta.orders.append(order.to_json())
                 delta.specs[order.spec.instrument_name] = order.spec
-        for currency, trades in self.ex.trades.items():
+        for currency, trades in self.ex.books.trades.items():
             start = self._trades_seen.get(currency, 0)
             for trade in trades[start:]:
                 if trade.order.account_id == self.account.account_id:
@@ -404,8 +405,6 @@ class WsSession:
             return self._book_data(channel)
         data: Any
         if channel.family == "ticker":
-            from trading.deribit.simulator.public_api import ticker_json
-
             assert channel.instrument is not None
             data = ticker_json(ex, ex.valuation(channel.instrument))
             key: Any = {k: v for k, v in data.items() if k != "timestamp"}
@@ -429,12 +428,11 @@ class WsSession:
             ]
             key = quotes.timestamp_ms
         else:  # portfolio
-            from trading.deribit.simulator.portfolio import account_summary
-
             assert self.account is not None
             assert channel.currency is not None
             currencies = ex.market.currencies if channel.currency == "any" else [channel.currency]
-            summaries = [account_summary(ex, self.account, c) for c in currencies]
+            venue, limits = ex.venue(), ex.config.rate_limits
+            summaries = [account_summary(venue, self.account, c, limits=limits) for c in currencies]
             data = summaries[0] if len(summaries) == 1 else summaries
             key = data
         if key == channel.last:
@@ -478,13 +476,12 @@ class WsSession:
             return orders or None
         if channel.family == "trades":
             return trades or None
-        from trading.deribit.simulator.portfolio import positions_json
-
         assert self.account is not None
+        venue = self.ex.venue()
         positions = [
             p
             for currency in {s.currency for s in specs.values()}
-            for p in positions_json(self.ex, self.account, currency)
+            for p in positions_json(venue, self.account, currency)
             if p["instrument_name"] in specs
         ]
         return tuple(  # one notification per instrument, as Deribit groups them

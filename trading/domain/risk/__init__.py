@@ -33,6 +33,7 @@ from trading.domain.risk.capacity import (
     estimate_short_call_margin_usd,
     open_amount_capacity,
     quantize_order_amount,
+    roll_open_amount,
 )
 from trading.domain.risk.drawdown import DrawdownState, drawdown_reset, drawdown_update
 from trading.domain.risk.engine import evaluate_risk
@@ -67,5 +68,6 @@ __all__ = [
     "evaluate_stress",
     "open_amount_capacity",
     "quantize_order_amount",
+    "roll_open_amount",
     "stress_report",
 ]

@@ -61,6 +61,32 @@ def open_amount_capacity(
     return max(min(caps), Decimal(0))
 
 
+def roll_open_amount(
+    new_quote: OptionQuote,
+    inputs: RiskInputs,
+    limits: RiskLimits,
+    *,
+    close_amount: Decimal,
+    close_quote: OptionQuote | None,
+) -> Decimal | None:
+    """The size of a roll's new call: the amount bought back, clamped to the size rails and put
+    on the step (None when that is below the minimum).
+
+    The call bought back frees its holdings, and its expiry's exposure when the new call shares
+    that expiry (`close_quote`'s expiry; no credit when the old call has no quote). One rule
+    for the rule policy's rolls and for validated external ones.
+    """
+    same_expiry = close_quote is not None and close_quote.expiry == new_quote.expiry
+    capacity = open_amount_capacity(
+        new_quote,
+        inputs,
+        limits,
+        closing_amount=close_amount,
+        closing_same_expiry=close_amount if same_expiry else Decimal(0),
+    )
+    return quantize_order_amount(min(close_amount, capacity), new_quote.spec)
+
+
 def estimate_short_call_margin_usd(quote: OptionQuote, amount: Decimal) -> Decimal:
     """Initial margin of selling `amount` calls under Deribit's standard formula, USD.
 
