@@ -33,7 +33,7 @@ from backtests.domain.panel import ChainPanel
 from backtests.domain.simulator import CoveredCallSimulator, SimulationResult, SimulationStopped
 from backtests.domain.sources.base import MarketDataSource
 from backtests.domain.sources.spec import SourceSpec
-from backtests.domain.stress import worst_scenario_loss_pct
+from backtests.domain.stress import MAX_STRESS_POINTS, worst_scenario_loss_pct
 from backtests.domain.training import (
     candidate_examples,
     chat_examples,
@@ -48,6 +48,10 @@ from optionsdesk.redaction import public_error
 logger = logging.getLogger(__name__)
 
 MAX_CURVE_POINTS = 1500
+#: A grid cell keeps a coarser curve: enough for its page, small and quick beside hundreds of
+#: cells (its worst-scenario series is computed at fewer times, interpolated between).
+CELL_CURVE_POINTS = 400
+CELL_STRESS_POINTS = 60
 PROGRESS_EVERY_S = 0.5
 Status = BacktestRun.Status
 
@@ -206,7 +210,7 @@ def _default_name(config: BacktestConfig, source: SourceSpec) -> str:
     s = config.strategy
     return (
         f"{source.underlying} {source.kind} d{s.delta_min:g}-{s.delta_max:g} "
-        f"dte{s.dte_min_days:g}-{s.dte_max_days:g} {config.exit.style.value}"
+        f"dte{s.dte_min_days:g}-{s.dte_max_days:g} {config.exit.style.value.replace('_', ' ')}"
     )
 
 
@@ -283,7 +287,6 @@ def backtest_run_execute(*, run_id: int) -> BacktestRun | None:
             run_id=run_id,
             result=result,
             panel=simulator.panel,
-            with_trades=run.kind != BacktestRun.Kind.GRID_CELL,
             out_of_sample=out_of_sample,
         )
     return BacktestRun.objects.filter(pk=run_id).first()
@@ -299,8 +302,13 @@ def _finish(run_id: int, *, status: str, error: str = "") -> None:
         grid_run_refresh(run_id=parent_id)
 
 
-def equity_curve_columns(result: SimulationResult, max_points: int = MAX_CURVE_POINTS) -> dict:
-    """Downsampled equity curve as JSON columns (times ISO, USD and coin equity, drawdown)."""
+def equity_curve_columns(
+    result: SimulationResult,
+    max_points: int = MAX_CURVE_POINTS,
+    stress_points: int = MAX_STRESS_POINTS,
+) -> dict:
+    """Downsampled equity curve as JSON columns (times ISO, USD and coin equity, drawdown, and
+    the worst-scenario loss computed at `stress_points` times, interpolated between)."""
     curve = result.curve
     n = len(curve.times)
     index = np.unique(np.linspace(0, n - 1, min(n, max_points)).round().astype(int))
@@ -312,9 +320,12 @@ def equity_curve_columns(result: SimulationResult, max_points: int = MAX_CURVE_P
         "hold_usd": np.round(hold[index], 2).tolist(),
         "drawdown": np.round(curve.drawdown_pct()[index], 6).tolist(),
         "worst_loss_pct": np.round(
-            worst_scenario_loss_pct(curve, result.trades, underlying=result.config.underlying)[
-                index
-            ],
+            worst_scenario_loss_pct(
+                curve,
+                result.trades,
+                underlying=result.config.underlying,
+                max_points=stress_points,
+            )[index],
             4,
         ).tolist(),
     }
@@ -365,7 +376,10 @@ def backtest_run_store_result(
 ) -> None:
     """Store a finished simulation: metrics, flags, assumptions, provenance, curve, trades.
 
-    A grid cell with a holdout keeps its out-of-sample summary in `grid["out_of_sample"]`.
+    Grid cells keep their trades and a coarser equity curve too, so a cell's page shows its
+    equity, trades and CSV without running again (also the cells of a stopped grid). A grid
+    cell with a holdout keeps its out-of-sample summary in `grid["out_of_sample"]`; its curve
+    and trades are the in-sample part it was ranked on.
     """
     with transaction.atomic():
         run = BacktestRun.objects.select_for_update().filter(pk=run_id).first()
@@ -376,7 +390,13 @@ def backtest_run_store_result(
         run.flags = summary["flags"]
         run.assumptions = summary["assumptions"]
         run.provenance = panel.provenance.model_dump(mode="json")
-        run.equity_curve = equity_curve_columns(result) if with_trades else {}
+        cell = run.kind == BacktestRun.Kind.GRID_CELL
+        points, stress = (
+            (CELL_CURVE_POINTS, CELL_STRESS_POINTS)
+            if cell
+            else (MAX_CURVE_POINTS, MAX_STRESS_POINTS)
+        )
+        run.equity_curve = equity_curve_columns(result, points, stress) if with_trades else {}
         run.status, run.progress, run.finished_at = Status.SUCCEEDED, 1.0, timezone.now()
         if out_of_sample is not None:
             run.grid = {**run.grid, "out_of_sample": out_of_sample}

@@ -123,8 +123,9 @@ def _grid_cells(run: BacktestRun) -> list[dict[str, Any]]:
 
 def _heatmap(run: BacktestRun, cells: list[dict[str, Any]], request: HttpRequest) -> dict[str, Any]:
     """The ranked metric over two chosen axes (best cell across the other axes)."""
+    from backtests.domain.metrics import format_metric
     from optionsdesk.charts import heatmap_svg
-    from trading.domain.wording import metric_label
+    from trading.domain.wording import code_words, metric_label
 
     axes = list((run.grid or {}).get("axes", {}))
     metrics = sorted(
@@ -156,9 +157,10 @@ def _heatmap(run: BacktestRun, cells: list[dict[str, Any]], request: HttpRequest
             x_values,
             y_values,
             values,
-            x_title=x,
-            y_title=y or "(one axis)",
+            x_title=code_words(x),
+            y_title=code_words(y) if y else "(one axis)",
             value_title=metric_label(metric),
+            value_format=lambda v: format_metric(metric, v),
         ),
         "heatmap_axes": axes,
         "heatmap_metrics": metrics,
@@ -180,7 +182,16 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     grid_cells = _grid_cells(run) if is_grid else []
     links = {c["index"]: c["run_id"] for c in grid_cells}
     cells = (
-        [dict(c, run_id=links.get(c.get("index"))) for c in run.results[:100]] if is_grid else []
+        [
+            dict(
+                c,
+                run_id=links.get(c.get("index")),
+                labels={k: _label(v) for k, v in (c.get("params") or {}).items()},
+            )
+            for c in run.results[:100]
+        ]
+        if is_grid
+        else []
     )
     metric_rows = [
         dict(row, label=metric_label(str(row.get("metric", ""))))
@@ -202,8 +213,9 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @role_required(Role.RESEARCHER)
 @require_POST
 def cell_rerun(request: HttpRequest, run_id: int) -> HttpResponse:
-    """Researcher: run a grid cell again as a single run that keeps its equity curve and trades
-    (a grid stores only each cell's metrics), on the research queue; opens the new run."""
+    """Researcher: run a grid cell again as a single run that keeps its equity curve and trades,
+    on the research queue; opens the new run. For cells stored before grids kept each cell's
+    curve and trades (cells now keep them: their pages need no re-run)."""
     from backtests.domain.sources.spec import SourceSpec
 
     cell = get_object_or_404(BacktestRun, pk=run_id, kind=BacktestRun.Kind.GRID_CELL)
@@ -244,8 +256,10 @@ def cell_use_live(request: HttpRequest, run_id: int) -> HttpResponse:
     except (ValidationError, ValueError) as exc:
         messages.error(request, f"The controls refused these parameters: {exc}"[:400])
         return redirect("backtests:run", run_id=cell.parent_id or cell.pk)
-    applied = ", ".join(f"{k} = {v:g}" for k, v in changes.items())
-    note = f" Not applicable live: {', '.join(skipped)}." if skipped else ""
+    from trading.domain.wording import code_words
+
+    applied = ", ".join(f"{code_words(k)} = {v:g}" for k, v in changes.items())
+    note = f" Not applicable live: {', '.join(map(code_words, skipped))}." if skipped else ""
     messages.success(request, f"Live controls set from cell #{cell.pk}: {applied}.{note}")
     return redirect("backtests:run", run_id=cell.parent_id or cell.pk)
 

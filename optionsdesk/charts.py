@@ -8,6 +8,7 @@ Here (infrastructure) so every app draws the same way without importing another 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -41,13 +42,15 @@ def heatmap_svg(
     x_title: str,
     y_title: str,
     value_title: str,
+    value_format: Callable[[float], str] | None = None,
 ) -> str:
-    """A heatmap with each cell's value written in it; missing cells are left blank (grey)."""
+    """A heatmap with each cell's value written in it (`value_format`, else two decimals);
+    missing cells are left blank (grey). Values on the darkest colours are written in white."""
     import numpy as np
 
     grid = np.array([[np.nan if v is None else float(v) for v in row] for row in values])
-    width = min(WIDTH_IN, 1.6 + 1.1 * max(len(x_labels), 1))
-    figure = Figure(figsize=(width, 1.4 + 0.55 * max(len(y_labels), 1)))
+    width = min(WIDTH_IN, 2.4 + 1.4 * max(len(x_labels), 1))
+    figure = Figure(figsize=(width, 1.8 + 0.7 * max(len(y_labels), 1)))
     axis = figure.subplots()
     axis.set_facecolor("#eeeeee")
     image = axis.imshow(np.ma.masked_invalid(grid), cmap="RdYlGn", aspect="auto", origin="lower")
@@ -55,8 +58,13 @@ def heatmap_svg(
     axis.set_yticks(range(len(y_labels)), labels=y_labels, fontsize=8)
     axis.set_xlabel(x_title)
     axis.set_ylabel(y_title)
+    shown = value_format or (lambda v: f"{v:.2f}")
+    finite = grid[np.isfinite(grid)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     for (row, col), value in np.ndenumerate(grid):
         if np.isfinite(value):
-            axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=8)
+            shade = (value - low) / (high - low) if high > low else 0.5
+            ink = "white" if shade < 0.2 or shade > 0.8 else "black"
+            axis.text(col, row, shown(value), ha="center", va="center", fontsize=8, color=ink)
     figure.colorbar(image, ax=axis, label=value_title)
     return svg_of(figure)

@@ -106,6 +106,29 @@ def periodic_tasks_sync(*, specs: list[PeriodicSpec]) -> SyncReport:
     return report
 
 
+def periodic_task_apply(*, name: str, spec: PeriodicSpec | None) -> str:
+    """Make one beat row match `spec` (created, updated or unchanged), or disable the row
+    `name` when it is no longer declared (spec None). Returns what happened."""
+    with transaction.atomic():
+        task = PeriodicTask.objects.filter(name=name).first()
+        if spec is None:
+            if task is None or not task.enabled:
+                return "unchanged"
+            task.enabled = False
+            task.save()
+            return "disabled"
+        wanted = _wanted_fields(spec)
+        if task is None:
+            PeriodicTask.objects.create(name=spec.name, **wanted)
+            return "created"
+        changed = [k for k, v in wanted.items() if getattr(task, k) != v]
+        for key in changed:
+            setattr(task, key, wanted[key])
+        if changed:
+            task.save()
+        return "updated" if changed else "unchanged"
+
+
 def admin_user_ensure(*, username: str, password: str = "") -> tuple[bool, str]:
     """Create the admin superuser if missing; returns (created, password used or '' if existing)."""
     user_model = get_user_model()

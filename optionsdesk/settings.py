@@ -194,6 +194,9 @@ if APP.is_production:
 AGENT_MODE_SELECTOR = "trading.selectors.agent_mode_effective"
 # /health's exchange probe (the exchange clock in ms); by name, so optionsdesk imports no app.
 HEALTH_EXCHANGE_TIME = "trading.exchange.exchange_time_ms"
+# The health re-check interval in effect (a runtime control over HEALTH_RECHECK_INTERVAL_S), for
+# `sync_periodic_tasks`; by name, so optionsdesk imports no app.
+HEALTH_RECHECK_INTERVAL_SELECTOR = "trading.selectors.health_recheck_interval_effective"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

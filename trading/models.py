@@ -13,9 +13,11 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 
 from optionsdesk.models import AuditedChange, SingletonRow
 from trading.domain.controls import SPECS_BY_NAME
@@ -24,9 +26,30 @@ from trading.domain.proposal import ActionType, DecisionSource
 from trading.domain.risk.verdict import VerdictCode
 
 
+@deconstructible
+class ControlRangeValidator:
+    """A control's range with its "off" value (`ControlSpec.off_value`), as one validator."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, value: Any) -> None:
+        sentence = SPECS_BY_NAME[self.name].check(value)
+        if sentence:
+            raise ValidationError(sentence, code="range")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ControlRangeValidator) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
 def _bounds(name: str) -> list[Any]:
     """The model validators of a control's range (`trading.domain.controls.CONTROL_SPECS`)."""
     spec = SPECS_BY_NAME[name]
+    if spec.off_value is not None:
+        return [ControlRangeValidator(name)]
     validators: list[Any] = []
     if spec.low is not None:
         validators.append(MinValueValidator(spec.low, message=spec.range_sentence()))
@@ -78,7 +101,14 @@ class RuntimeControl(SingletonRow):
         "max_scenario_loss_pct",
         "max_vega_usd",
     )
-    EDITABLE_FIELDS = (*OVERRIDE_FIELDS, "reconcile_enabled", "reconcile_action")
+    #: The health guard's controls: empty means the deployment's setting (HEALTH_CHECK_ON_STARTUP,
+    #: AUTO_KILL_ON_HEALTH_FAIL, HEALTH_RECHECK_INTERVAL_S); `trading.services.controls`.
+    GUARD_FIELDS = (
+        "health_check_on_startup",
+        "auto_kill_on_health_fail",
+        "health_recheck_interval_s",
+    )
+    EDITABLE_FIELDS = (*OVERRIDE_FIELDS, "reconcile_enabled", "reconcile_action", *GUARD_FIELDS)
 
     kill_switch = models.BooleanField(default=False, help_text="refuse every new call")
     daily_drawdown_limit_pct = models.FloatField(
@@ -129,6 +159,20 @@ class RuntimeControl(SingletonRow):
         validators=_bounds("max_vega_usd"),
     )
     reconcile_enabled = models.BooleanField(default=True)
+    health_check_on_startup = models.BooleanField(
+        null=True, blank=True, help_text="empty: settings HEALTH_CHECK_ON_STARTUP"
+    )
+    auto_kill_on_health_fail = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="pause on a failed healthcheck; empty: settings AUTO_KILL_ON_HEALTH_FAIL",
+    )
+    health_recheck_interval_s = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="0 stops re-checks; empty: settings HEALTH_RECHECK_INTERVAL_S",
+        validators=_bounds("health_recheck_interval_s"),
+    )
     reconcile_action = models.CharField(
         max_length=8, choices=ReconcileAction.choices, default=ReconcileAction.REPORT
     )

@@ -41,7 +41,7 @@ from trading.models import (
     RuntimeControl,
     RuntimeControlChange,
 )
-from trading.services.controls import agent_environment, effective_params_load
+from trading.services.controls import agent_environment, effective_params_load, guard_config_load
 
 
 def decision_list(*, limit: int | None = None) -> QuerySet[Decision]:
@@ -547,6 +547,11 @@ def decision_source_comparison(*, limit: int = LIMIT_DEFAULT) -> dict[str, Any]:
     `{"rows": [...], "summary": {...}}` as `trading.domain.source_compare` computes them.
     """
     return compare_sources(_consulted_decisions(limit=limit)).model_dump()
+
+
+def health_recheck_interval_effective() -> int:
+    """The health re-check interval in effect, s (the runtime control over the setting; 0 off)."""
+    return guard_config_load().health_recheck_interval_s
 
 
 def agent_mode_effective() -> dict[str, Any]:

@@ -33,10 +33,13 @@ def reconcile_positions(action: str | None = None, trigger: str = "beat") -> str
 
 @shared_task(name="trading.health_recheck", acks_late=True)
 def health_recheck() -> str:
-    """Periodic agent healthcheck: steps the health guard (pause/resume)."""
+    """Periodic agent healthcheck: steps the health guard (pause/resume). Skipped while the
+    re-check interval control is 0 (its beat row is disabled then; a late message does nothing)."""
     from trading.exchange import exchange_client
-    from trading.services.health import agent_healthcheck
+    from trading.services.health import agent_healthcheck, guard_config
 
+    if guard_config().health_recheck_interval_s == 0:
+        return "skipped: re-checks are off (health_recheck_interval_s = 0)"
     with exchange_client() as client:
         _, guard = agent_healthcheck(client=client, kind="recheck")
     return f"{guard.status.value}: {guard.reason}"

@@ -348,16 +348,24 @@ _FRACTION_NAMES = ("win_rate", "assignment_rate")
 
 
 def format_metric(name: str, value: float | int | str | None) -> str:
-    """Render one metric for people: `_pct` and rate fields (stored as fractions) as percentages,
-    `_usd` fields as dollars, counts as integers, ratios to four significant digits."""
+    """Render one metric for people, in the dashboard's one number format: `_pct` and rate
+    fields (stored as fractions) as percentages with one decimal ("-30.5%"), `_usd` fields as
+    whole dollars ("-$1,234"), counts as integers, ratios with two decimals; negatives with a
+    true minus sign, missing values "n/a"."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "\u2013"
+        return "n/a"
     if isinstance(value, str):
         return value
+    number = float(value)
+    if math.isinf(number):
+        return "\u2212\u221e" if number < 0 else "\u221e"
     if "_pct" in name or name in _FRACTION_NAMES:
-        return f"{value * 100:,.2f}%"
-    if name.endswith("_usd"):
-        return f"${value:,.0f}"
-    if isinstance(value, int) or name.startswith("num_"):
-        return f"{int(value):,}"
-    return f"{value:,.4g}"
+        text = f"{abs(number) * 100:,.1f}%"
+    elif name.endswith("_usd"):
+        text = f"${abs(number):,.0f}"
+    elif isinstance(value, int) or name.startswith("num_"):
+        text = f"{abs(int(number)):,}"
+    else:
+        text = f"{abs(number):,.2f}"
+    negative = number < 0 and any(c in "123456789" for c in text)
+    return f"\u2212{text}" if negative else text

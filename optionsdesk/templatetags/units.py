@@ -2,7 +2,8 @@
 
 `{% load units %}` then `{{ x|coin:"BTC" }}` -> "0.001234 BTC", `{{ x|usd }}` -> "$1,234.56"
 (negatives with a true minus sign, U+2212), `{{ x|pct }}` -> "12.3%", `{{ x|num:2 }}` ->
-"1,234.57". Missing values (None, "", NaN) read "n/a" everywhere, never 0.
+"1,234.57", `{{ x|figure }}` -> "10,000" (a setting: no trailing zeros). Missing values
+(None, "", NaN) read "n/a" everywhere, never 0.
 """
 
 from __future__ import annotations
@@ -73,6 +74,31 @@ def frac_pct(value: Any, digits: int = 1) -> str:
     """A fraction shown as a percentage: 0.123 -> "12.3%"."""
     number = _number(value)
     return MISSING if number is None else pct(number * 100, digits)
+
+
+@register.filter
+def figure(value: Any, digits: int = 6) -> str:
+    """A setting or parameter as people write it: thousands separators, no trailing zeros
+    (10000.0 -> "10,000", 0.25 -> "0.25"), at most `digits` decimals. Text and booleans pass
+    through ("on"/"off" for booleans)."""
+    if value is True or value is False:
+        return "on" if value else "off"
+    if value is None or value == "":
+        return MISSING
+    if not isinstance(value, int | float | Decimal):
+        return str(value)
+    number = _number(value)
+    if number is None:
+        return MISSING
+    text = f"{abs(number):,.{int(digits)}f}".rstrip("0").rstrip(".")
+    return _signed(text, number < 0 and text != "0")
+
+
+@register.filter
+def scaled(value: Any, factor: float = 1) -> float | None:
+    """`value` x `factor` (a greek per $1,000 instead of per $1); missing stays missing."""
+    number = _number(value)
+    return None if number is None else number * float(factor)
 
 
 @register.filter

@@ -45,7 +45,7 @@ def test_cells_link_to_their_run_pages_and_a_heatmap_shows_the_ranked_metric(
     assert 'data-testid="use-live"' not in html  # viewers cannot copy parameters live
     page = viewer.get(f"/backtests/runs/{cells[0].pk}/")
     assert page.status_code == 200
-    assert 'data-testid="cell-no-curve"' in page.content.decode()  # a grid keeps metrics only
+    assert 'data-testid="cell-no-curve"' not in page.content.decode()
     assert 'data-testid="metrics"' in page.content.decode()
     chosen = viewer.get(
         f"/backtests/runs/{grid_done.pk}/?metric=max_drawdown_pct&x=ivrv_min&y=delta_range"
@@ -92,10 +92,63 @@ def test_an_operator_copies_a_cells_parameters_into_the_live_controls(
     assert f"grid cell #{cell.pk}" in change.note
 
 
-def test_a_cell_runs_again_on_its_own_with_equity_trades_and_csv(
+def test_a_cells_page_shows_its_equity_trades_and_csv_without_running_again(
+    grid_done: BacktestRun, client_as: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_run(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a cell's page must not run a backtest")
+
+    monkeypatch.setattr(services, "backtest_run_execute", no_run)
+    monkeypatch.setattr(services, "simulator_for", no_run)
+    runs_before = BacktestRun.objects.count()
+    cell = grid_done.children.get(combo_index=1)
+    researcher = client_as("researcher")
+
+    html = researcher.get(f"/backtests/runs/{cell.pk}/").content.decode()
+    csv_response = researcher.get(f"/api/backtests/{cell.pk}/download?as=csv")
+
+    assert 'data-testid="equity-chart"' in html
+    assert 'data-testid="drawdown-chart"' in html
+    assert 'data-testid="trades"' in html
+    assert 'data-testid="cell-no-curve"' not in html
+    assert "Trades CSV" in html
+    assert csv_response.status_code == 200
+    rows = csv_response.content.decode().strip().splitlines()
+    assert rows[0].startswith("seq,")
+    assert len(rows) - 1 == cell.metrics["num_trades"] > 0
+    assert BacktestRun.objects.count() == runs_before
+
+
+def test_a_stopped_grids_finished_cells_keep_their_trades(client_as: Any) -> None:
+    grid = services.grid_run_create(
+        spec=GridSpec(base=TRADING_CONFIG, axes={"ivrv_min": [0.0, 0.5]}),
+        source=SHORT_SOURCE,
+        enqueue=False,
+    )
+    first, second = grid.children.order_by("combo_index")
+    services.backtest_run_execute(run_id=first.pk)
+    services.backtest_run_stop(run=grid)
+    services.backtest_run_execute(run_id=second.pk)  # a stop reached it: it never runs
+
+    grid.refresh_from_db()
+    assert grid.status == BacktestRun.Status.STOPPED
+    viewer = client_as("viewer")
+    html = viewer.get(f"/backtests/runs/{grid.pk}/").content.decode()
+    assert f'href="/backtests/runs/{first.pk}/" data-testid="grid-cell-link"' in html
+    cell_html = viewer.get(f"/backtests/runs/{first.pk}/").content.decode()
+    assert 'data-testid="equity-chart"' in cell_html
+    assert 'data-testid="trades"' in cell_html
+
+
+def test_a_cell_stored_without_trades_runs_again_on_its_own_with_equity_trades_and_csv(
     grid_done: BacktestRun, client_as: Any
 ) -> None:
     cell = grid_done.children.get(combo_index=0)
+    BacktestRun.objects.filter(pk=cell.pk).update(equity_curve={})  # as grids stored them once
+    cell.trades.all().delete()
+    assert 'data-testid="cell-no-curve"' in (
+        client_as("viewer").get(f"/backtests/runs/{cell.pk}/").content.decode()
+    )
     researcher = client_as("researcher")
     response = researcher.post(f"/backtests/runs/{cell.pk}/rerun/")
     assert response.status_code == 302

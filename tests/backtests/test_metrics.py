@@ -151,11 +151,14 @@ def test_it_flags_thin_samples() -> None:
 def test_format_metric_shows_fractions_as_percent_and_money_as_dollars():
     from backtests.domain.metrics import format_metric
 
-    assert format_metric("total_return_pct", -0.3668) == "-36.68%"
-    assert format_metric("win_rate", 0.8843) == "88.43%"
-    assert format_metric("fees_pct_of_premium", 0.094) == "9.40%"
+    assert format_metric("total_return_pct", -0.3668) == "\u221236.7%"
+    assert format_metric("max_drawdown_pct", -0.305) == "\u221230.5%"
+    assert format_metric("win_rate", 0.8843) == "88.4%"
+    assert format_metric("fees_pct_of_premium", 0.094) == "9.4%"
     assert format_metric("net_profit_usd", 7120.4) == "$7,120"
+    assert format_metric("net_profit_usd", -7120.4) == "\u2212$7,120"
     assert format_metric("num_trades", 121) == "121"
-    assert format_metric("sharpe", 1.2184) == "1.218"
-    assert format_metric("sharpe", float("nan")) == "\u2013"
-    assert format_metric("sharpe", None) == "\u2013"
+    assert format_metric("sharpe", 1.2184) == "1.22"
+    assert format_metric("profit_factor", float("inf")) == "\u221e"
+    assert format_metric("sharpe", float("nan")) == "n/a"
+    assert format_metric("sharpe", None) == "n/a"

@@ -115,7 +115,8 @@ def test_it_creates_one_cell_per_combination_and_ranks_them_when_done() -> None:
     assert done.metrics == done.results[0]["metrics"]
     cell = done.children.get(combo_index=1)
     assert cell.grid["params"] == {"delta_range": [0.1, 0.25], "exit_style": "take_profit"}
-    assert cell.trades.count() == 0  # cells keep metrics only
+    assert cell.trades.count() == cell.metrics["num_trades"] > 0  # its page needs no re-run
+    assert 0 < len(cell.equity_curve["t"]) <= services.CELL_CURVE_POINTS
     assert services.grid_cell_as_config(cell).exit.style.value == "take_profit"
 
 

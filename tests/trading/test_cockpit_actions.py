@@ -53,7 +53,7 @@ def test_an_operator_closes_a_paper_call_through_the_gate_and_its_fee_is_booked(
     history = operator.get(reverse("trading:orders")).content.decode()
     row = history[history.index(f'data-label="{order.label}"') :].split("</tr>")[0]
     assert f"{order.fee_coin:.6f} BTC" in row
-    assert "manual_close by user-operator" in row
+    assert "manual close by user-operator" in row
 
 
 def test_a_viewer_sees_no_close_button_and_gets_403(

@@ -107,12 +107,13 @@ def test_an_operator_closes_a_position_from_its_row_and_sees_the_order_with_its_
     (closing,) = Order.objects.filter(origin="manual_close")
     assert closing.fee_coin > 0
 
+    page.set_viewport_size({"width": 1700, "height": 900})  # the whole table, no scrolling
     page.goto(f"{live_server.url}{reverse('trading:orders')}")
     history = page.locator(f"[data-testid=order-row][data-label='{closing.label}']")
     text = history.inner_text()
     assert closing.instrument_name in text
     assert f"{closing.fee_coin:.6f} BTC" in text
-    assert "manual_close" in text
+    assert "manual close" in text
     page.screenshot(path=str(shots / "orders.png"), full_page=True)
 
 
@@ -155,6 +156,8 @@ def test_screenshot_of_the_live_agent_tab_with_paper_and_real_books(
         assert page.locator(f"[data-testid=pnl-subtotal-{book}]").is_visible()
     badges = page.locator("[data-testid=positions] [data-testid=book-badge]").all_inner_texts()
     assert {"PAPER", "REAL"} <= set(badges)
+    page.set_viewport_size({"width": 1700, "height": 900})  # the whole table, no scrolling
+    page.wait_for_selector("[data-testid=risk-row-total]")  # the risk panel loads by htmx
     page.screenshot(path=str(shots / "live_paper_and_real.png"), full_page=True)
     page.goto(f"{live_server.url}{reverse('trading:pnl-history')}")
     page.screenshot(path=str(shots / "pnl_history.png"), full_page=True)
@@ -179,4 +182,6 @@ def test_screenshot_of_a_grid_heatmap(live_server: Any, browser_login: Any, shot
     page.locator("[data-testid=grid-heatmap]").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "grid_heatmap.png"), full_page=True)
     page.locator("[data-testid=grid-cell-link]").first.click()
-    page.wait_for_selector("[data-testid=cell-no-curve]")
+    page.wait_for_selector("[data-testid=equity-chart]")  # stored with the cell: no re-run
+    assert page.locator("[data-testid=cell-no-curve]").count() == 0
+    page.screenshot(path=str(shots / "grid_cell.png"), full_page=True)

@@ -185,7 +185,7 @@ def test_the_page_limit_is_selectable_and_a_bad_one_falls_back(four_ticks, logge
 def test_the_empty_page_says_how_to_start_comparing(logged_in_client):
     page = logged_in_client.get(reverse("trading:compare")).content.decode()
     assert 'data-testid="compare-empty"' in page
-    assert "Switch the decision mode to hybrid_shadow" in page
+    assert "Switch the decision mode to hybrid (LLM in shadow)" in page
     assert "<svg" not in page
     assert 'data-testid="compare-table"' not in page
 

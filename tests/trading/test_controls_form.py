@@ -155,7 +155,7 @@ def test_the_form_shows_each_controls_effective_value_and_source(client_as, sett
         "explore_top_k",
     ):
         assert f'data-testid="control-{name}"' in html, name
-    assert 'data-testid="effective-premium_min_usd">80.0<' in html
+    assert 'data-testid="effective-premium_min_usd">80<' in html
     assert 'data-testid="source-premium_min_usd">override<' in html
     assert 'data-testid="source-delta_min">default<' in html
     assert 'data-testid="effective-dry_run">off<' in html

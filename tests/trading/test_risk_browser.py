@@ -41,7 +41,7 @@ def test_system_health_runs_the_preflight_and_shows_every_check(
     page.goto(f"{live_server.url}{reverse('system:health')}")
     page.click("[data-testid=preflight-run]")
     page.wait_for_selector("[data-testid=preflight-checks]")
-    assert "key_scopes" in page.locator("[data-testid=preflight-checks]").inner_text()
+    assert "Key scopes" in page.locator("[data-testid=preflight-checks]").inner_text()
     assert "FAIL" not in page.locator("[data-testid=preflight-summary]").inner_text().split("·")[0]
     page.locator("[data-testid=preflight]").screenshot(
         path=str(os.environ.get("PREFLIGHT_SCREENSHOT") or tmp_path / "preflight.png")

@@ -43,11 +43,17 @@ class ControlSpec:
     high: float | None = None
     low_open: bool = False  # True: the value must be strictly above `low`
     help: str = ""
+    off_value: float | None = None  # one more value accepted outside the range: "off"
 
     def range_sentence(self) -> str:
         """The rule as a sentence: "Explore probability must be a number from 0 to 1"."""
         what = "a whole number" if self.kind is ControlKind.INTEGER else "a number"
         name = self.label.split(",")[0]
+        if self.off_value is not None and self.low is not None and self.high is not None:
+            return (
+                f"{name} must be {_num(self.off_value)} (off) or {what} "
+                f"from {_num(self.low)} to {_num(self.high)}"
+            )
         if self.low is not None and self.high is not None:
             if self.low_open:
                 return f"{name} must be {what} above {_num(self.low)} and at most {_num(self.high)}"
@@ -64,6 +70,8 @@ class ControlSpec:
             return self.range_sentence()
         if self.kind is ControlKind.INTEGER and float(value) != int(value):
             return self.range_sentence()
+        if self.off_value is not None and value == self.off_value:
+            return None
         too_low = self.low is not None and (
             value <= self.low if self.low_open else value < self.low
         )
@@ -98,10 +106,38 @@ CONTROL_SPECS: tuple[ControlSpec, ...] = (
     ControlSpec("max_scenario_loss_pct", "Max worst-scenario loss, % of equity", _N, 0, 100),
     ControlSpec("max_vega_usd", "Max book vega, USD per vol point", _N, 0, 10_000_000),
     ControlSpec("loop_interval_s", "Loop interval, s", _I, 10, 86_400),
+    ControlSpec(
+        "health_check_on_startup",
+        "Start-up healthcheck",
+        ControlKind.TRISTATE,
+        help="run the agent healthcheck before the first tick of each process",
+    ),
+    ControlSpec(
+        "auto_kill_on_health_fail",
+        "Pause on a failed healthcheck",
+        ControlKind.TRISTATE,
+        help="pause on DEGRADED, halt on a mainnet FATAL (never the kill switch)",
+    ),
+    ControlSpec(
+        "health_recheck_interval_s",
+        "Health re-check interval, s",
+        _I,
+        60,
+        86_400,
+        help="the beat schedule of trading.health_recheck follows it; 0 stops re-checks",
+        off_value=0,
+    ),
     ControlSpec("reconcile_enabled", "Reconciliation", ControlKind.BOOL),
     ControlSpec("reconcile_action", "Reconciliation action", ControlKind.CHOICE),
 )
 SPECS_BY_NAME: dict[str, ControlSpec] = {spec.name: spec for spec in CONTROL_SPECS}
+#: The health guard's controls (`trading.domain.health.GUARD_CONTROL_FIELDS`): not tick
+#: parameters; each falls back to its deployment setting when empty.
+GUARD_CONTROLS: tuple[str, ...] = (
+    "health_check_on_startup",
+    "auto_kill_on_health_fail",
+    "health_recheck_interval_s",
+)
 
 
 class ValueSource(StrEnum):
@@ -145,11 +181,14 @@ def controls_explain(
     defaults: AgentDefaults,
     overrides: RuntimeOverrides,
     stored: Mapping[str, Any],
+    setting_defaults: Mapping[str, tuple[Any, Any]] | None = None,
 ) -> list[ControlValue]:
     """Each control's effective value and source; raises like `resolve_effective_params`.
 
     `stored` are the control row's values (non-parameter controls such as reconciliation are
-    always overrides of their own defaults).
+    always overrides of their own defaults). `setting_defaults` gives, for controls outside the
+    tick's parameters that fall back to a setting when empty (the health guard's), the
+    deployment's value and the built-in one: `{name: (configured, built_in)}`.
     """
     effective = resolve_effective_params(
         environment=environment, defaults=defaults, overrides=overrides
@@ -160,6 +199,9 @@ def controls_explain(
     for spec in CONTROL_SPECS:
         value = effective_value(effective, spec.name)
         override = stored.get(spec.name)
+        if setting_defaults and spec.name in setting_defaults:
+            rows.append(_setting_backed(spec, override, *setting_defaults[spec.name]))
+            continue
         if value is None:  # not a tick parameter: the row's value is the value
             rows.append(ControlValue(spec, override, ValueSource.OVERRIDE, override))
             continue
@@ -171,3 +213,13 @@ def controls_explain(
             source = ValueSource.DEFAULT
         rows.append(ControlValue(spec, value, source, override))
     return rows
+
+
+def _setting_backed(
+    spec: ControlSpec, override: Any, configured: Any, built_in: Any
+) -> ControlValue:
+    """A control that falls back to a deployment setting when no override is stored."""
+    if override is not None and override != "":
+        return ControlValue(spec, override, ValueSource.OVERRIDE, override)
+    source = ValueSource.SETTING if configured != built_in else ValueSource.DEFAULT
+    return ControlValue(spec, configured, source, override)

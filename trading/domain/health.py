@@ -12,9 +12,10 @@ failures escalate: `transient_escalate_after` in a row count as DEGRADED.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import IntEnum, StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -73,6 +74,27 @@ class HealthGuardConfig(BaseModel):
     transient_escalate_after: int = Field(
         default=3, ge=1, description="consecutive transient results that count as DEGRADED"
     )
+
+
+#: The guard's runtime controls (`RuntimeControl` fields, seed names) and the config field each
+#: sets; an empty control keeps the deployment's setting.
+GUARD_CONTROL_FIELDS: dict[str, str] = {
+    "health_check_on_startup": "health_check_on_startup",
+    "auto_kill_on_health_fail": "auto_pause_on_health_fail",
+    "health_recheck_interval_s": "health_recheck_interval_s",
+}
+
+
+def guard_config_with_controls(
+    configured: HealthGuardConfig, controls: Mapping[str, Any]
+) -> HealthGuardConfig:
+    """The guard's effective settings: each runtime control that is set, over the setting."""
+    updates = {
+        field: controls[name]
+        for name, field in GUARD_CONTROL_FIELDS.items()
+        if controls.get(name) is not None and controls.get(name) != ""
+    }
+    return HealthGuardConfig.model_validate(configured.model_dump() | updates)
 
 
 class GuardState(BaseModel):

@@ -65,6 +65,15 @@ METRIC_WORDS: dict[str, tuple[str, str]] = {
     "final_equity_usd": ("Final equity", "USD"),
     "excess_vs_hold_pct": ("Excess over buy-and-hold", "%"),
     "volatility_pct": ("Volatility", "%"),
+    "num_trades": ("Trades", ""),
+    "net_profit_usd": ("Net profit", "USD"),
+    "buy_and_hold_return_pct": ("Buy-and-hold return", "%"),
+    "excess_vs_buy_and_hold_pct": ("Excess over buy-and-hold", "%"),
+    "overlay_sharpe": ("Overlay Sharpe ratio", ""),
+    "assignment_rate": ("Assignment rate", "%"),
+    "fees_pct_of_premium": ("Fees as a share of premium", "%"),
+    "exposure_pct": ("Time with a call open", "%"),
+    "expectancy_usd": ("Expectancy per trade", "USD"),
 }
 
 
@@ -76,3 +85,55 @@ def metric_label(name: str) -> str:
         words = base.replace("_", " ").strip().capitalize()
         unit = "%" if name.endswith("_pct") else "USD" if name.endswith("_usd") else ""
     return f"{words}, {unit}" if unit else words
+
+
+#: Codes a page shows (decision modes, exit reasons, flags, checks, grid axes) in words.
+CODE_WORDS: dict[str, str] = {
+    "rule_only": "rules only",
+    "llm_only": "LLM only",
+    "hybrid_shadow": "hybrid (LLM in shadow)",
+    "expired_otm": "expired out of the money",
+    "expired_itm": "expired in the money (assigned)",
+    "end_of_data": "end of data",
+    "take_profit": "take-profit",
+    "manual_close": "manual close",
+    "manual_roll": "manual roll",
+    "hold_to_expiry": "hold to expiry",
+    "roll_dte": "roll before expiry",
+    "delta_range": "delta range",
+    "dte_range": "days-to-expiry range, days",
+    "ivrv_min": "IV/RV minimum",
+    "premium_min_usd": "premium minimum, USD per coin",
+    "explore_prob": "explore probability",
+    "explore_top_k": "explore top-K",
+    "take_profit_pct": "take-profit, fraction of premium",
+    "exit_style": "exit style",
+    "fill_style": "fill style",
+    "bid_ask": "bid/ask",
+    "quantity_coin": "size sold, coin per call",
+    "pnl_vs_buy_and_hold": "P&L vs buy-and-hold",
+    "covered_call": "covered call",
+    "daily_drawdown": "daily drawdown",
+    "net_delta": "net delta",
+    "dry_run": "dry run",
+    "kill_switch": "kill switch",
+    "last_price_usd": "last price, USD",
+    "rv_7d": "RV 7 days",
+    "rv_30d": "RV 30 days",
+    "return_1d_pct": "return 1 day, %",
+    "return_7d_pct": "return 7 days, %",
+    "return_30d_pct": "return 30 days, %",
+    "pct_from_ma_short": "% from the short moving average",
+    "pct_from_ma_long": "% from the long moving average",
+    "ma_long_days_used": "long moving average, days used",
+}
+
+
+def code_words(code: str) -> str:
+    """A code in words: known ones from `CODE_WORDS`, metrics as `metric_label` says, any other
+    with spaces for underscores ("too_few_trades" -> "too few trades")."""
+    if code in CODE_WORDS:
+        return CODE_WORDS[code]
+    if code in METRIC_WORDS:
+        return metric_label(code)
+    return code.replace("_", " ")

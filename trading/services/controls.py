@@ -23,6 +23,11 @@ from django.db import transaction
 from pydantic import ValidationError
 
 from trading.domain.controls import SPECS_BY_NAME, ControlValue, controls_explain
+from trading.domain.health import (
+    GUARD_CONTROL_FIELDS,
+    HealthGuardConfig,
+    guard_config_with_controls,
+)
 from trading.domain.params import (
     AgentDefaults,
     AgentMode,
@@ -83,6 +88,30 @@ def effective_params_load(control: RuntimeControl | None = None) -> EffectivePar
     )
 
 
+def guard_config_configured() -> HealthGuardConfig:
+    """The health guard's settings from the deployment (the controls' defaults)."""
+    return HealthGuardConfig(
+        auto_pause_on_health_fail=bool(getattr(settings, "AUTO_KILL_ON_HEALTH_FAIL", True)),
+        health_check_on_startup=bool(getattr(settings, "HEALTH_CHECK_ON_STARTUP", True)),
+        health_recheck_interval_s=int(getattr(settings, "HEALTH_RECHECK_INTERVAL_S", 600)),
+    )
+
+
+def guard_config_load(control: RuntimeControl | None = None) -> HealthGuardConfig:
+    """The health guard's effective settings: the operator's controls over the deployment's
+    settings (the healthcheck, the tick's health round and the start-up guard read these)."""
+    row = control if control is not None else RuntimeControl.load()
+    return guard_config_with_controls(guard_config_configured(), row.snapshot())
+
+
+def _guard_setting_defaults() -> dict[str, tuple[Any, Any]]:
+    configured, built_in = guard_config_configured(), HealthGuardConfig()
+    return {
+        name: (getattr(configured, field), getattr(built_in, field))
+        for name, field in GUARD_CONTROL_FIELDS.items()
+    }
+
+
 def controls_effective(control: RuntimeControl | None = None) -> list[ControlValue]:
     """Every control's effective value and where it comes from (default, setting, override)."""
     row = control if control is not None else RuntimeControl.load()
@@ -91,7 +120,28 @@ def controls_effective(control: RuntimeControl | None = None) -> list[ControlVal
         defaults=agent_defaults(),
         overrides=row.to_overrides(),
         stored=row.snapshot(),
+        setting_defaults=_guard_setting_defaults(),
     )
+
+
+#: The beat row of the health re-check (`optionsdesk.schedule.declared_schedule`).
+HEALTH_RECHECK_TASK = "trading.health_recheck"
+
+
+def health_recheck_schedule_apply(*, interval_s: int) -> None:
+    """Make the beat row of `trading.health_recheck` follow `interval_s` (0: disabled).
+
+    django-celery-beat's scheduler notices the changed row and re-reads its schedule."""
+    from optionsdesk.schedule import declared_schedule
+    from optionsdesk.services import periodic_task_apply
+
+    specs = declared_schedule(
+        settings.HEARTBEAT_INTERVAL_S,
+        harvest_interval_s=settings.HARVEST_INTERVAL_S,
+        health_recheck_interval_s=interval_s,
+    )
+    spec = next((s for s in specs if s.name == HEALTH_RECHECK_TASK), None)
+    periodic_task_apply(name=HEALTH_RECHECK_TASK, spec=spec)
 
 
 class ControlsError(ValueError):
@@ -215,6 +265,9 @@ def _update(
                 changes={k: [_jsonable(o), _jsonable(n)] for k, (o, n) in diff.items()},
                 note=note[:300],
             )
+        if "health_recheck_interval_s" in diff:
+            interval = guard_config_load(control).health_recheck_interval_s
+            health_recheck_schedule_apply(interval_s=interval)
     return ControlsSaved(control=control, changed=diff)
 
 

@@ -13,8 +13,10 @@
   worker process; `runagent` calls `agent_startup` itself). A FATAL result on mainnet stops
   the beat-driven ticks until an operator resets the guard (`startup_blocked`).
 
-The guard's settings (`HEALTH_CHECK_ON_STARTUP`, `AUTO_KILL_ON_HEALTH_FAIL`,
-`HEALTH_RECHECK_INTERVAL_S`) come from the environment (`guard_config`).
+The guard's settings are runtime controls (`health_check_on_startup`,
+`auto_kill_on_health_fail`, `health_recheck_interval_s`; operator, audited) whose defaults are
+the environment's `HEALTH_CHECK_ON_STARTUP`, `AUTO_KILL_ON_HEALTH_FAIL` and
+`HEALTH_RECHECK_INTERVAL_S` (`guard_config`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from trading.services.agent_status import (
     startup_load,
     startup_save,
 )
-from trading.services.controls import agent_environment, effective_params_load
+from trading.services.controls import agent_environment, effective_params_load, guard_config_load
 
 OK = HealthSeverity.OK
 #: The System Health page runs the healthcheck when the newest batch is older than this.
@@ -63,12 +65,9 @@ PAGE_CHECK_MIN_AGE_S = 60
 
 
 def guard_config() -> HealthGuardConfig:
-    """The guard's settings from the environment (seed names in docs/operations.md)."""
-    return HealthGuardConfig(
-        auto_pause_on_health_fail=bool(getattr(settings, "AUTO_KILL_ON_HEALTH_FAIL", True)),
-        health_check_on_startup=bool(getattr(settings, "HEALTH_CHECK_ON_STARTUP", True)),
-        health_recheck_interval_s=int(getattr(settings, "HEALTH_RECHECK_INTERVAL_S", 600)),
-    )
+    """The guard's effective settings: runtime controls over the environment's settings (seed
+    names in docs/operations.md), read fresh each time."""
+    return guard_config_load()
 
 
 def guard_observe(results: list[HealthCheckResult], *, now: datetime) -> GuardState:
@@ -354,7 +353,7 @@ def agent_startup(*, client: DeribitClient, where: str = "runagent") -> StartupA
                 where=where,
                 action=StartupAction.START.value,
                 blocked=False,
-                detail="start-up check disabled (HEALTH_CHECK_ON_STARTUP=false)",
+                detail="start-up check disabled (control health_check_on_startup off)",
             )
         )
         return StartupAction.START

@@ -76,7 +76,7 @@ def _check_account(
         c.add(
             "margin_after_order",
             after <= limits.max_margin_used_pct,
-            f"margin after order ~{after:.2f}% (adds ~{added:.2f} USD) vs max "
+            f"margin after order ~{after:.2f}% (adds ~{added:,.2f} USD) vs max "
             f"{limits.max_margin_used_pct:.2f}%",
             leg="open",
             value=f"{after:.4f}",
