@@ -174,7 +174,7 @@ def test_a_socket_killed_mid_tick_finishes_on_rest_and_sends_no_duplicate_order(
     for order in ours:
         assert len(sim_client.get_order_state_by_label(order.currency, order.label)) == 1
     (account,) = sim_exchange.accounts.values()
-    assert len(sim_exchange.account_orders(account)) == len(ours)
+    assert len(sim_exchange.books.account_orders(account)) == len(ours)
 
 
 def test_a_stream_missing_an_underlying_of_the_controls_leaves_the_tick_on_rest(
