@@ -1,18 +1,29 @@
 """Benchmark one live-agent tick against the simulated exchange over a real loopback socket.
 
+The simulator runs in a child process (forked before anything else starts), as the exchange
+is another machine: its work (encoding replies, publishing 1,232 tickers to the stream every
+100 ms) does not share this process's interpreter lock with the tick being measured.
+
 Full BTC and ETH chains (about 610 + 620 options) from the synthetic market with a volatility
 risk premium, so the agent has calls to sell. Measures the median wall time of `tick_run`
 (state builder, policy, risk, execution in dry run, Decision + JSONL) and the exchange
 requests per tick, against a reference measured in the same run: the same bulk requests sent
 alone by the same client (so "tick / fetch" is the agent's own cost over the network's).
 
-Run: `.venv/bin/python bench/agent_tick.py` (about 30 s; uses a throw-away SQLite database
-under a temporary VAR_DIR). Targets: <= 300 ms and <= 10 requests per tick. Last line: JSON.
+Then, in the same run, the streamed tick: the agent's stream (`AgentStream`: every option's
+ticker, index, portfolio and account changes over the simulator's WebSocket) is started, and
+the same ticks run on the streamed state (no chain, account or positions request, no
+`public/get_time`); its figures are printed beside the REST ones with their ratio.
+
+Run: `.venv/bin/python bench/agent_tick.py` (about a minute; uses a throw-away SQLite database
+under a temporary VAR_DIR). Targets: REST <= 300 ms and <= 10 requests per tick; streamed
+<= 50 ms and <= 1 request per tick (the order itself; none in dry run). Last line: JSON.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -20,6 +31,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="optionsdesk-bench-")
@@ -42,6 +54,7 @@ from trading.deribit.simulator import (  # noqa: E402
 )
 from trading.domain.market_model import MarketModelParams, default_currency_params  # noqa: E402
 from trading.services import tick_run  # noqa: E402
+from trading.services.stream_state import AgentStream  # noqa: E402
 
 TICKS = 15
 # A volatility risk premium; spreads are the model's defaults (fitted to real chains).
@@ -59,6 +72,30 @@ def _exchange() -> SimulatedExchange:
     return SimulatedExchange(config)
 
 
+def _serve(urls: multiprocessing.Queue[str], stop: Any) -> None:
+    """The child process: the simulator on an ephemeral port until `stop` is set."""
+    with ServerThread(create_app(_exchange()), port=0) as server:
+        urls.put(server.base_url)
+        stop.wait()
+
+
+class _ChildServer:
+    """The simulator in a forked child process; `base_url` once it listens."""
+
+    def __enter__(self) -> _ChildServer:
+        context = multiprocessing.get_context("fork")
+        urls: multiprocessing.Queue[str] = context.Queue()
+        self._stop = context.Event()
+        self._process = context.Process(target=_serve, args=(urls, self._stop), daemon=True)
+        self._process.start()
+        self.base_url = urls.get(timeout=120)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._process.join(30)
+
+
 def _fetch_only(client: DeribitClient) -> float:
     started = time.perf_counter()
     for currency in ("BTC", "ETH"):
@@ -68,10 +105,45 @@ def _fetch_only(client: DeribitClient) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def _streamed_ticks(
+    server: _ChildServer, client: DeribitClient
+) -> tuple[list[float], list[int], set[str], list[float]]:
+    """Streamed ticks, each paired with a REST tick under the same load (the simulator
+    publishing to the stream): (streamed ms, streamed requests, sources, paired REST ms)."""
+    stream = AgentStream(
+        client_factory=lambda: DeribitClient(
+            server.base_url,
+            "optionsdesk-sim",
+            "optionsdesk-sim-secret",
+            timeout_s=10,
+            limiter=NoLimiter(),
+        ),
+        underlyings=("BTC", "ETH"),
+    ).start()
+    try:
+        if not stream.wait_ready(timeout_s=60):
+            raise SystemExit(f"stream not ready: {stream.snapshot(max_age_s=60)[1]}")
+        print(f"stream ready: {stream.status().channels} channels")
+        tick_ms, requests, sources, rest_ms = [], [], set(), []
+        for i in range(TICKS):
+            started = time.perf_counter()
+            tick_run(trigger="bench", client=client, seed=200 + i)
+            rest_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            outcome = tick_run(trigger="bench", client=client, seed=100 + i, stream=stream)
+            tick_ms.append((time.perf_counter() - started) * 1000)
+            requests.append(outcome.requests)
+            if outcome.decision is not None:
+                sources.add(json.loads(outcome.decision.log_line)["state_source"]["source"])
+    finally:
+        stream.stop()
+    return tick_ms, requests, sources, rest_ms
+
+
 def main() -> None:
     """Run the ticks and print the figures."""
     call_command("migrate", verbosity=0)
-    with ServerThread(create_app(_exchange()), port=0) as server:
+    with _ChildServer() as server:
         client = DeribitClient(
             server.base_url,
             "optionsdesk-sim",
@@ -89,6 +161,7 @@ def main() -> None:
             outcome = tick_run(trigger="bench", client=client, seed=i + 1)
             tick_ms.append((time.perf_counter() - started) * 1000)
             requests.append(outcome.requests)
+        streamed_ms, streamed_requests, sources, paired_ms = _streamed_ticks(server, client)
         client.close()
     median_ms = statistics.median(tick_ms)
     fetch = statistics.median(fetch_ms)
@@ -101,6 +174,25 @@ def main() -> None:
         f"targets: <= 300 ms {'met' if median_ms <= 300 else 'MISSED'}, "
         f"<= 10 requests {'met' if max(requests) <= 10 else 'MISSED'}"
     )
+    streamed = statistics.median(streamed_ms)
+    paired = statistics.median(paired_ms)
+    streamed_spread = f"min {min(streamed_ms):.1f}, max {max(streamed_ms):.1f}"
+    print(
+        f"streamed ticks: {TICKS} (state from: {', '.join(sorted(sources))}), "
+        f"median {streamed:.1f} ms ({streamed_spread})"
+    )
+    print(f"REST ticks paired with them (stream running): median {paired:.1f} ms")
+    print(
+        f"streamed requests per tick: median {statistics.median(streamed_requests):.0f}, "
+        f"max {max(streamed_requests)}"
+    )
+    print(f"streamed / REST tick ratio: {streamed / paired:.2f} (paired REST ticks)")
+    print(
+        f"streamed targets: <= 50 ms {'met' if streamed <= 50 else 'MISSED'}, "
+        f"<= 1 request {'met' if max(streamed_requests) <= 1 else 'MISSED'}"
+    )
+    load = os.getloadavg()
+    print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(
         json.dumps(
             {
@@ -110,6 +202,13 @@ def main() -> None:
                 "warmup_requests": first.requests,
                 "fetch_ms_median": round(fetch, 1),
                 "tick_over_fetch": round(median_ms / fetch, 2),
+                "tick_ms_median_streamed": round(streamed, 1),
+                "requests_per_tick_streamed": statistics.median(streamed_requests),
+                "requests_per_tick_streamed_max": max(streamed_requests),
+                "tick_ms_median_rest_paired": round(paired, 1),
+                "streamed_over_rest": round(streamed / paired, 2),
+                "state_sources_streamed": sorted(sources),
+                "load_avg_1m": round(load[0], 2),
             }
         )
     )

@@ -112,6 +112,11 @@ class AppSettings(BaseSettings):
     AUTO_KILL_ON_HEALTH_FAIL: bool = True
     HEALTH_RECHECK_INTERVAL_S: int = Field(default=600, ge=0, le=86_400)
 
+    # The agent's market stream (docs/architecture.md "Streamed state"): off, every tick reads
+    # REST; on, the tick uses the streamed state when it was heard within the age limit.
+    AGENT_STREAM: bool = True
+    AGENT_STREAM_MAX_AGE_S: float = Field(default=5.0, gt=0, le=300)
+
     # The seeds' agent settings: configured defaults per mode, under the operator's runtime
     # controls (docs/agent.md "Modes and parameters"). Unset means the built-in default.
     MODE: Literal["research", "production"] | None = None

@@ -24,6 +24,9 @@ BROWSER_USER, BROWSER_PASSWORD = "trader", "s3cret-passphrase"
 # once a browser test starts, which makes Django refuse ORM calls from any later test
 # (microsoft/playwright-pytest#29). Tests only: production code never sets this.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The agent's market stream starts only where a test asks for it (tests/trading/test_stream_tick.py
+# passes one to `tick_run`); Celery workers started by tests inherit this.
+os.environ.setdefault("AGENT_STREAM", "false")
 
 # CI runs property tests on a fixed example sequence so a red build reproduces exactly;
 # local runs keep exploring new examples.

@@ -21,6 +21,7 @@ from trading.domain.decision_view import (
     DecisionView,
     LastTick,
     OrderLegView,
+    TickStateSource,
     candidates_split,
     decision_state,
 )
@@ -351,6 +352,16 @@ def health_overview() -> HealthOverview:
     return HealthOverview(
         badge=badge, checked_at=checks[0].checked_at, kind=checks[0].kind, checks=checks
     )
+
+
+def tick_state_source() -> tuple[TickStateSource | None, datetime | None]:
+    """Where the last tick's state came from (stream or REST, its age, the stream's health),
+    with the tick's time; (None, None) before the first tick or from a tick before the stream."""
+    status = AgentStatus.load()
+    stored = (status.last_summary or {}).get("state_source")
+    if not stored:
+        return None, status.last_tick_at
+    return TickStateSource.model_validate(stored), status.last_tick_at
 
 
 def control_changes(*, limit: int = 20) -> QuerySet[RuntimeControlChange]:

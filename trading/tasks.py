@@ -13,9 +13,13 @@ AGENT_TICK_EVERY_S = 30
 
 @shared_task(name="trading.agent_tick", acks_late=True, expires=AGENT_TICK_EVERY_S - 5)
 def agent_tick(trigger: str = "beat") -> str:
-    """Run one agent tick (skips when not due, locked or backing off)."""
-    from trading.services import tick_run
+    """Run one agent tick (skips when not due, locked or backing off).
 
+    The worker process that runs ticks holds the market stream: started on its first tick."""
+    from trading.services import tick_run
+    from trading.services.stream_state import agent_stream_ensure
+
+    agent_stream_ensure()
     return tick_run(trigger=trigger).summary
 
 

@@ -555,8 +555,11 @@ def agent_health(request: HttpRequest) -> HttpResponse:
             agent_healthcheck_if_stale()
         except Exception as exc:  # the page shows the failure; the checks keep their rows
             error = f"{type(exc).__name__}: {exc}"[:300]
+    state_source, last_tick_at = selectors.tick_state_source()
     context = {
         "overview": selectors.health_overview(),
+        "state_source": state_source,
+        "last_tick_at": last_tick_at,
         "startup": startup_load(),
         "startup_blocked": startup_blocked(),
         "guard_settings": guard_config(),

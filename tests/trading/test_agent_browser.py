@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.urls import reverse
 
@@ -59,3 +61,32 @@ def test_the_kill_switch_toggles_from_system_health_and_is_audited(live_server, 
     page.wait_for_selector("[data-testid=kill-switch]:text-is('off')")
     assert RuntimeControl.load().kill_switch is False
     assert RuntimeControlChange.objects.count() == 2
+
+
+def test_system_health_shows_the_tick_state_from_the_stream(
+    agent_settings, sim_server, sim_client, live_server, signed_in
+):
+    from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET, make_agent_client
+    from trading.services.stream_state import AgentStream
+
+    agent_settings.DERIBIT_BASE_URL = sim_server.base_url  # the page's own healthcheck
+    agent_settings.DERIBIT_CLIENT_ID = CLIENT_ID
+    agent_settings.DERIBIT_CLIENT_SECRET = CLIENT_SECRET
+    stream = AgentStream(
+        client_factory=lambda: make_agent_client(sim_server.base_url), underlyings=("BTC", "ETH")
+    ).start()
+    try:
+        assert stream.wait_ready(timeout_s=60)
+        tick_run(trigger="test", client=sim_client, seed=1, stream=stream)
+    finally:
+        stream.stop()
+    page = signed_in
+    page.goto(f"{live_server.url}{reverse('system:health')}")
+    page.wait_for_selector("[data-testid=state-source]")
+    assert page.locator("[data-testid=state-source-value]").inner_text() == "stream"
+    assert page.locator("[data-testid=stream-connected]").inner_text().startswith("connected")
+    assert page.locator("[data-testid=stream-reconnects]").inner_text() == "0"
+    assert page.locator("[data-testid=state-age]").inner_text().endswith(" s")
+    shots = Path("var/screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    page.locator("#agent-health").screenshot(path=str(shots / "system-health-stream.png"))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.management import call_command
 
 from tests.trading.agent_helpers import CLIENT_ID, CLIENT_SECRET
 from trading.models import AgentRun, Decision, HealthCheck, ReconciliationRun
+from trading.services.stream_state import agent_stream_current, agent_stream_stop
 from trading.tasks import agent_tick
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +30,32 @@ def test_runagent_once_runs_the_startup_guard_and_one_tick(sim_settings, capsys)
     assert "ok" in out
     assert AgentRun.objects.filter(trigger="command", status="ok").count() == 1
     assert HealthCheck.objects.filter(kind="startup").exists()
+
+
+def test_runagent_holds_the_stream_in_process_and_ticks_on_it(sim_settings, capsys):
+    sim_settings.AGENT_STREAM = True
+    call_command("runagent", "--max-ticks", "2", "--interval", "0", "--skip-startup-check")
+    out = capsys.readouterr().out
+    assert "stream: 1237 channels, ready" in out
+    sources = [json.loads(d.log_line)["state_source"] for d in Decision.objects.order_by("id")]
+    assert [s["source"] for s in sources] == ["stream", "stream"]
+    assert agent_stream_current() is None  # stopped when the loop ended
+
+
+def test_the_celery_tick_starts_the_stream_in_its_worker_process(sim_settings):
+    sim_settings.AGENT_STREAM = True
+    try:
+        agent_tick(trigger="test")  # starts this process's stream (this tick reads REST)
+        stream = agent_stream_current()
+        assert stream is not None
+        assert stream.wait_ready(timeout_s=60)
+        agent_tick(trigger="test")
+        assert agent_stream_current() is stream  # one stream per process
+    finally:
+        agent_stream_stop()
+    last = Decision.objects.order_by("id").last()
+    assert last is not None
+    assert json.loads(last.log_line)["state_source"]["source"] == "stream"
 
 
 def test_export_healthcheck_and_reconcile_commands(sim_settings, capsys):

@@ -61,6 +61,7 @@ RECORD_KEYS = {
     "params",
     "tick_at_clock",
     "recorded_at",
+    "state_source",
 }
 
 

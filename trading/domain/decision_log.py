@@ -129,6 +129,9 @@ class DecisionLogRecord(BaseModel):
     rejection_counts: dict[str, dict[str, int]]
     health: dict[str, Any] | None
     params: dict[str, Any]
+    #: Where the tick's state came from: `{"source": "stream"|"rest", "age_s", "reason",
+    #: "open_orders"}` (absent in records written before the stream).
+    state_source: dict[str, Any] | None = None
 
     @field_validator("tick_at")
     @classmethod
@@ -201,6 +204,7 @@ def build_decision_record(
     top_k: int = 10,
     index_price_usd: Mapping[str, float] | None = None,
     recorded_at: datetime | None = None,
+    state_source: Mapping[str, Any] | None = None,
 ) -> DecisionLogRecord:
     """Assemble the record of one decision from the tick's domain objects.
 
@@ -238,6 +242,7 @@ def build_decision_record(
         rejection_counts={k: ev.rejection_counts() for k, ev in sorted(evals.items())},
         health=None if health is None else health.model_dump(mode="python"),
         params=params.model_dump(mode="python"),
+        state_source=None if state_source is None else dict(state_source),
     )
 
 

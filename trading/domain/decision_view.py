@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
@@ -128,6 +128,7 @@ class DecisionState(_Strict):
     context: dict[str, MarketContext]
     health: LoggedGuard | None
     params: dict[str, Any]
+    state_source: dict[str, Any] | None = None  # stream or REST (absent before the stream)
 
 
 class DecisionParts(_Strict):
@@ -280,6 +281,25 @@ class PositionMark(_Strict):
     at: float | None = None
 
 
+class TickStateSource(_Strict):
+    """Where the last tick's state came from, and the stream's health as the tick saw it.
+
+    `source` is "stream" (the streamed state, `age_s` old) or "rest" (`reason` says why the
+    stream was not used); the `stream_*` fields are None when the ticking process holds no
+    stream (AGENT_STREAM off)."""
+
+    source: Literal["stream", "rest"]
+    age_s: float | None = None
+    reason: str = ""
+    open_orders: int | None = None
+    stream_connected: bool | None = None
+    stream_age_s: float | None = None
+    reconnects: int | None = None
+    resyncs: int | None = None
+    gaps: int | None = None
+    last_resync_at: datetime | None = None
+
+
 class LastTick(_Strict):
     """`AgentStatus.last_summary`: the last tick as the dashboard and the status API show it."""
 
@@ -304,6 +324,7 @@ class LastTick(_Strict):
     guard: LoggedGuard
     drawdown: DrawdownState | None
     marks: dict[str, PositionMark] = Field(default_factory=dict)
+    state_source: TickStateSource | None = None
 
     def stored(self) -> dict[str, Any]:
         """As JSON for `AgentStatus.last_summary`."""

@@ -255,27 +255,44 @@ def health_checks_run(*, client: DeribitClient) -> list[HealthCheckResult]:
 
 
 def tick_health_round(
-    *, client: DeribitClient, params: EffectiveParams, market_time: datetime
+    *,
+    client: DeribitClient,
+    params: EffectiveParams,
+    market_time: datetime,
+    stream_age_s: float | None = None,
 ) -> list[HealthCheckResult]:
     """The tick's health round: what the re-check measures, from this tick's own requests.
 
     The state was built (public book summaries, private account and positions), so the
     exchange and auth answered; the data age is the exchange clock minus the newest book
-    (one `public/get_time`); the LLM line is its availability when it decides (the tick's own
-    LLM call is the real test); the risk settings are checked as the re-check does.
+    (one `public/get_time`), or, when the state was streamed, the stream's own age
+    (`stream_age_s`: no request); the LLM line is its availability when it decides (the tick's
+    own LLM call is the real test); the risk settings are checked as the re-check does.
     """
+    streamed = stream_age_s is not None
     results = [
         HealthCheckResult(name="config", severity=OK, detail="controls resolved"),
-        HealthCheckResult(name="exchange", severity=OK, detail="tick state built"),
-        HealthCheckResult(name="auth", severity=OK, detail="account and positions read"),
+        HealthCheckResult(
+            name="exchange",
+            severity=OK,
+            detail="stream state taken" if streamed else "tick state built",
+        ),
+        HealthCheckResult(
+            name="auth",
+            severity=OK,
+            detail="account streamed" if streamed else "account and positions read",
+        ),
     ]
-    try:
-        exchange_ms = client.get_time()
-    except DeribitError as exc:
-        results.append(error_result("data", exc))
+    if stream_age_s is not None:
+        results.append(_data_age_result(stream_age_s, "stream state"))
     else:
-        age_s = exchange_ms / 1000 - market_time.timestamp()
-        results.append(_data_age_result(age_s, "newest book"))
+        try:
+            exchange_ms = client.get_time()
+        except DeribitError as exc:
+            results.append(error_result("data", exc))
+        else:
+            age_s = exchange_ms / 1000 - market_time.timestamp()
+            results.append(_data_age_result(age_s, "newest book"))
     results.append(
         _llm_configured_check(params)
         or HealthCheckResult(name="llm", severity=OK, detail="configured (asked by the tick)")

@@ -6,6 +6,11 @@ the marks, `trading.domain.chain.enrich_chain`), never one ticker per instrument
 context (hourly perpetual closes, 35 days) is cached for an hour, so steady ticks cost
 2 x underlyings + 1 requests. Positions whose option expired are closed first
 (`trading.services.expiry`; one `get_delivery_prices` per index and tick, only when one has).
+
+Given a `StreamSnapshot` (`trading.services.stream_state`: the chain from tickers, the index,
+the portfolio, positions and open orders, fresh and complete), the same state is built from it
+with no request at all; `TickState.source` says which it was (`stream` with its age, or `rest`
+with the reason the stream was not used).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,9 +39,29 @@ from trading.models import Position
 from trading.services.chain_fetch import book_market_time, option_chain
 from trading.services.execution import EXTERNAL_STRATEGY
 from trading.services.expiry import Expired, positions_expire
+from trading.services.stream_state import StreamSnapshot
 
 CONTEXT_CACHE_S = 3600
 CONTEXT_HISTORY_DAYS = 35
+
+
+@dataclass(frozen=True)
+class StateSource:
+    """Where a tick's state came from: the stream (and how old it was) or REST (and why)."""
+
+    source: Literal["stream", "rest"] = "rest"
+    age_s: float | None = None
+    reason: str = ""
+    open_orders: int | None = None  # the stream's count of our open orders (REST: not read)
+
+    def as_record(self) -> dict[str, Any]:
+        """The decision log's `state_source` member."""
+        return {
+            "source": self.source,
+            "age_s": None if self.age_s is None else round(self.age_s, 3),
+            "reason": self.reason,
+            "open_orders": self.open_orders,
+        }
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,7 @@ class TickState:
     exchange_positions: tuple[ExchangePosition, ...]
     chains: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     expired: tuple[Expired, ...] = ()  # positions this tick closed because their option expired
+    source: StateSource = field(default_factory=StateSource)
 
     def spot_summary(self) -> dict[str, float]:
         """Index price per underlying (the dashboard's spot line)."""
@@ -265,6 +292,37 @@ def _portfolio(
     )
 
 
+@dataclass(frozen=True)
+class _Reads:
+    summaries: dict[str, list[BookSummary]]
+    accounts: dict[str, AccountSummary]
+    every_position: tuple[ExchangePosition, ...]
+    index_usd: dict[str, float]
+    source: StateSource
+
+
+def _market_reads(
+    client: DeribitClient, params: EffectiveParams, stream: StreamSnapshot | None, why: str
+) -> _Reads:
+    """The chain, accounts, positions and index: from the stream's snapshot, else by REST."""
+    if stream is not None:
+        return _Reads(
+            summaries=stream.summaries,
+            accounts=stream.accounts,
+            every_position=stream.positions,
+            index_usd=dict(stream.index_usd),
+            source=StateSource("stream", stream.age_s, open_orders=len(stream.open_orders)),
+        )
+    summaries = {c: client.get_book_summary_by_currency(c, "option") for c in params.underlyings}
+    accounts = {c: client.get_account_summary(c) for c in params.underlyings}
+    # One request for every kind: options for the book, perpetuals for the risk report.
+    every_position = tuple(client.get_positions("any"))
+    index_usd = {
+        c: float(rows[0].estimated_delivery_price or 0.0) for c, rows in summaries.items() if rows
+    }
+    return _Reads(summaries, accounts, every_position, index_usd, StateSource("rest", reason=why))
+
+
 def book_inputs(
     *,
     accounts: dict[str, AccountSummary],
@@ -304,16 +362,21 @@ def book_inputs(
 
 
 def state_build(
-    *, client: DeribitClient, params: EffectiveParams, expire: bool = True
+    *,
+    client: DeribitClient,
+    params: EffectiveParams,
+    expire: bool = True,
+    stream: StreamSnapshot | None = None,
+    stream_why: str = "",
 ) -> TickState:
     """Fetch and assemble one tick's state (raises the client's typed errors on failure).
 
     `expire=False` (the healthcheck's dry run) leaves expired positions alone: nothing is
-    written."""
-    summaries = {c: client.get_book_summary_by_currency(c, "option") for c in params.underlyings}
-    accounts = {c: client.get_account_summary(c) for c in params.underlyings}
-    # One request for every kind: options for the book, perpetuals for the risk report.
-    every_position = client.get_positions("any")
+    written. `stream` (fresh and complete) replaces the REST reads; `stream_why` is recorded
+    when there is none (why the stream was not used)."""
+    reads = _market_reads(client, params, stream, stream_why)
+    summaries, accounts, index_usd = reads.summaries, reads.accounts, reads.index_usd
+    every_position = reads.every_position
     exchange_positions = tuple(p for p in every_position if p.kind == "option")
     now = book_market_time([r for rows in summaries.values() for r in rows])
     # Before the portfolio is assembled: an expired call must not count as held.
@@ -322,9 +385,6 @@ def state_build(
         if expire
         else []
     )
-    index_usd = {
-        c: float(rows[0].estimated_delivery_price or 0.0) for c, rows in summaries.items() if rows
-    }
     positions = portfolio_positions(exchange_positions, dry_run=params.dry_run)
     evaluations: dict[str, CandidateEvaluation] = {}
     contexts: dict[str, MarketContext] = {}
@@ -357,7 +417,15 @@ def state_build(
         quotes=quotes,
     )
     return TickState(
-        now, inputs, evaluations, contexts, index_usd, exchange_positions, chains, tuple(expired)
+        now,
+        inputs,
+        evaluations,
+        contexts,
+        index_usd,
+        exchange_positions,
+        chains,
+        tuple(expired),
+        reads.source,
     )
 
 

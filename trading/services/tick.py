@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError
@@ -40,6 +41,7 @@ from trading.domain.decision_view import (
     LoggedGuard,
     PortfolioSummary,
     PositionMark,
+    TickStateSource,
     decision_parts,
 )
 from trading.domain.health import GuardState
@@ -91,10 +93,13 @@ from trading.services.order_gate import (
 )
 from trading.services.risk import risk_report_build
 from trading.services.state import TickState, position_marks, state_build
+from trading.services.stream_state import AgentStream, StreamSnapshot, agent_stream_current
 
 logger = logging.getLogger("trading.tick")
 
 _FILLED = (Order.State.FILLED, Order.State.SIMULATED)
+#: How long a tick waits for the stream to show an order we just sent before reading REST.
+STREAM_CATCH_UP_S = 1.0
 
 
 @dataclass
@@ -137,6 +142,7 @@ class TickContext:
     seed: int | None
     started: float
     llm: LLMClient | None = None
+    stream: AgentStream | None = None
 
 
 # ------------------------------------------------------------------------------------ tick
@@ -148,11 +154,13 @@ def tick_run(
     client: DeribitClient | None = None,
     seed: int | None = None,
     llm: LLMClient | None = None,
+    stream: AgentStream | None = None,
 ) -> TickOutcome:
     """Run one tick of the agent (or skip it, saying why); see the module docstring.
 
     `llm` replaces the configured LLM client (`build_llm_client()`, built only when the decision
-    mode needs it).
+    mode needs it). `stream` replaces this process's stream (`agent_stream_current()`, None
+    when none was started): its state is used when fresh and complete, else REST.
     """
     started = time.perf_counter()
     if trigger == "beat" and not tick_due():
@@ -172,7 +180,8 @@ def tick_run(
         if blocked:
             outcome = _finish(run, AgentRun.Status.PAUSED, f"skipped: {blocked}", started)
         else:
-            outcome = _tick(run, exchange, seed=seed, started=started, llm=llm)
+            held = stream if stream is not None else agent_stream_current()
+            outcome = _tick(run, exchange, seed=seed, started=started, llm=llm, stream=held)
     except Exception as exc:
         logger.exception("tick %s failed", run.pk)
         outcome = _finish(run, AgentRun.Status.FAILED, f"failed: {exc}"[:500], started)
@@ -205,6 +214,7 @@ def _tick(
     seed: int | None,
     started: float,
     llm: LLMClient | None = None,
+    stream: AgentStream | None = None,
 ) -> TickOutcome:
     backoff = backoff_load()
     if backoff.active():
@@ -214,14 +224,20 @@ def _tick(
     except ValidationError as exc:
         summary = f"failed: runtime controls are inconsistent: {exc.errors()[0]['msg']}"
         return _finish(run, AgentRun.Status.FAILED, summary, started)
+    snapshot, why = _stream_snapshot(stream, params)
     try:
-        state = state_build(client=client, params=params)
+        state = state_build(client=client, params=params, stream=snapshot, stream_why=why)
     except DeribitError as exc:
         guard_observe([error_result("exchange", exc)], now=timezone.now())
         if exc.transient:
             return _finish(run, AgentRun.Status.BACKOFF, backoff_set(exc), started)
         return _finish(run, AgentRun.Status.FAILED, f"failed: exchange error {exc}", started)
-    health = tick_health_round(client=client, params=params, market_time=state.now)
+    health = tick_health_round(
+        client=client,
+        params=params,
+        market_time=state.now,
+        stream_age_s=None if snapshot is None else snapshot.age_s,
+    )
     guard = guard_observe(health, now=timezone.now())
     drawdown = _drawdown(state, params)
     inputs = state.inputs.model_copy(update={"drawdown": drawdown})
@@ -235,8 +251,41 @@ def _tick(
         seed=seed,
         started=started,
         llm=llm,
+        stream=stream,
     )
     return _decide_and_execute(context)
+
+
+def _stream_snapshot(
+    stream: AgentStream | None, params: EffectiveParams
+) -> tuple[StreamSnapshot | None, str]:
+    """The stream's state when fresh and complete, else None and why the tick reads REST."""
+    if stream is None:
+        return None, "no stream in this process"
+    missing = sorted(set(params.underlyings) - set(stream.underlyings))
+    if missing:  # the controls changed since the stream started
+        return None, f"stream does not follow {', '.join(missing)}"
+    return stream.snapshot(
+        max_age_s=float(settings.AGENT_STREAM_MAX_AGE_S), wait_s=STREAM_CATCH_UP_S
+    )
+
+
+def state_source_view(state: TickState, stream: AgentStream | None) -> TickStateSource:
+    """The last tick's state source with the stream's health (System Health shows it)."""
+    view = TickStateSource.model_validate(state.source.as_record())
+    if stream is None:
+        return view
+    status = stream.status().as_record()
+    return view.model_copy(
+        update={
+            "stream_connected": status["connected"],
+            "stream_age_s": status["age_s"],
+            "reconnects": status["reconnects"],
+            "resyncs": status["resyncs"],
+            "gaps": status["gaps"],
+            "last_resync_at": stream.status().last_resync_at,
+        }
+    )
 
 
 def _drawdown(state: TickState, params: EffectiveParams) -> DrawdownState | None:
@@ -459,6 +508,7 @@ def _decision_finish(
         order=order_record(orders),
         health=guard,
         index_price_usd=state.index_usd,
+        state_source=state.source.as_record(),
     )
     parts = decision_parts(record)
     decision.log_line = record.to_line()
@@ -526,5 +576,6 @@ def _status_publish(ctx: TickContext, decision: Decision) -> None:
             name: PositionMark.model_validate(mark)
             for name, mark in position_marks(state.chains, _held_names(state), state.now).items()
         },
+        state_source=state_source_view(state, ctx.stream),
     )
     last_tick_save(summary, risk_report=risk_report_build(inputs, params.risk))

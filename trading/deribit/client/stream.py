@@ -17,23 +17,35 @@ server's heartbeat `test_request`s, and on any disconnect reconnects with expone
 whose `prev_change_id` is not the last id seen is a gap, and the book is resynchronised from
 `resync_book` (a REST read, run in a thread) before further changes are applied.
 
-Not wired into the agent's tick yet: the tick still reads REST (see docs/deribit.md).
+`channels` may be a callable (run in a thread on every connect: the agent lists the options
+to follow by REST). After subscribing, `resync_account` (a REST read in a thread) replaces the
+positions and open orders, so notifications of `user.changes.*` apply on top of a complete
+picture. While connected the client sends `public/test` every `ping_s`: the server's answer is
+a frame like any other, so `age_s()` (time since the last frame) stays small in a quiet market
+and grows only when the socket is dead or stalled. The agent holds one of these per process
+(`trading.services.stream_state`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+logger = logging.getLogger("trading.deribit.stream")
+
 BookReader = Callable[[str], Any]
+#: REST read of the account after (re)subscribing: `{"positions": [...], "orders": [...]}`.
+AccountReader = Callable[[], dict[str, list[dict[str, Any]]]]
+ChannelSource = Sequence[str] | Callable[[], Sequence[str]]
 
 
 @dataclass
@@ -54,17 +66,23 @@ class StreamState:
     marks: dict[str, dict[str, Any]] = field(default_factory=dict)
     portfolio: dict[str, dict[str, Any]] = field(default_factory=dict)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    positions: dict[str, dict[str, Any]] = field(default_factory=dict)
     books: dict[str, BookState] = field(default_factory=dict)
-    updated_at: float | None = None
+    updated_at: float | None = None  # monotonic time of the last notification
+    heard_at: float | None = None  # monotonic time of the last frame of any kind
+    account_synced: bool = False  # positions and orders read by REST since the last connect
+    account_synced_at: float | None = None  # wall time (epoch s) of that read
+    last_resync_at: float | None = None  # wall time (epoch s) of the last REST resync
     reconnects: int = 0
     resyncs: int = 0
     gaps: int = 0
 
     def age_s(self, now: float | None = None) -> float | None:
-        """Seconds since the last notification (None before the first)."""
-        if self.updated_at is None:
+        """Seconds since the server was last heard (None before the first frame)."""
+        last = self.heard_at if self.heard_at is not None else self.updated_at
+        if last is None:
             return None
-        return (time.monotonic() if now is None else now) - self.updated_at
+        return (time.monotonic() if now is None else now) - last
 
 
 def _apply_levels(side: dict[float, float], changes: list[list[Any]]) -> None:
@@ -84,15 +102,20 @@ class DeribitStream:
         client_id: str = "",
         client_secret: str = "",
         *,
-        channels: list[str],
+        channels: ChannelSource,
         resync_book: BookReader | None = None,
+        resync_account: AccountReader | None = None,
         backoff_s: tuple[float, float] = (0.1, 5.0),
+        ping_s: float | None = 1.0,
         rng: random.Random | None = None,
     ) -> None:
         self.ws_url = ws_url
         self._credentials = (client_id, client_secret)
-        self.channels = list(channels)
+        self._channel_source = channels
+        self.channels: list[str] = [] if callable(channels) else list(channels)
         self.resync_book = resync_book
+        self.resync_account = resync_account
+        self.ping_s = ping_s
         self.backoff_s = backoff_s
         self.state = StreamState()
         self.connected = asyncio.Event()
@@ -118,23 +141,41 @@ class DeribitStream:
         first = True
         while not self._stopping:
             try:
-                async with websockets.connect(self.ws_url, open_timeout=30) as ws:
+                async with websockets.connect(
+                    self.ws_url, open_timeout=30, close_timeout=2, max_size=2**24
+                ) as ws:
                     self._ws = ws
                     if not first:
                         self.state.reconnects += 1
                     first = False
                     await self._open(ws)
                     delay = self.backoff_s[0]
-                    async for raw in ws:
-                        await self._on_message(ws, json.loads(raw))
+                    pinger = asyncio.create_task(self._ping(ws))
+                    try:
+                        async for raw in ws:
+                            await self._on_message(ws, json.loads(raw))
+                    finally:
+                        pinger.cancel()
             except (ConnectionClosed, OSError, TimeoutError):
                 pass
+            except Exception:  # a REST resync or a refused subscribe: retry like a drop
+                logger.warning("stream connection failed; reconnecting", exc_info=True)
             finally:
                 self.connected.clear()
+                self.state.account_synced = False
                 self._ws = None
             if not self._stopping:
                 await asyncio.sleep(delay * (0.5 + self._rng.random() / 2))
                 delay = min(delay * 2, self.backoff_s[1])
+
+    async def _ping(self, ws: Any) -> None:
+        """`public/test` every `ping_s`: its answer proves the socket (and the data) current."""
+        if not self.ping_s:
+            return
+        while True:
+            await asyncio.sleep(self.ping_s)
+            message = {"jsonrpc": "2.0", "id": next(self._ids), "method": "public/test"}
+            await ws.send(json.dumps({**message, "params": {}}))
 
     async def _request(self, ws: Any, method: str, params: dict[str, Any]) -> Any:
         request_id = next(self._ids)
@@ -143,6 +184,7 @@ class DeribitStream:
         )
         while True:
             message = json.loads(await ws.recv())
+            self.state.heard_at = time.monotonic()
             if message.get("id") == request_id:
                 if "error" in message:
                     raise ConnectionError(f"{method}: {message['error']}")
@@ -161,13 +203,24 @@ class DeribitStream:
                     "client_secret": secret,
                 },
             )
+        if callable(self._channel_source):
+            self.channels = list(await asyncio.to_thread(self._channel_source))
         private = any(c.startswith("user.") for c in self.channels)
         method = "private/subscribe" if private else "public/subscribe"
         self.state.books.clear()  # new socket: new change-id chain, snapshots follow
         await self._request(ws, method, {"channels": self.channels})
+        if self.resync_account is not None:
+            # After subscribing: changes from here on arrive as notifications, so the REST
+            # read and what follows it together miss nothing.
+            account = await asyncio.to_thread(self.resync_account)
+            self.state.positions = {p["instrument_name"]: p for p in account["positions"]}
+            self.state.orders = {o["order_id"]: o for o in account["orders"]}
+            self.state.account_synced = True
+            self.state.account_synced_at = self.state.last_resync_at = time.time()
         self.connected.set()
 
     async def _on_message(self, ws: Any, message: dict[str, Any]) -> None:
+        self.state.heard_at = time.monotonic()
         method = message.get("method")
         if method == "heartbeat":
             if message.get("params", {}).get("type") == "test_request":
@@ -202,6 +255,8 @@ class DeribitStream:
         elif channel.startswith("user.changes."):
             for row in rows:
                 self.state.orders.update((o["order_id"], o) for o in row.get("orders", []))
+                for position in row.get("positions", []):
+                    self.state.positions[position["instrument_name"]] = position
 
     async def _apply_book(self, data: dict[str, Any]) -> None:
         name = data["instrument_name"]
@@ -235,5 +290,6 @@ class DeribitStream:
             book.bids = {float(p): float(a) for p, a in levels["bids"]}
             book.asks = {float(p): float(a) for p, a in levels["asks"]}
         self.state.resyncs += 1
+        self.state.last_resync_at = time.time()
         self.state.books[name] = book
         return book

@@ -12,6 +12,10 @@ from trading.domain.health import StartupAction
 from trading.exchange import exchange_client
 from trading.services import agent_startup, effective_params_load, tick_run
 from trading.services.reconcile import orders_resolve_pending
+from trading.services.stream_state import agent_stream_start, agent_stream_stop
+
+#: How long the loop waits for the stream before its first tick (later ticks never wait).
+STREAM_READY_WAIT_S = 15.0
 
 #: Loggers that print a line per request or repeat the tick's summary; WARNING unless -v 2.
 CHATTY_LOGGERS = ("httpx", "httpcore", "trading.deribit", "trading.tick", "trading.execution")
@@ -48,23 +52,45 @@ class Command(BaseCommand):
         with exchange_client() as client:
             if not options["skip_startup_check"]:
                 self._startup(client)
-            ticks = 0
-            limit = 1 if options["once"] else options["max_ticks"]
-            while True:
-                outcome = tick_run(trigger="command", client=client)
-                run = outcome.run
-                summary = " ".join(run.summary.split())
-                self.stdout.write(
-                    f"[{run.started_at:%H:%M:%S} UTC] {run.status} {run.duration_ms or 0:.0f}ms "
-                    f"{outcome.requests} req | {summary}"
-                )
-                ticks += 1
-                if limit and ticks >= limit:
-                    return
-                interval = options["interval"]
-                time.sleep(
-                    interval if interval is not None else effective_params_load().loop_interval_s
-                )
+            self._stream_start()
+            try:
+                self._loop(client, options)
+            finally:
+                agent_stream_stop()
+
+    def _stream_start(self) -> None:
+        """The market stream in a background thread of this process (AGENT_STREAM)."""
+        underlyings = tuple(effective_params_load().underlyings)
+        stream = agent_stream_start(client_factory=exchange_client, underlyings=underlyings)
+        if stream is None:
+            self.stdout.write("stream: off (AGENT_STREAM=false); every tick reads REST")
+            return
+        ready = stream.wait_ready(timeout_s=STREAM_READY_WAIT_S)
+        status = stream.status()
+        self.stdout.write(
+            f"stream: {status.channels} channels, "
+            + ("ready" if ready else "not ready yet; ticks read REST until it is")
+        )
+
+    def _loop(self, client: Any, options: dict[str, Any]) -> None:
+        """Tick until --once / --max-ticks is reached (or Ctrl-C)."""
+        ticks = 0
+        limit = 1 if options["once"] else options["max_ticks"]
+        while True:
+            outcome = tick_run(trigger="command", client=client)
+            run = outcome.run
+            summary = " ".join(run.summary.split())
+            self.stdout.write(
+                f"[{run.started_at:%H:%M:%S} UTC] {run.status} {run.duration_ms or 0:.0f}ms "
+                f"{outcome.requests} req | {summary}"
+            )
+            ticks += 1
+            if limit and ticks >= limit:
+                return
+            interval = options["interval"]
+            time.sleep(
+                interval if interval is not None else effective_params_load().loop_interval_s
+            )
 
     def _startup(self, client: Any) -> None:
         action = agent_startup(client=client)
