@@ -65,7 +65,13 @@ def test_text_fields_refuse_numbers(client_as):
 def test_a_study_kind_is_a_declared_enum(schema):
     kind = _component(schema, "SelectorStudyCreateRequest")["properties"]["kind"]
     ref = kind["allOf"][0]["$ref"].rsplit("/", 1)[1]
-    assert _component(schema, ref)["enum"] == ["funnel", "heatmap", "arena"]
+    assert _component(schema, ref)["enum"] == [
+        "funnel",
+        "heatmap",
+        "arena",
+        "environment",
+        "source_compare",
+    ]
 
 
 def test_an_open_control_range_is_declared_and_refused(schema, client_as):
