@@ -121,7 +121,11 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         responses=s.DecisionStatsSerializer,
         parameters=[
-            OpenApiParameter("days", int, description="window in days (1-365, default 30)"),
+            OpenApiParameter(
+                "days",
+                {"type": "integer", "minimum": 1, "maximum": 365},
+                description="window in days (1-365, default 30)",
+            ),
             OpenApiParameter("bucket", str, enum=["day", "hour"], description="time bucket"),
         ],
         summary="Evaluation counts per outcome and underlying over time",

@@ -14,8 +14,7 @@ only where OpenAPI 3.0 cannot state the rule:
 
 - `positive_data_acceptance` also counts a 400 as an answer for the few operations whose rules
   span several fields (a consistent set of controls, a source's `end` after its `start`,
-  `delta_min` not above `delta_max`), and for one operation of Greg's API whose `days` range is
-  not declared yet (its owner's to declare; the entry names it);
+  `delta_min` not above `delta_max`);
 - `max_response_time` allows `POST /api/agent/health` 30 s: it makes five requests to the
   simulator, which shares this process's interpreter lock with the live server.
 """
