@@ -25,7 +25,8 @@ BROWSER_USER, BROWSER_PASSWORD = "trader", "s3cret-passphrase"
 # (microsoft/playwright-pytest#29). Tests only: production code never sets this.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # The agent's market stream starts only where a test asks for it (tests/trading/test_stream_tick.py
-# passes one to `tick_run`); Celery workers started by tests inherit this.
+# passes one to `tick_run`); Celery workers started by tests inherit this, and `_test_settings`
+# below sets the same in this process's settings.
 os.environ.setdefault("AGENT_STREAM", "false")
 
 # CI runs property tests on a fixed example sequence so a red build reproduces exactly;
@@ -58,8 +59,13 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
-    """PBKDF2's deliberate slowness only slows tests down; MD5 is fine for throwaway users.
+def _test_settings(request: pytest.FixtureRequest) -> None:
+    """Settings every test starts from.
+
+    - PBKDF2's deliberate slowness only slows tests down; MD5 is fine for throwaway users.
+    - No market stream unless a test asks for one (`settings.AGENT_STREAM = True`): pytest-django
+      loads the settings before this file sets `AGENT_STREAM` in the environment, so the
+      environment variable reaches only the processes tests start (Celery workers, the demo).
 
     Skipped when pytest-django is not loaded: `make test-fast` runs the pure domain tests
     without Django (which also proves they need none)."""
@@ -67,6 +73,7 @@ def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
         return
     settings = request.getfixturevalue("settings")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.AGENT_STREAM = False
 
 
 @pytest.fixture

@@ -36,8 +36,10 @@ def test_runagent_prints_one_line_per_tick_and_quiets_request_logs(
 ) -> None:
     call_command("runagent", "--max-ticks", "2", "--interval", "0", "--skip-startup-check")
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2
-    assert all(" UTC] ok " in line for line in lines)
+    # one start-up line says whether the market stream runs, then one line per tick
+    assert len(lines) == 3
+    assert lines[0].startswith("stream: ")
+    assert all(" UTC] ok " in line for line in lines[1:])
     assert all(logging.getLogger(n).getEffectiveLevel() >= logging.WARNING for n in CHATTY_LOGGERS)
 
 
