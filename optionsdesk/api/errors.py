@@ -108,7 +108,10 @@ class BadInputMiddleware:
       reads it (DRF's parsers stream the body and would not check its size);
     - an id or number too large for the database (`OverflowError`: SQLite's 64-bit integers) is a
       404: no row can have it;
-    - input too deeply nested to handle (`RecursionError`) is a 400.
+    - input too deeply nested to handle (`RecursionError`) is a 400;
+    - an /api/ query string with a NUL character is a 400, as DRF and Django forms already
+      answer for text in bodies and filters (the schema declares it on every free text:
+      `optionsdesk.api.schema.NO_NUL_PATTERN`), so no view reads one.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -125,6 +128,11 @@ class BadInputMiddleware:
                 return error_response(
                     413, "request_too_large", f"Request body too large (limit {limit} bytes)."
                 )
+        if is_api_request(request) and any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            return error_response(400, "invalid", "Null characters are not allowed.")
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

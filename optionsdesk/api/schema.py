@@ -62,6 +62,38 @@ def _decimals_need_a_digit(node: Any) -> Any:
     return out
 
 
+#: Django and DRF refuse a NUL character in any text they parse ("Null characters are not
+#: allowed."), in query strings and bodies alike; the schema says so on every text it accepts.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def _text_refuses_nul(node: Any) -> Any:
+    """A request-side schema with `NO_NUL_PATTERN` on every free text (no pattern, enum or
+    format of its own), nested objects and arrays included."""
+    if isinstance(node, list):
+        return [_text_refuses_nul(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _text_refuses_nul(value) for key, value in node.items()}
+    free = not any(key in out for key in ("pattern", "enum", "format", "$ref"))
+    if out.get("type") == "string" and free:
+        out["pattern"] = NO_NUL_PATTERN
+    return out
+
+
+def _request_side(operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation with its parameters' and inline request bodies' texts refusing NUL."""
+    out = dict(operation)
+    if "parameters" in out:
+        out["parameters"] = [
+            {**p, "schema": _text_refuses_nul(p["schema"])} if "schema" in p else p
+            for p in out["parameters"]
+        ]
+    if "requestBody" in out:
+        out["requestBody"] = _text_refuses_nul(out["requestBody"])
+    return out
+
+
 _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 _PATH_PARAMETER = re.compile(r"\{[^}]+\}")
 
@@ -138,10 +170,13 @@ def add_error_responses(
                     for status in _error_statuses(path, operation, default_security)
                     if status not in declared
                 }
-                operation = {**operation, "responses": {**declared, **errors}}
+                operation = {**_request_side(operation), "responses": {**declared, **errors}}
             paths[path][method] = operation
     components = _decimals_need_a_digit(result.get("components", {}))
-    schemas = components.get("schemas", {})
+    schemas = {
+        name: _text_refuses_nul(schema) if name.endswith("Request") else schema
+        for name, schema in components.get("schemas", {}).items()
+    }
     return {
         **result,
         "paths": paths,

@@ -105,3 +105,24 @@ def test_the_chat_body_says_message_or_question_not_both(schema, client_as):
         "/api/chat", {"message": 5}, content_type="application/json"
     )
     assert response.status_code == 400
+
+
+def test_free_text_refuses_a_nul_character_in_the_schema_and_in_the_answer(schema, client_as):
+    from optionsdesk.api.schema import NO_NUL_PATTERN
+
+    # schemathesis sent NUL in `instrument` (a filter: 400) and in `underlying` (read by the view
+    # itself: 200); the schema now says every free text refuses it, and every query string does
+    assert _parameter(schema, "/api/agent/orders", "instrument")["schema"]["pattern"] == (
+        NO_NUL_PATTERN
+    )
+    assert _parameter(schema, "/api/calibration/runs", "underlying")["schema"]["pattern"] == (
+        NO_NUL_PATTERN
+    )
+    assert re.match(NO_NUL_PATTERN, "BTC-26DEC25-100000-C")
+    assert not re.match(NO_NUL_PATTERN, "BTC\x00")
+    viewer = client_as("viewer")
+    for url in ("/api/calibration/runs?underlying=BT%00C", "/api/agent/orders?instrument=a%00"):
+        response = viewer.get(url)
+        assert response.status_code == 400, url
+        assert response.json()["error"]["message"] == "Null characters are not allowed."
+    assert viewer.get("/api/calibration/runs?underlying=BTC").status_code == 200
