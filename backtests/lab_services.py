@@ -35,6 +35,7 @@ from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
 from backtests.models import SelectorStudy
 from backtests.quota import research_quota_check
+from backtests.research_services import study_record
 from backtests.services import simulator_for
 
 logger = logging.getLogger(__name__)
@@ -118,13 +119,13 @@ def lab_study_create(
     checked = lab_params_validate(kind, params or {})
     label = f"{checked['x_metric']} x {checked['y_metric']}" if kind == Kind.ENVIRONMENT else "vs"
     data = "IV/RV history" if checked.get("data") == "volatility_history" else source.kind
-    study = SelectorStudy.objects.create(
-        name=name or f"{Kind(kind).label}: {source.underlying} {data} {label}",
+    study = study_record(
         kind=kind,
-        source=source.model_dump(mode="json"),
-        config=config.model_copy(update={"underlying": source.underlying}).model_dump(mode="json"),
+        name=name or f"{Kind(kind).label}: {source.underlying} {data} {label}",
+        source=source,
+        config=config.model_copy(update={"underlying": source.underlying}),
         params=checked,
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        user=user,
     )
     if enqueue:
         transaction.on_commit(lambda: lab_study_dispatch(study_id=study.pk))

@@ -56,6 +56,26 @@ def heatmap_params_validate(params: dict[str, Any]) -> dict[str, Any]:
     return {"x_param": x, "y_param": y, "measure": measure, **values}
 
 
+def study_record(
+    *,
+    kind: str,
+    name: str,
+    source: SourceSpec,
+    config: BacktestConfig,
+    params: dict[str, Any],
+    user: Any,
+) -> SelectorStudy:
+    """Store a queued study of any kind (selector or lab) for `user` (anonymous: no owner)."""
+    return SelectorStudy.objects.create(
+        name=name,
+        kind=kind,
+        source=source.model_dump(mode="json"),
+        config=config.model_dump(mode="json"),
+        params=params,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+
+
 def selector_study_create(
     *,
     kind: str,
@@ -71,13 +91,13 @@ def selector_study_create(
     if kind not in SelectorStudy.Kind.values:
         raise ValueError(f"unknown study kind {kind!r}")
     checked = heatmap_params_validate(params or {}) if kind == SelectorStudy.Kind.HEATMAP else {}
-    study = SelectorStudy.objects.create(
-        name=name or f"{kind} ({source.underlying} {source.kind})",
+    study = study_record(
         kind=kind,
-        source=source.model_dump(mode="json"),
-        config=config.model_dump(mode="json"),
+        name=name or f"{kind} ({source.underlying} {source.kind})",
+        source=source,
+        config=config,
         params=checked,
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        user=user,
     )
     if enqueue:
         transaction.on_commit(lambda: selector_study_dispatch(study_id=study.pk))
