@@ -160,3 +160,35 @@ def test_agreement_is_empty_when_nothing_qualifies() -> None:
     agreement = mark_iv_agreement(enriched, min_mark_price_coin=10.0)
     assert agreement.compared == 0
     assert np.isnan(agreement.median_abs_diff_vol_pts)
+
+
+def test_chain_from_quotes_equals_normalize_chain_of_the_same_rows() -> None:
+    """The tick's one-step builder gives exactly what `normalize_chain` gives: values, dtypes,
+    column order; None quotes and missing optional columns are NaN in both."""
+    from datetime import UTC, datetime
+
+    from trading.domain.chain import chain_from_quotes
+    from trading.domain.market_model import MarketModel
+
+    model = MarketModel(seed=3, start=datetime(2025, 12, 10, 9, tzinfo=UTC))
+    source = model.chain("BTC").head(120)
+    names = [*source["instrument_name"], "BTC_USDC-5DEC25-2d5-P"]
+    bids: list[float | None] = [*source["best_bid_price"].astype(float)]
+    bids[::7] = [None] * len(bids[::7])  # books without a bid
+    quotes: dict[str, list[float | None]] = {
+        "underlying_price": [*source["underlying_price"].astype(float), 2.5],
+        "mark_price": [*source["mark_price"].astype(float), 0.1],
+        "best_bid_price": [*bids, None],
+        "mark_iv": [*source["mark_iv"].astype(float), 80.0],
+        "open_interest": [*source["open_interest"].astype(float), 0.0],
+    }
+    now = datetime(2025, 12, 10, 9, 30, 15, 123456, tzinfo=UTC)
+    built = chain_from_quotes(now, names, quotes)
+    records = pd.DataFrame({"harvest_time": now, "instrument_name": names, **quotes})
+    pd.testing.assert_frame_equal(built, normalize_chain(records))
+    no_bid = sum(1 for b in bids if b is None or b != b) + 1
+    assert built["best_bid_price"].isna().sum() == no_bid > len(bids[::7])
+    assert built["best_ask_price"].isna().all()
+    assert built["volume"].isna().all()
+    with pytest.raises(ChainSchemaError, match="not option names"):
+        chain_from_quotes(now, [*names, "BTC-PERPETUAL"], {k: [*v, 1.0] for k, v in quotes.items()})

@@ -9,6 +9,7 @@ versions (the older one lacks strike, expiry and type, which are parsed from the
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -156,35 +157,17 @@ def _utc_timestamps(values: pd.Series) -> pd.Series:
 def _parse_option_names(names: pd.Series) -> dict[str, pd.Series]:
     """Underlying, expiry, expiry timestamp, type and strike from option names.
 
-    A plain compiled-regex loop (pandas' `str.extract` was ~5x slower) that computes the expiry
-    fields once per distinct expiry code: a chain has ~15 expiries for ~600 names. This runs on
-    every agent tick, on both full chains.
+    One cached regex match per distinct name (`_name_fields`; pandas' `str.extract` was ~5x
+    slower): this runs on every agent tick, on both full chains, whose names rarely change.
     """
-    expiry_of: dict[str, tuple[str, float]] = {}
-    underlying: list[str] = []
-    expiry: list[str] = []
-    stamp: list[float] = []
-    option_type: list[str] = []
-    strike: list[float] = []
-    bad: list[str] = []
-    for name in names.tolist():
-        match = _OPTION_NAME_RE.match(name)
-        if match is None:
-            bad.append(name)
-            continue
-        code = match["code"]
-        if code not in expiry_of:
-            moment = _expiry_of_code(match["day"], match["mon"], match["yy"])
-            expiry_of[code] = (f"{moment:%Y-%m-%d}", moment.timestamp())
-        text, seconds = expiry_of[code]
-        underlying.append(match["underlying"])
-        expiry.append(text)
-        stamp.append(seconds)
-        option_type.append(match["cp"])
-        strike.append(float(match["strike"].replace("d", ".")))
+    fields = [_name_fields(name) for name in names.tolist()]
+    bad = [name for name, parsed in zip(names.tolist(), fields, strict=True) if parsed is None]
     if bad:
         examples = ", ".join(map(repr, list(dict.fromkeys(bad))[:5]))
         raise ChainSchemaError([], f"{len(bad)} rows are not option names, e.g. {examples}")
+    underlying, expiry, stamp, option_type, strike = (
+        zip(*fields, strict=True) if fields else ((),) * 5
+    )
     index = names.index
     return {
         "underlying": pd.Series(underlying, index=index, dtype=object),
@@ -193,6 +176,56 @@ def _parse_option_names(names: pd.Series) -> dict[str, pd.Series]:
         "option_type": pd.Series(option_type, index=index, dtype=object),
         "strike": pd.Series(strike, index=index, dtype="float64"),
     }
+
+
+@functools.lru_cache(maxsize=65_536)
+def _name_fields(name: str) -> tuple[str, str, float, str, float] | None:
+    """(underlying, expiry "YYYY-MM-DD", expiry timestamp s, "C"/"P", strike) of an option
+    name, None when it is not one; raises ChainSchemaError for an impossible date."""
+    match = _OPTION_NAME_RE.match(name)
+    if match is None:
+        return None
+    moment = _expiry_of_code(match["day"], match["mon"], match["yy"])
+    strike = float(match["strike"].replace("d", "."))
+    return match["underlying"], f"{moment:%Y-%m-%d}", moment.timestamp(), match["cp"], strike
+
+
+def chain_from_quotes(
+    harvest_time: datetime, names: Sequence[str], quotes: dict[str, Sequence[float | None]]
+) -> pd.DataFrame:
+    """`normalize_chain` of quotes already split into columns, built in one step.
+
+    `quotes` holds the numeric columns (`underlying_price`, `mark_price` and any of
+    `OPTIONAL_NUMERIC_COLUMNS`; None is NaN, a missing optional column all NaN). The result
+    equals `normalize_chain` of the same rows (a test compares them) without its per-column
+    coercions: the agent builds both chains this way on every tick.
+    """
+    fields = [_name_fields(name) for name in names]
+    if any(parsed is None for parsed in fields):
+        bad = [name for name, parsed in zip(names, fields, strict=True) if parsed is None]
+        examples = ", ".join(map(repr, list(dict.fromkeys(bad))[:5]))
+        raise ChainSchemaError([], f"{len(bad)} rows are not option names, e.g. {examples}")
+    size = len(names)
+    columns = list(zip(*fields, strict=True)) if fields else [()] * 5
+    stamp = pd.Timestamp(harvest_time)
+    stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+    out: dict[str, Any] = {
+        "harvest_time": pd.DatetimeIndex(
+            np.full(size, stamp.tz_localize(None).as_unit("us").asm8), tz=UTC
+        ),
+        "instrument_name": pd.array(list(names), dtype="str"),
+        "underlying": pd.array(list(columns[0]), dtype="str"),
+        "expiry": pd.array(list(columns[1]), dtype="str"),
+        "expiry_timestamp": np.asarray(columns[2], dtype=np.float64),
+        "option_type": pd.array(list(columns[3]), dtype="str"),
+        "strike": np.asarray(columns[4], dtype=np.float64),
+    }
+    for column in ("underlying_price", "mark_price", *OPTIONAL_NUMERIC_COLUMNS):
+        values = quotes.get(column)
+        out[column] = (
+            np.full(size, np.nan) if values is None else np.asarray(values, dtype=np.float64)
+        )
+    return pd.DataFrame({column: out[column] for column in CHAIN_COLUMNS})
 
 
 def _expiry_of_code(day: str, month_code: str, yy: str) -> datetime:

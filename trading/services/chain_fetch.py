@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from trading.deribit.models import BookSummary
-from trading.domain.chain import normalize_chain
+from trading.domain.chain import chain_from_quotes
 
 
 def book_market_time(rows: Sequence[BookSummary]) -> datetime:
@@ -29,24 +29,23 @@ def book_market_time(rows: Sequence[BookSummary]) -> datetime:
 def option_chain(rows: Sequence[BookSummary], now: datetime) -> pd.DataFrame:
     """Book summaries of options as a normalised chain (empty when no option has a price yet).
 
-    `normalize_chain` parses strike, expiry and type from the names; rows that are not options,
-    or have no underlying price yet, are left out.
+    Strike, expiry and type are parsed from the names (`chain_from_quotes`, the shape
+    `normalize_chain` gives); rows that are not options, or have no underlying price yet, are
+    left out.
     """
-    records = [
-        {
-            "harvest_time": now,
-            "instrument_name": r.instrument_name,
-            "underlying_price": r.underlying_price,
-            "mark_price": r.mark_price,
-            "best_bid_price": r.bid_price,
-            "best_ask_price": r.ask_price,
-            "mark_iv": r.mark_iv,
-            "open_interest": r.open_interest,
-            "volume": r.volume,
-        }
-        for r in rows
-        if r.underlying_price and r.instrument_name.endswith(("-C", "-P"))
-    ]
-    if not records:
+    kept = [r for r in rows if r.underlying_price and r.instrument_name.endswith(("-C", "-P"))]
+    if not kept:
         return pd.DataFrame()
-    return normalize_chain(pd.DataFrame.from_records(records))
+    return chain_from_quotes(
+        now,
+        [r.instrument_name for r in kept],
+        {
+            "underlying_price": [r.underlying_price for r in kept],
+            "mark_price": [r.mark_price for r in kept],
+            "best_bid_price": [r.bid_price for r in kept],
+            "best_ask_price": [r.ask_price for r in kept],
+            "mark_iv": [r.mark_iv for r in kept],
+            "open_interest": [r.open_interest for r in kept],
+            "volume": [r.volume for r in kept],
+        },
+    )
