@@ -29,6 +29,11 @@ def read_memo() -> Iterator[None]:
         _MEMO.reset(token)
 
 
+def memo_active() -> bool:
+    """True inside a `read_memo()` block (a read request)."""
+    return _MEMO.get() is not None
+
+
 def memoized(key: str, load: Callable[[], T]) -> T:
     """`load()` once per `read_memo()` block under `key`; every time outside one."""
     memo = _MEMO.get()

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict
 
+from optionsdesk.readmemo import memo_active
 from trading.deribit.errors import DeribitError
 from trading.domain.decision_view import LastTick
 from trading.domain.health import GuardState
@@ -39,9 +40,24 @@ def agent_status_row() -> AgentStatus:
     return AgentStatus.load()
 
 
+def _fields(*names: str) -> dict[str, Any]:
+    """Some of the row's fields. A tick reads the small ones several times: this leaves the
+    published summary and risk report (most of the row's bytes) unread and undecoded. Inside
+    a read request (`optionsdesk.readmemo`) the memoized row serves them."""
+    if memo_active():
+        row = agent_status_row()
+        return {name: getattr(row, name) for name in names}
+    values = AgentStatus.objects.filter(pk=1).values(*names).first()
+    if values is None:
+        agent_status_row()  # created with its defaults
+        values = AgentStatus.objects.filter(pk=1).values(*names).get()
+    return values
+
+
 def _update(**fields: Any) -> None:
-    agent_status_row()
-    AgentStatus.objects.filter(pk=1).update(**fields)
+    if not AgentStatus.objects.filter(pk=1).update(**fields):
+        agent_status_row()  # created with its defaults, then updated
+        AgentStatus.objects.filter(pk=1).update(**fields)
 
 
 # ------------------------------------------------------------------------------------ lock
@@ -54,11 +70,16 @@ def lock_ttl_s() -> int:
 
 def tick_lock_acquire(owner: str, *, ttl_s: int | None = None) -> bool:
     """Take the tick lock unless another live holder has it (atomic across processes)."""
-    agent_status_row()
     now = timezone.now()
     until = now + timedelta(seconds=ttl_s if ttl_s is not None else lock_ttl_s())
     free = Q(lock_until__isnull=True) | Q(lock_until__lt=now)
-    return AgentStatus.objects.filter(free, pk=1).update(lock_owner=owner, lock_until=until) == 1
+    for _ in range(2):
+        if AgentStatus.objects.filter(free, pk=1).update(lock_owner=owner, lock_until=until):
+            return True
+        if AgentStatus.objects.filter(pk=1).exists():
+            return False  # held by a live tick
+        agent_status_row()  # the first tick ever: create the row, then take the lock
+    return False
 
 
 def tick_lock_release(owner: str) -> None:
@@ -71,7 +92,7 @@ def tick_lock_release(owner: str) -> None:
 
 def last_tick_at_load() -> datetime | None:
     """When the last tick published its summary (None before the first)."""
-    return agent_status_row().last_tick_at
+    return _fields("last_tick_at")["last_tick_at"]
 
 
 def last_tick_save(
@@ -102,8 +123,8 @@ class Backoff:
 
 def backoff_load() -> Backoff:
     """The persisted back-off."""
-    row = agent_status_row()
-    return Backoff(row.backoff_until, row.backoff_reason, row.consecutive_errors)
+    row = _fields("backoff_until", "backoff_reason", "consecutive_errors")
+    return Backoff(row["backoff_until"], row["backoff_reason"], row["consecutive_errors"])
 
 
 def backoff_set(exc: DeribitError, *, now: datetime | None = None) -> str:
@@ -126,7 +147,7 @@ def backoff_clear() -> None:
 
 def drawdown_load() -> DrawdownState | None:
     """Today's equity peak and whether the daily drawdown stop latched (None: never tracked)."""
-    raw = agent_status_row().drawdown_state
+    raw = _fields("drawdown_state")["drawdown_state"]
     return DrawdownState.model_validate(raw) if raw else None
 
 
@@ -179,7 +200,7 @@ def drawdown_operator_reset(
 
 def guard_load() -> GuardState:
     """The persisted guard state (RUNNING when nothing is stored yet)."""
-    raw = agent_status_row().guard_state
+    raw = _fields("guard_state")["guard_state"]
     return GuardState.model_validate(raw) if raw else GuardState()
 
 
@@ -209,7 +230,7 @@ class StartupState(BaseModel):
 
 def startup_load() -> StartupState | None:
     """The last recorded start-up check (None: none ran since the row was created)."""
-    raw = agent_status_row().startup_state
+    raw = _fields("startup_state")["startup_state"]
     return StartupState.model_validate(raw) if raw else None
 
 
