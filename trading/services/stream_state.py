@@ -129,10 +129,11 @@ class AgentStream:
         self._rest = client_factory()
         self._followed: dict[str, list[str]] = {}  # options per currency, in listing order
         self._summaries: dict[str, tuple[dict[str, Any], BookSummary]] = {}
+        client_id, secret = self._rest.credentials()
         self.stream = DeribitStream(
             ws_url or ws_url_for(self._rest.base_url),
-            self._rest.client_id,
-            self._rest._client_secret,
+            client_id,
+            secret,
             channels=self._channels,
             resync_account=self._read_account,
             backoff_s=backoff_s,
@@ -189,8 +190,8 @@ class AgentStream:
             except Exception:  # the next connect lists them anyway
                 logger.warning("listing options for the stream failed", exc_info=True)
                 continue
-            if listed != self._followed and self.stream._ws is not None:
-                await self.stream._ws.close()  # run() reconnects with the new list
+            if listed != self._followed:
+                await self.stream.reconnect()  # with the new list
 
     def wait_ready(self, timeout_s: float = 30.0) -> bool:
         """Block until a complete snapshot is available (tests, the benchmark)."""

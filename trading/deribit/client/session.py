@@ -109,6 +109,11 @@ class RpcSession:
     def __repr__(self) -> str:
         return f"DeribitClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
 
+    def credentials(self) -> tuple[str, str]:
+        """(client id, secret) for a WebSocket of the same account (`DeribitStream`); the
+        secret is never part of `repr`, logs or errors."""
+        return self.client_id, self._client_secret
+
     def __enter__(self) -> Self:
         return self
 

@@ -135,6 +135,11 @@ class DeribitStream:
         if self._ws is not None:
             await self._ws.close()
 
+    async def reconnect(self) -> None:
+        """Close the socket: `run()` connects again and subscribes to the channels anew."""
+        if self._ws is not None:
+            await self._ws.close()
+
     async def run(self) -> None:
         """Connect, subscribe and read until `stop()`, reconnecting with backoff."""
         delay = self.backoff_s[0]
