@@ -57,36 +57,48 @@ from trading.services import tick_run  # noqa: E402
 from trading.services.stream_state import AgentStream  # noqa: E402
 
 TICKS = 15
+#: Simulated time 600x the wall clock: the model's 60 s grid steps every 100 ms, so every
+#: option's ticker changes every 100 ms, as Deribit publishes `ticker.*.100ms` on a live market.
+MOVING_SPEED = 600.0
+#: Wall time between the moving market's ticks (the stream takes a burst of notifications in it).
+MOVING_GAP_S = 0.25
 # A volatility risk premium; spreads are the model's defaults (fitted to real chains).
 VRP = {"realized_to_implied": 0.7}
 
 
-def _exchange() -> SimulatedExchange:
+def _exchange(speed: float) -> SimulatedExchange:
     currencies = {k: v.model_copy(update=VRP) for k, v in default_currency_params().items()}
     config = SimConfig(
         seed=7,
         start=datetime(2025, 12, 10, 9, tzinfo=UTC),
         rate_limits=None,
+        speed=speed,
         market_params=MarketModelParams(currencies=currencies),
     )
     return SimulatedExchange(config)
 
 
-def _serve(urls: multiprocessing.Queue[str], stop: Any) -> None:
+def _serve(urls: multiprocessing.Queue[str], stop: Any, speed: float) -> None:
     """The child process: the simulator on an ephemeral port until `stop` is set."""
-    with ServerThread(create_app(_exchange()), port=0) as server:
+    with ServerThread(create_app(_exchange(speed)), port=0) as server:
         urls.put(server.base_url)
         stop.wait()
 
 
 class _ChildServer:
-    """The simulator in a forked child process; `base_url` once it listens."""
+    """The simulator in a forked child process; `base_url` once it listens. `speed` 0 holds
+    the market still; `MOVING_SPEED` moves it every 100 ms."""
+
+    def __init__(self, speed: float = 0.0) -> None:
+        self.speed = speed
 
     def __enter__(self) -> _ChildServer:
         context = multiprocessing.get_context("fork")
         urls: multiprocessing.Queue[str] = context.Queue()
         self._stop = context.Event()
-        self._process = context.Process(target=_serve, args=(urls, self._stop), daemon=True)
+        self._process = context.Process(
+            target=_serve, args=(urls, self._stop, self.speed), daemon=True
+        )
         self._process.start()
         self.base_url = urls.get(timeout=120)
         return self
@@ -94,6 +106,16 @@ class _ChildServer:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._process.join(30)
+
+
+def _client(server: _ChildServer) -> DeribitClient:
+    return DeribitClient(
+        server.base_url,
+        "optionsdesk-sim",
+        "optionsdesk-sim-secret",
+        timeout_s=10,
+        limiter=NoLimiter(),
+    )
 
 
 def _fetch_only(client: DeribitClient) -> float:
@@ -110,16 +132,7 @@ def _streamed_ticks(
 ) -> tuple[list[float], list[int], set[str], list[float]]:
     """Streamed ticks, each paired with a REST tick under the same load (the simulator
     publishing to the stream): (streamed ms, streamed requests, sources, paired REST ms)."""
-    stream = AgentStream(
-        client_factory=lambda: DeribitClient(
-            server.base_url,
-            "optionsdesk-sim",
-            "optionsdesk-sim-secret",
-            timeout_s=10,
-            limiter=NoLimiter(),
-        ),
-        underlyings=("BTC", "ETH"),
-    ).start()
+    stream = AgentStream(client_factory=lambda: _client(server), underlyings=("BTC", "ETH")).start()
     try:
         if not stream.wait_ready(timeout_s=60):
             raise SystemExit(f"stream not ready: {stream.snapshot(max_age_s=60)[1]}")
@@ -140,17 +153,56 @@ def _streamed_ticks(
     return tick_ms, requests, sources, rest_ms
 
 
+def _moving_ticks() -> dict[str, float]:
+    """On a moving market (every ticker changes every 100 ms): the stream thread's share of a
+    core while idle, then streamed ticks each paired with a REST tick, `MOVING_GAP_S` apart."""
+    with _ChildServer(speed=MOVING_SPEED) as server:
+        client = _client(server)
+        tick_run(trigger="bench", client=client, seed=0)  # warm-up on this exchange
+        stream = AgentStream(client_factory=lambda: _client(server), underlyings=("BTC", "ETH"))
+        stream.start()
+        try:
+            if not stream.wait_ready(timeout_s=60):
+                raise SystemExit(f"stream not ready: {stream.snapshot(max_age_s=60)[1]}")
+            cpu, wall = time.process_time(), time.perf_counter()
+            time.sleep(2.0)
+            share = (time.process_time() - cpu) / (time.perf_counter() - wall)
+            streamed, rest, sources = [], [], set()
+            for i in range(TICKS):
+                time.sleep(MOVING_GAP_S)
+                started = time.perf_counter()
+                outcome = tick_run(trigger="bench", client=client, seed=300 + i, stream=stream)
+                streamed.append((time.perf_counter() - started) * 1000)
+                if outcome.decision is not None:
+                    sources.add(json.loads(outcome.decision.log_line)["state_source"]["source"])
+                time.sleep(MOVING_GAP_S)
+                started = time.perf_counter()
+                tick_run(trigger="bench", client=client, seed=400 + i)
+                rest.append((time.perf_counter() - started) * 1000)
+        finally:
+            stream.stop()
+            client.close()
+    print(
+        f"moving market (speed {MOVING_SPEED:g}: every ticker changes every 100 ms): "
+        f"stream thread {share:.0%} of a core while idle"
+    )
+    print(
+        f"  streamed ticks (state from: {', '.join(sorted(sources))}): median "
+        f"{statistics.median(streamed):.1f} ms (min {min(streamed):.1f}, max {max(streamed):.1f}); "
+        f"REST ticks paired with them: median {statistics.median(rest):.1f} ms"
+    )
+    return {
+        "tick_ms_median_streamed_moving": round(statistics.median(streamed), 1),
+        "tick_ms_median_rest_moving": round(statistics.median(rest), 1),
+        "stream_cpu_share_moving": round(share, 3),
+    }
+
+
 def main() -> None:
     """Run the ticks and print the figures."""
     call_command("migrate", verbosity=0)
     with _ChildServer() as server:
-        client = DeribitClient(
-            server.base_url,
-            "optionsdesk-sim",
-            "optionsdesk-sim-secret",
-            timeout_s=10,
-            limiter=NoLimiter(),
-        )
+        client = _client(server)
         first = tick_run(trigger="bench", client=client, seed=0)  # warm-up: auth, context
         print(f"warm-up tick: {first.run.duration_ms:.0f} ms, {first.requests} requests")
         print(f"  {first.summary[:150]}")
@@ -163,6 +215,7 @@ def main() -> None:
             requests.append(outcome.requests)
         streamed_ms, streamed_requests, sources, paired_ms = _streamed_ticks(server, client)
         client.close()
+    moving = _moving_ticks()
     median_ms = statistics.median(tick_ms)
     fetch = statistics.median(fetch_ms)
     spread = f"min {min(tick_ms):.1f}, max {max(tick_ms):.1f}"
@@ -208,6 +261,7 @@ def main() -> None:
                 "tick_ms_median_rest_paired": round(paired, 1),
                 "streamed_over_rest": round(streamed / paired, 2),
                 "state_sources_streamed": sorted(sources),
+                **moving,
                 "load_avg_1m": round(load[0], 2),
             }
         )

@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from os import PathLike
@@ -191,7 +191,7 @@ def _name_fields(name: str) -> tuple[str, str, float, str, float] | None:
 
 
 def chain_from_quotes(
-    harvest_time: datetime, names: Sequence[str], quotes: dict[str, Sequence[float | None]]
+    harvest_time: datetime, names: Sequence[str], quotes: Mapping[str, Sequence[float | None]]
 ) -> pd.DataFrame:
     """`normalize_chain` of quotes already split into columns, built in one step.
 

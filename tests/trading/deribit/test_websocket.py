@@ -272,3 +272,44 @@ def test_injected_disconnect_and_heartbeat_miss(server: ServerThread) -> None:
     exchange.faults.inject("ws_disconnect")
     assert _closed_by_server(socket)
     assert [f for f in exchange.faults.fired if f[0] == "ws_disconnect"]
+
+
+def test_a_still_market_sends_nothing_new_until_a_trade_prints_or_the_market_steps(
+    server: ServerThread,
+) -> None:
+    """While nothing a market channel depends on moves, the server does not recompute it (a
+    still market costs nothing); a trade taking the offer and a market step each still reach
+    the ticker at the next publish."""
+    socket = Socket(server)
+    socket.login()
+    rows = socket.call(
+        "public/get_book_summary_by_currency", {"currency": "BTC", "kind": "option"}
+    )["result"]
+    row = next(r for r in rows if r["bid_price"] and r["ask_price"])
+    name, channel = row["instrument_name"], f"ticker.{row['instrument_name']}.100ms"
+    assert socket.call("public/subscribe", {"channels": [channel]})["result"] == [channel]
+
+    def tickers(seconds: float = 0.5) -> list[dict[str, Any]]:
+        start = len(socket.notes)
+        socket.pump(seconds)
+        return [
+            n["params"]["data"]
+            for n in socket.notes[start:]
+            if n.get("params", {}).get("channel") == channel
+        ]
+
+    first = tickers()
+    assert len(first) == 1
+    assert first[0]["last_price"] is None
+    assert tickers() == []  # still: nothing new
+    order = {"instrument_name": name, "amount": 0.1, "type": "market"}
+    trade = socket.call("private/buy", order)["result"]["trades"][0]
+    after_trade = tickers()
+    assert [t["last_price"] for t in after_trade] == [trade["price"]]
+    assert tickers() == []
+    exchange = _exchange(server)
+    with exchange.lock:
+        exchange.clock.advance(60)  # one step of the market's grid
+    stepped = tickers()
+    assert len(stepped) == 1
+    assert stepped[0]["mark_price"] != first[0]["mark_price"]

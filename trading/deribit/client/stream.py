@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import websockets
 from websockets.exceptions import ConnectionClosed
 
@@ -158,7 +159,7 @@ class DeribitStream:
                     pinger = asyncio.create_task(self._ping(ws))
                     try:
                         async for raw in ws:
-                            await self._on_message(ws, json.loads(raw))
+                            await self._on_message(ws, orjson.loads(raw))
                     finally:
                         pinger.cancel()
             except (ConnectionClosed, OSError, TimeoutError):
@@ -188,7 +189,7 @@ class DeribitStream:
             json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
         )
         while True:
-            message = json.loads(await ws.recv())
+            message = orjson.loads(await ws.recv())
             self.state.heard_at = time.monotonic()
             if message.get("id") == request_id:
                 if "error" in message:

@@ -30,6 +30,7 @@ FIRST_IDS = {"order": 113_510_000_000, "trade": 331_874_000}
 
 #: Liquidity taken from one side of an instrument's book at this market step: price -> amount.
 Depth = dict[Decimal, Decimal]
+TradeStats = tuple[float, float, float]  # last, high, low
 
 
 class SimBooks:
@@ -41,6 +42,7 @@ class SimBooks:
         self.open_orders: dict[str, SimOrder] = {}
         #: Per currency, every fill in the order it printed.
         self.trades: dict[str, list[SimTrade]] = {}
+        self._trade_stats: dict[str, tuple[tuple[int, int], dict[str, TradeStats]]] = {}
         self.trade_seq: dict[str, int] = {}
         self.last_trade_price: dict[str, Decimal] = {}
         self.consumed: dict[tuple[str, bool], Depth] = {}
@@ -107,6 +109,27 @@ class SimBooks:
     def trade_counts(self) -> dict[str, int]:
         """How many fills each currency has printed (what a socket has already seen)."""
         return {c: len(t) for c, t in self.trades.items()}
+
+    def trade_stats(self, currency: str, since_ms: int) -> dict[str, TradeStats]:
+        """(last, high, low) of each instrument of a currency traded since `since_ms`.
+
+        Kept until a trade prints or the window moves: a publish round asks once per ticker
+        (1,232 options), and the tape grows with every market step."""
+        trades = self.trades.get(currency, [])
+        key = (since_ms, len(trades))
+        cached = self._trade_stats.get(currency)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        stats: dict[str, TradeStats] = {}
+        for trade in trades:
+            if trade.timestamp < since_ms:
+                continue
+            name = trade.order.spec.instrument_name
+            price = float(trade.price)
+            _, high, low = stats.get(name, (price, price, price))
+            stats[name] = (price, max(high, price), min(low, price))
+        self._trade_stats[currency] = (key, stats)
+        return stats
 
     def next_trade_seq(self, instrument_name: str) -> int:
         """The instrument's next trade sequence number."""

@@ -120,16 +120,7 @@ def get_instrument(
 
 def _trade_stats(ex: SimulatedExchange, currency: str) -> dict[str, tuple[float, float, float]]:
     """(last, high, low) of each instrument traded in the last 24 h."""
-    since = ex.now_ms() - DAY_MS
-    stats: dict[str, tuple[float, float, float]] = {}
-    for trade in ex.books.trades_of(currency):
-        if trade.timestamp < since:
-            continue
-        name = trade.order.spec.instrument_name
-        price = float(trade.price)
-        _, high, low = stats.get(name, (price, price, price))
-        stats[name] = (price, max(high, price), min(low, price))
-    return stats
+    return ex.books.trade_stats(currency, ex.now_ms() - DAY_MS)
 
 
 def _nullable(values: np.ndarray, digits: int) -> list[float | None]:

@@ -58,6 +58,8 @@ WS_PATH = "/ws/api/v2"
 PUBLISH_EVERY_S = 0.1
 INTERVALS = ("raw", "100ms", "agg2")
 BOOK_DEPTH = 20
+#: Channels computed from the market alone (not from the socket's account).
+MARKET_FAMILIES = frozenset({"ticker", "book", "index", "markprice"})
 SUBSCRIBE = frozenset({"public/subscribe", "private/subscribe"})
 UNSUBSCRIBE = frozenset({"public/unsubscribe", "private/unsubscribe"})
 UNSUBSCRIBE_ALL = frozenset({"public/unsubscribe_all", "private/unsubscribe_all"})
@@ -182,6 +184,7 @@ class WsSession:
         self._closed = False
         self._orders_seen: dict[str, tuple[Any, ...]] = {}
         self._trades_seen: dict[str, int] = {}
+        self._last_market: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------------ wire
 
@@ -357,12 +360,32 @@ class WsSession:
         )
         return False
 
+    def _market_key(self) -> tuple[Any, ...]:
+        """What the market channels are computed from: the market's step and the trades (which
+        take the market maker's depth), and the resting orders should the books ever show
+        them. While it is unchanged their data is too (a trade leaving the 24 h window shows at
+        the next step), so a still market costs the server nothing."""
+        books = self.ex.books
+        return (
+            self.ex.market.now_ms,
+            tuple(sorted(books.trade_counts().items())),
+            tuple(
+                (o.order_id, o.last_update_ms, o.order_state, o.price, o.amount, o.filled_amount)
+                for o in books.resting()
+            ),
+        )
+
     def _notifications(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         with self.ex.lock:
             self.ex.sync()
             delta = self._user_delta() if self.account is not None else _UserDelta()
+            market = self._market_key()
+            still = market == self._last_market
+            self._last_market = market
             for channel in list(self.channels.values()):
+                if still and channel.family in MARKET_FAMILIES and channel.last is not None:
+                    continue  # sent already, and nothing it depends on moved
                 data = self._channel_data(channel, delta)
                 if data is None:
                     continue
