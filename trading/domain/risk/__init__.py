@@ -37,7 +37,7 @@ from trading.domain.risk.capacity import (
 )
 from trading.domain.risk.drawdown import DrawdownState, drawdown_reset, drawdown_update
 from trading.domain.risk.engine import evaluate_risk
-from trading.domain.risk.exposure_checks import order_delta_coin
+from trading.domain.risk.exposure_checks import order_delta_coin, uncovered_delta
 from trading.domain.risk.inputs import OptionPosition, OptionQuote, PortfolioState, RiskInputs
 from trading.domain.risk.reduce_only import evaluate_reduce_only
 from trading.domain.risk.stress import (
@@ -72,4 +72,5 @@ __all__ = [
     "quantize_order_amount",
     "roll_open_amount",
     "stress_report",
+    "uncovered_delta",
 ]
