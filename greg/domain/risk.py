@@ -2,8 +2,9 @@
 
 The covered-call engine's guards apply unchanged (kill switch, daily drawdown); the account
 checks are the structure's: equity known, margin after the order under the maximum, net delta
-within the limit (or reduced), each leg under the per-order size cap; and Greg's tiny-size
-guardrails: notional per position and per underlying (open Greg positions included).
+(coins held included, as everywhere) within the limit beyond what the coins cover (or reduced),
+each leg under the per-order size cap; and Greg's tiny-size guardrails: notional per position
+and per underlying (open Greg positions included).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from trading.domain.params import RiskLimits
-from trading.domain.risk.exposure_checks import _check_guards
+from trading.domain.risk.exposure_checks import _check_guards, uncovered_delta
 from trading.domain.risk.inputs import RiskInputs
 from trading.domain.risk.verdict import RiskVerdict, _Checks
 
@@ -65,15 +66,28 @@ def _check_account(
             value=f"{after:.4f}",
             limit=str(limits.max_margin_used_pct),
         )
-    current = portfolio.net_delta.get(order.underlying, 0.0)
+    _check_delta(c, order, inputs, limits)
+
+
+def _check_delta(c: _Checks, order: StructureRisk, inputs: RiskInputs, limits: RiskLimits) -> None:
+    """Net delta in the project's one convention (`PortfolioState.net_delta`: USD delta in
+    coins, coins held included): the limit applies to what the coins do not cover
+    (`uncovered_delta`), so covered calls beside the coins are not a naked short. Passes within
+    the limit, when the order shrinks the uncovered delta, or when it reduces risk (a close)."""
+    current = inputs.portfolio.net_delta.get(order.underlying, 0.0)
     new = current + order.delta_change
-    ok = abs(new) <= limits.max_net_delta_abs or abs(new) < abs(current)
+    holdings = float(inputs.portfolio.holdings(order.underlying))
+    before, after = uncovered_delta(current, holdings), uncovered_delta(new, holdings)
+    limit = limits.max_net_delta_abs
+    ok = order.reduces_risk or abs(after) <= limit or abs(after) < abs(before)
     c.add(
         "net_delta",
         ok,
-        f"net delta {current:+.4f} -> {new:+.4f} vs max |{limits.max_net_delta_abs}|",
+        f"net delta (USD delta in coins, coins held included) {current:+.4f} -> {new:+.4f} "
+        f"{order.underlying}; not covered by the {holdings:g} coins held: {after:+.4f} vs max "
+        f"|{limit}|",
         value=f"{new:.6f}",
-        limit=str(limits.max_net_delta_abs),
+        limit=str(limit),
     )
 
 

@@ -108,17 +108,6 @@ def _book(
     return inputs.model_copy(update={"drawdown": _drawdown()})
 
 
-def _derivatives_delta(inputs: RiskInputs) -> RiskInputs:
-    """The book with `net_delta` of the derivatives only (Deribit's `delta_total`, coins left
-    out): Greg's net-delta check judges its structures apart from the coins held, while the
-    stress check (`stress_inputs`) revalues the whole book, coins included."""
-    portfolio = inputs.portfolio
-    derivatives = {c: d - float(portfolio.holdings(c)) for c, d in portfolio.net_delta.items()}
-    return inputs.model_copy(
-        update={"portfolio": portfolio.model_copy(update={"net_delta": derivatives})}
-    )
-
-
 def _drawdown() -> DrawdownState | None:
     state = AgentStatus.load().drawdown_state
     return DrawdownState.model_validate(state) if state else None
@@ -183,10 +172,8 @@ def _request(
     )
     inputs = _book(client, params, underlying, quote["legs"])
 
-    greg_view = _derivatives_delta(inputs)
-
     def judge(limits: RiskLimits) -> Any:
-        return evaluate_greg_risk(order, greg_view, limits, rails)
+        return evaluate_greg_risk(order, inputs, limits, rails)
 
     return OrderRequest(
         origin=OrderOrigin.GREG,
@@ -400,7 +387,7 @@ def _action_request(
         if action == "CLOSE"
         else _open_notional(position.underlying),
     )
-    inputs = _derivatives_delta(_book(client, effective_params_load(), position.underlying, []))
+    inputs = _book(client, effective_params_load(), position.underlying, [])
     request = OrderRequest(
         origin=OrderOrigin.GREG,
         strategy_id=position.strategy_id,

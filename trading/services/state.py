@@ -34,8 +34,14 @@ from trading.domain.chain import enrich_chain
 from trading.domain.context import MarketContext, market_context
 from trading.domain.instruments import default_spec, parse_instrument
 from trading.domain.params import EffectiveParams
-from trading.domain.risk import OptionPosition, OptionQuote, PortfolioState, RiskInputs
-from trading.models import Position
+from trading.domain.risk import (
+    OptionPosition,
+    OptionQuote,
+    PortfolioState,
+    RiskInputs,
+    order_delta_coin,
+)
+from trading.models import Order, Position
 from trading.services.chain_fetch import book_market_time, option_chain
 from trading.services.execution import EXTERNAL_STRATEGY
 from trading.services.expiry import Expired, positions_expire
@@ -238,26 +244,58 @@ def _tracked_books() -> dict[str, Position]:
     }
 
 
+def _live_fills(orders: Iterable[Order]) -> dict[str, tuple[Decimal, Decimal]]:
+    """Signed coins and average price filled on the exchange per instrument (dry run: none)."""
+    fills: dict[str, tuple[Decimal, Decimal]] = {}
+    for order in orders:
+        if order.dry_run or order.filled_amount <= 0:
+            continue
+        size, _ = fills.get(order.instrument_name, (Decimal(0), Decimal(0)))
+        signed = order.filled_amount if order.direction == "buy" else -order.filled_amount
+        fills[order.instrument_name] = (size + signed, order.average_price)
+    return fills
+
+
+def _exchange_sizes(
+    exchange_positions: Iterable[ExchangePosition], orders: Iterable[Order]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Option size and average price per instrument, with the live fills of `orders` added."""
+    sizes = {
+        p.instrument_name: (p.size, p.average_price)
+        for p in exchange_positions
+        if p.kind == "option"
+    }
+    for name, (filled, price) in _live_fills(orders).items():
+        size, average = sizes.get(name, (Decimal(0), price))
+        sizes[name] = (size + filled, average if size else price)
+    return sizes
+
+
 def portfolio_positions(
-    exchange_positions: Iterable[ExchangePosition], *, dry_run: bool
+    exchange_positions: Iterable[ExchangePosition],
+    *,
+    dry_run: bool,
+    orders: Iterable[Order] = (),
 ) -> tuple[OptionPosition, ...]:
     """Positions the risk engine sees: the exchange's (tagged with our books), plus paper ones.
 
     An exchange position we never opened keeps strategy "external": it counts against the
     holdings, but the policy does not manage it. Sandbox paper rows count only with the
-    setting `RISK_INCLUDE_SANDBOX`.
+    setting `RISK_INCLUDE_SANDBOX`. `orders` sent since `exchange_positions` were read add
+    their live fills (a dry-run fill is already a paper row), so the book after a tick's
+    order needs no second `get_positions`.
     """
     books = _tracked_books()
     result: list[OptionPosition] = []
-    for p in exchange_positions:
-        if p.size == 0 or p.kind != "option":
+    for name, (size, average) in _exchange_sizes(exchange_positions, orders).items():
+        if size == 0:
             continue
-        book = books.get(p.instrument_name)
+        book = books.get(name)
         result.append(
             OptionPosition(
-                instrument_name=p.instrument_name,
-                size=p.size,
-                average_price_coin=p.average_price,
+                instrument_name=name,
+                size=size,
+                average_price_coin=average,
                 strategy_id=book.strategy_id if book else EXTERNAL_STRATEGY,
                 sandbox=book.sandbox if book else False,
             )
@@ -345,6 +383,24 @@ def _market_reads(
     return _Reads(summaries, accounts, every_position, index_usd, StateSource("rest", reason=why))
 
 
+def held_quotes(
+    held: Iterable[OptionPosition],
+    chains: dict[str, pd.DataFrame],
+    index_usd: dict[str, float],
+    quotes: Iterable[OptionQuote] = (),
+) -> dict[str, OptionQuote]:
+    """`quotes` by name, plus a quote from `chains` for each held option they lack."""
+    found = {q.instrument_name: q for q in quotes}
+    held = tuple(held)
+    for currency, frame in chains.items():
+        names = {p.instrument_name for p in held if p.currency == currency} - set(found)
+        index = index_usd.get(currency, 0.0)
+        if frame.empty or index <= 0 or not names:
+            continue
+        found |= {q.instrument_name: q for q in quotes_for(frame, names, index)}
+    return found
+
+
 def book_inputs(
     *,
     accounts: dict[str, AccountSummary],
@@ -368,19 +424,41 @@ def book_inputs(
     held = (
         positions if positions is not None else portfolio_positions(options, dry_run=params.dry_run)
     )
-    found = {q.instrument_name: q for q in quotes}
-    for currency, frame in chains.items():
-        names = {p.instrument_name for p in held if p.currency == currency} - set(found)
-        index = index_usd.get(currency, 0.0)
-        if frame.empty or index <= 0 or not names:
-            continue
-        found |= {q.instrument_name: q for q in quotes_for(frame, names, index)}
+    found = held_quotes(held, chains, index_usd, quotes)
     portfolio = _portfolio(accounts, index_usd, held).model_copy(
         update={"perpetuals_usd": perpetuals_usd(every_position)}
     )
     return RiskInputs.build(
         portfolio=portfolio, quotes=found, now=now, environment=params.environment
     )
+
+
+def inputs_after_orders(
+    state: TickState, inputs: RiskInputs, orders: Sequence[Order], *, dry_run: bool
+) -> RiskInputs:
+    """`inputs` with the book after `orders` (this tick's, already sent), with no request.
+
+    Why: the Live Agent tab's risk report and portfolio line are published after the tick's
+    order; from the inputs read before it they would show the new call only a tick later.
+    The positions are rebuilt the one way (`portfolio_positions`: the exchange's as read plus
+    the live fills, and the paper rows, which hold a dry-run fill); quotes come from the
+    tick's chains. Net delta (`PortfolioState.net_delta`) moves by each live fill's
+    premium-adjusted delta (`order_delta_coin`, the risk engine's own estimate); equity and
+    coins stay as read (the next tick reads the fill's premium and fee from the account).
+    """
+    if not any(o.filled_amount > 0 for o in orders):
+        return inputs
+    held = portfolio_positions(state.exchange_positions, dry_run=dry_run, orders=orders)
+    quotes = held_quotes(held, state.chains, state.index_usd, inputs.quotes.values())
+    net_delta = dict(inputs.portfolio.net_delta)
+    for name, (filled, _) in _live_fills(orders).items():
+        quote = quotes.get(name)
+        if quote is None or quote.delta is None:
+            continue
+        change = order_delta_coin(quote, abs(filled), sell=filled < 0)
+        net_delta[quote.currency] = net_delta.get(quote.currency, 0.0) + change
+    portfolio = inputs.portfolio.model_copy(update={"positions": held, "net_delta": net_delta})
+    return inputs.model_copy(update={"portfolio": portfolio, "quotes": quotes})
 
 
 def state_build(

@@ -92,7 +92,12 @@ from trading.services.order_gate import (
     order_request_from_proposal,
 )
 from trading.services.risk import risk_report_build
-from trading.services.state import TickState, position_marks, state_build
+from trading.services.state import (
+    TickState,
+    inputs_after_orders,
+    position_marks,
+    state_build,
+)
 from trading.services.stream_state import AgentStream, StreamSnapshot, agent_stream_current
 
 logger = logging.getLogger("trading.tick")
@@ -347,7 +352,7 @@ def _decide_and_execute(ctx: TickContext) -> TickOutcome:
     decision, orders = _decision_create(ctx, proposal, routed.shadow, check, llm_record)
     backoff = _execute(orders, ctx.client)
     _decision_finish(ctx, decision, proposal, routed.shadow, check.verdict, orders)
-    _status_publish(ctx, decision)
+    _status_publish(ctx, decision, orders)
     try:
         decisions_export()
     except OSError:
@@ -540,8 +545,10 @@ def _held_names(state: TickState) -> set[str]:
     return held
 
 
-def _status_publish(ctx: TickContext, decision: Decision) -> None:
-    params, state, inputs, guard = ctx.params, ctx.state, ctx.inputs, ctx.guard
+def _status_publish(ctx: TickContext, decision: Decision, orders: list[Order]) -> None:
+    """Publish the tick's status and risk report, with the book after its own orders."""
+    params, state, guard = ctx.params, ctx.state, ctx.guard
+    inputs = inputs_after_orders(state, ctx.inputs, orders, dry_run=params.dry_run)
     portfolio = inputs.portfolio
     summary = LastTick(
         tick_at=state.now,

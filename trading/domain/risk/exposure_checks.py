@@ -96,6 +96,15 @@ def order_delta_coin(quote: OptionQuote, amount: Decimal, *, sell: bool) -> floa
     return (-per_contract if sell else per_contract) * float(amount)
 
 
+def uncovered_delta(net_delta: float, holdings: float) -> float:
+    """The part of a book's net delta (`PortfolioState.net_delta`, coins held included) that its
+    coins do not cover: 0 while covered (0 <= net delta <= coins held), the net short below 0,
+    the delta beyond the coins (leverage) above them."""
+    if net_delta < 0:
+        return net_delta
+    return max(net_delta - max(holdings, 0.0), 0.0)
+
+
 def _check_delta(
     c: _Checks,
     quote: OptionQuote,
