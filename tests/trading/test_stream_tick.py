@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.urls import reverse
 
@@ -62,6 +63,8 @@ def test_the_streamed_state_gives_the_same_decision_as_rest(
     assert streamed.now == rest.now
     assert streamed.index_usd == rest.index_usd
     for currency in params.underlyings:
+        # The whole chain, every column and row, from tickers as from book summaries.
+        pd.testing.assert_frame_equal(streamed.chains[currency], rest.chains[currency])
         ranked_rest = [(c.instrument_name, c.score) for c in rest.evaluations[currency].ranked]
         ranked_stream = [
             (c.instrument_name, c.score) for c in streamed.evaluations[currency].ranked

@@ -42,7 +42,7 @@ from trading.domain.risk import (
     order_delta_coin,
 )
 from trading.models import Order, Position
-from trading.services.chain_fetch import book_market_time, option_chain
+from trading.services.chain_fetch import ChainQuotes, chain_quotes, market_time, quotes_chain
 from trading.services.execution import EXTERNAL_STRATEGY
 from trading.services.expiry import Expired, positions_expire
 from trading.services.stream_state import StreamSnapshot
@@ -89,9 +89,10 @@ class TickState:
         return dict(self.index_usd)
 
 
-def chain_frame(rows: Sequence[BookSummary], now: datetime) -> pd.DataFrame:
-    """Book summaries of options as the project's chain shape, enriched with Black-76 greeks."""
-    chain = option_chain(rows, now)
+def chain_frame(rows: Sequence[BookSummary] | ChainQuotes, now: datetime) -> pd.DataFrame:
+    """Option quotes (book summaries, or `ChainQuotes` from either source) as the project's
+    chain shape, enriched with Black-76 greeks."""
+    chain = quotes_chain(rows if isinstance(rows, ChainQuotes) else chain_quotes(rows), now)
     return chain if chain.empty else enrich_chain(chain)
 
 
@@ -354,7 +355,7 @@ def _portfolio(
 
 @dataclass(frozen=True)
 class _Reads:
-    summaries: dict[str, list[BookSummary]]
+    chains: dict[str, ChainQuotes]
     accounts: dict[str, AccountSummary]
     every_position: tuple[ExchangePosition, ...]
     index_usd: dict[str, float]
@@ -367,7 +368,7 @@ def _market_reads(
     """The chain, accounts, positions and index: from the stream's snapshot, else by REST."""
     if stream is not None:
         return _Reads(
-            summaries=stream.summaries,
+            chains=stream.chains,
             accounts=stream.accounts,
             every_position=stream.positions,
             index_usd=dict(stream.index_usd),
@@ -380,7 +381,8 @@ def _market_reads(
     index_usd = {
         c: float(rows[0].estimated_delivery_price or 0.0) for c, rows in summaries.items() if rows
     }
-    return _Reads(summaries, accounts, every_position, index_usd, StateSource("rest", reason=why))
+    chains = {c: chain_quotes(rows) for c, rows in summaries.items()}
+    return _Reads(chains, accounts, every_position, index_usd, StateSource("rest", reason=why))
 
 
 def held_quotes(
@@ -475,10 +477,10 @@ def state_build(
     written. `stream` (fresh and complete) replaces the REST reads; `stream_why` is recorded
     when there is none (why the stream was not used)."""
     reads = _market_reads(client, params, stream, stream_why)
-    summaries, accounts, index_usd = reads.summaries, reads.accounts, reads.index_usd
+    quotes_of, accounts, index_usd = reads.chains, reads.accounts, reads.index_usd
     every_position = reads.every_position
     exchange_positions = tuple(p for p in every_position if p.kind == "option")
-    now = book_market_time([r for rows in summaries.values() for r in rows])
+    now = market_time(max((q.newest_ms for q in quotes_of.values()), default=0))
     # Before the portfolio is assembled: an expired call must not count as held.
     expired = (
         positions_expire(client=client, now=now, exchange_positions=exchange_positions)
@@ -491,7 +493,7 @@ def state_build(
     quotes: list[OptionQuote] = []
     chains: dict[str, pd.DataFrame] = {}
     for currency in params.underlyings:
-        frame = chain_frame(summaries.get(currency, []), now)
+        frame = chain_frame(quotes_of.get(currency, []), now)
         chains[currency] = frame
         index = index_usd.get(currency, 0.0)
         if frame.empty or index <= 0:

@@ -32,9 +32,10 @@ from django.conf import settings
 
 from trading.deribit.client import DeribitClient
 from trading.deribit.client.stream import DeribitStream
-from trading.deribit.models import AccountSummary, BookSummary
+from trading.deribit.models import AccountSummary
 from trading.deribit.models import Position as ExchangePosition
 from trading.domain.instruments import parse_instrument
+from trading.services.chain_fetch import ChainQuotes, ticker_quotes
 
 logger = logging.getLogger("trading.stream")
 
@@ -46,7 +47,7 @@ RELIST_EVERY_S = 900.0
 class StreamSnapshot:
     """The market and account as the stream holds them, in the REST reads' shapes."""
 
-    summaries: dict[str, list[BookSummary]]
+    chains: dict[str, ChainQuotes]
     accounts: dict[str, AccountSummary]
     positions: tuple[ExchangePosition, ...]  # every kind, as `get_positions("any")`
     open_orders: tuple[dict[str, Any], ...]
@@ -87,32 +88,6 @@ def ws_url_for(base_url: str) -> str:
     return root.replace("https://", "wss://").replace("http://", "ws://") + "/ws/api/v2"
 
 
-def _summary_from_ticker(ticker: dict[str, Any]) -> BookSummary:
-    """A ticker notification as the book-summary row the REST chain read gives."""
-    name = str(ticker["instrument_name"])
-    currency = name.split("-", 1)[0]
-    stats = ticker.get("stats") or {}
-
-    def side(price: str, amount: str) -> float | None:
-        return float(ticker[price]) if ticker.get(amount) else None
-
-    return BookSummary(
-        instrument_name=name,
-        base_currency=currency,
-        quote_currency=currency,
-        bid_price=side("best_bid_price", "best_bid_amount"),
-        ask_price=side("best_ask_price", "best_ask_amount"),
-        mark_price=ticker["mark_price"],
-        volume=stats.get("volume"),
-        open_interest=ticker.get("open_interest"),
-        creation_timestamp=int(ticker["timestamp"]),
-        estimated_delivery_price=ticker.get("estimated_delivery_price"),
-        mark_iv=ticker.get("mark_iv"),
-        underlying_index=ticker.get("underlying_index"),
-        underlying_price=ticker.get("underlying_price"),
-    )
-
-
 class AgentStream:
     """A `DeribitStream` of the agent's underlyings in a background thread with its own loop."""
 
@@ -128,7 +103,6 @@ class AgentStream:
         self.underlyings = tuple(underlyings)
         self._rest = client_factory()
         self._followed: dict[str, list[str]] = {}  # options per currency, in listing order
-        self._summaries: dict[str, tuple[dict[str, Any], BookSummary]] = {}
         client_id, secret = self._rest.credentials()
         self.stream = DeribitStream(
             ws_url or ws_url_for(self._rest.base_url),
@@ -292,29 +266,31 @@ class AgentStream:
         tickers = dict(state.tickers)  # one C-level copy: the stream thread keeps writing
         index = dict(state.index)
         portfolio = dict(state.portfolio)
-        summaries: dict[str, list[BookSummary]] = {}
+        chains: dict[str, ChainQuotes] = {}
         index_usd: dict[str, float] = {}
         for currency in self.underlyings:
             names = self._followed.get(currency, [])
             # Listing order, as the REST chain comes: the candidates' indexes are the same.
-            rows = [self._summary(tickers[n]) for n in names if n in tickers]
+            rows = [tickers[n] for n in names if n in tickers]
             price = index.get(f"{currency.lower()}_usd")
             if not names or len(rows) < len(names) or price is None:
                 return None, f"stream chain of {currency} incomplete"
             if currency not in portfolio:
                 return None, f"stream portfolio of {currency} missing"
-            newest = max(r.creation_timestamp for r in rows)
-            summaries[currency] = [r for r in rows if _expiry_ms(r.instrument_name) > newest]
+            newest = max(int(t["timestamp"]) for t in rows)
+            chains[currency] = ticker_quotes(
+                [t for t in rows if _expiry_ms(t["instrument_name"]) > newest]
+            )
             index_usd[currency] = price
         # Through JSON text, as the REST client reads them: the same Decimals to the digit.
         positions = tuple(
             ExchangePosition.model_validate_json(json.dumps(p))
             for p in dict(state.positions).values()
         )
-        if _held_expired(positions, summaries):
+        if _held_expired(positions, chains):
             return None, "a held option expired: REST settles it"
         snapshot = StreamSnapshot(
-            summaries=summaries,
+            chains=chains,
             accounts={
                 c: AccountSummary.model_validate_json(json.dumps(portfolio[c]))
                 for c in self.underlyings
@@ -330,16 +306,6 @@ class AgentStream:
         )
         return snapshot, ""
 
-    def _summary(self, ticker: dict[str, Any]) -> BookSummary:
-        """The row of a ticker, converted once per notification (the dict is replaced on each)."""
-        name = ticker["instrument_name"]
-        cached = self._summaries.get(name)
-        if cached is not None and cached[0] is ticker:
-            return cached[1]
-        row = _summary_from_ticker(ticker)
-        self._summaries[name] = (ticker, row)
-        return row
-
 
 @functools.lru_cache(maxsize=16_384)
 def _expiry_ms(name: str) -> float:
@@ -351,10 +317,8 @@ def _expiry_ms(name: str) -> float:
     return float("inf") if expiry is None else expiry.timestamp() * 1000
 
 
-def _held_expired(
-    positions: tuple[ExchangePosition, ...], summaries: dict[str, list[BookSummary]]
-) -> bool:
-    newest = max((r.creation_timestamp for rows in summaries.values() for r in rows), default=0)
+def _held_expired(positions: tuple[ExchangePosition, ...], chains: dict[str, ChainQuotes]) -> bool:
+    newest = max((quotes.newest_ms for quotes in chains.values()), default=0)
     return any(
         p.kind == "option" and p.size != 0 and _expiry_ms(p.instrument_name) <= newest
         for p in positions
