@@ -15,6 +15,10 @@ ticker, index, portfolio and account changes over the simulator's WebSocket) is 
 the same ticks run on the streamed state (no chain, account or positions request, no
 `public/get_time`); its figures are printed beside the REST ones with their ratio.
 
+Last, on a moving market (a second simulator whose clock runs `MOVING_SPEED` times the wall
+clock: every option's ticker changes every 100 ms, as on Deribit), the stream thread's share of
+a core while idle, and streamed ticks each paired with a REST tick.
+
 Run: `.venv/bin/python bench/agent_tick.py` (about a minute; uses a throw-away SQLite database
 under a temporary VAR_DIR). Targets: REST <= 300 ms and <= 10 requests per tick; streamed
 <= 50 ms and <= 1 request per tick (the order itself; none in dry run). Last line: JSON.
