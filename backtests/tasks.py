@@ -6,7 +6,15 @@ died simply runs again; a cell that already succeeded is skipped.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+
+
+def _status(row: Any) -> str:
+    """What a task that executes a stored run or study returns: its status, or "deleted" when
+    the row went before the task ran."""
+    return "deleted" if row is None else str(row.status)
 
 
 @shared_task(name="backtests.run_backtest", acks_late=True, ignore_result=False)
@@ -15,7 +23,7 @@ def run_backtest(run_id: int) -> str:
     from backtests.services import backtest_run_execute
 
     run = backtest_run_execute(run_id=run_id)
-    return run.status if run is not None else "deleted"
+    return _status(run)
 
 
 @shared_task(name="backtests.run_grid_cell", acks_late=True, ignore_result=False)
@@ -24,7 +32,7 @@ def run_grid_cell(run_id: int) -> str:
     from backtests.services import backtest_run_execute
 
     run = backtest_run_execute(run_id=run_id)
-    return run.status if run is not None else "deleted"
+    return _status(run)
 
 
 @shared_task(name="backtests.finalize_grid", acks_late=True, ignore_result=False)
@@ -33,7 +41,7 @@ def finalize_grid(run_id: int) -> str:
     from backtests.services import grid_run_refresh
 
     run = grid_run_refresh(run_id=run_id)
-    return run.status if run is not None else "deleted"
+    return _status(run)
 
 
 @shared_task(name="backtests.resume_grid", acks_late=True, ignore_result=False)
@@ -52,7 +60,7 @@ def selector_study(study_id: int) -> str:
     from backtests.research_services import selector_study_execute
 
     study = selector_study_execute(study_id=study_id)
-    return study.status if study is not None else "deleted"
+    return _status(study)
 
 
 @shared_task(name="backtests.selector_heatmap_row", acks_late=True, ignore_result=False)
@@ -69,7 +77,7 @@ def selector_heatmap_finish(rows: list[list[float | None]], study_id: int) -> st
     from backtests.research_services import heatmap_finish
 
     study = heatmap_finish(study_id=study_id, rows=rows)
-    return study.status if study is not None else "deleted"
+    return _status(study)
 
 
 @shared_task(name="backtests.training_run", acks_late=True, ignore_result=False)
@@ -78,7 +86,7 @@ def training_run(run_id: int) -> str:
     from backtests.training_services import training_run_execute
 
     run = training_run_execute(run_id=run_id)
-    return run.status if run is not None else "deleted"
+    return _status(run)
 
 
 @shared_task(name="backtests.lab_study", acks_late=True, ignore_result=False)
@@ -87,4 +95,4 @@ def lab_study(study_id: int) -> str:
     from backtests.lab_services import lab_study_execute
 
     study = lab_study_execute(study_id=study_id)
-    return study.status if study is not None else "deleted"
+    return _status(study)

@@ -152,6 +152,18 @@ def fake(llm_server: FakeOpenAIServer) -> FakeOpenAI:
 
 
 @pytest.fixture
+def tasks_inline() -> Iterator[None]:
+    """Run Celery tasks inside the caller's thread, e.g. the live server's (a page under test
+    needs no worker)."""
+    from optionsdesk.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
 def browser_login(live_server: Any, page: Any, django_user_model: Any) -> Callable[..., Any]:
     """A function that logs the Playwright `page` in to the live server as a superuser and
     lands on `path` (after the dashboard's tabs appear); it returns the page."""

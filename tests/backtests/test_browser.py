@@ -9,17 +9,6 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def tasks_inline():
-    """Run Celery tasks inside the live server's thread (the page under test needs no worker)."""
-    from optionsdesk.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
 @pytest.mark.usefixtures("tasks_inline")
 def test_a_trader_launches_a_run_and_sees_its_pictures_and_report(browser_login, tmp_path: Path):
     page = browser_login("/backtests/")

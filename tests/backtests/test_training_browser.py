@@ -11,17 +11,6 @@ from django.conf import settings
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def tasks_inline():
-    """Run Celery tasks inside the live server's thread (the page under test needs no worker)."""
-    from optionsdesk.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
 @pytest.mark.usefixtures("tasks_inline")
 def test_a_researcher_launches_training_mode_and_sees_profiles_and_downloads(browser_login):
     page = browser_login("/backtests/")

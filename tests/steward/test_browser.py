@@ -12,17 +12,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path("var/screenshots")
 
 
-@pytest.fixture
-def tasks_inline():
-    """Run Celery tasks inside the live server's thread (the page under test needs no worker)."""
-    from optionsdesk.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
 @pytest.mark.usefixtures("tasks_inline")
 def test_an_operator_refreshes_the_report_and_asks_the_steward(browser_login, decisions: Any):
     page = browser_login("/steward/")
