@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from backtests import services
+from backtests import lab_services, research_services, services, training_services
 from backtests.domain.grid import GridSpec
 from backtests.models import BacktestRun
 from tests.backtests.conftest import SHORT_SOURCE, TRADING_CONFIG
@@ -99,7 +99,10 @@ def test_a_cells_page_shows_its_equity_trades_and_csv_without_running_again(
         raise AssertionError("a cell's page must not run a backtest")
 
     monkeypatch.setattr(services, "backtest_run_execute", no_run)
-    monkeypatch.setattr(services, "simulator_for", no_run)
+    # Every module holding its own reference (a module first imported while only `services`
+    # was patched would keep `no_run` after the test).
+    for module in (services, lab_services, research_services, training_services):
+        monkeypatch.setattr(module, "simulator_for", no_run)
     runs_before = BacktestRun.objects.count()
     cell = grid_done.children.get(combo_index=1)
     researcher = client_as("researcher")
