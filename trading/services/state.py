@@ -15,7 +15,7 @@ with the reason the stream was not used).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,6 +40,7 @@ from trading.domain.risk import (
     PortfolioState,
     RiskInputs,
     order_delta_coin,
+    paper_delta_coin,
 )
 from trading.models import Order, Position
 from trading.services.chain_fetch import ChainQuotes, chain_quotes, market_time, quotes_chain
@@ -317,6 +318,7 @@ def portfolio_positions(
                     average_price_coin=paper.average_price_coin,
                     strategy_id=paper.strategy_id,
                     sandbox=paper.sandbox,
+                    paper=True,
                 )
             )
     return tuple(result)
@@ -332,11 +334,25 @@ def perpetuals_usd(held: Iterable[ExchangePosition]) -> dict[str, Decimal]:
     return sizes
 
 
+def _net_delta_plus(
+    net_delta: Mapping[str, float], *moves: Mapping[str, float]
+) -> dict[str, float]:
+    """`net_delta` with each of `moves` added, per currency."""
+    total = dict(net_delta)
+    for move in moves:
+        for currency, change in move.items():
+            total[currency] = total.get(currency, 0.0) + change
+    return total
+
+
 def _portfolio(
     accounts: dict[str, AccountSummary],
     index_usd: dict[str, float],
     positions: tuple[OptionPosition, ...],
+    quotes: Mapping[str, OptionQuote],
 ) -> PortfolioState:
+    """The accounts as the risk engine sees them, with `positions` (and the paper ones' delta)."""
+
     def usd(ccy: str, coins: Decimal) -> Decimal:
         return coins * Decimal(repr(index_usd.get(ccy, 0.0)))
 
@@ -347,8 +363,12 @@ def _portfolio(
             (usd(c, a.maintenance_margin) for c, a in accounts.items()), Decimal(0)
         ),
         holdings_coin={c: a.equity for c, a in accounts.items()},
-        # USD delta in coins, coins held included (PortfolioState.net_delta's convention).
-        net_delta={c: float(a.equity) + a.delta_total for c, a in accounts.items()},
+        # USD delta in coins, coins held included (PortfolioState.net_delta's convention); the
+        # paper rows among the positions are in no account: their delta is added.
+        net_delta=_net_delta_plus(
+            {c: float(a.equity) + a.delta_total for c, a in accounts.items()},
+            paper_delta_coin(positions, quotes),
+        ),
         positions=positions,
     )
 
@@ -419,7 +439,8 @@ def book_inputs(
     Coins, equity and margins of every underlying; every open option position of every
     strategy (`portfolio_positions`: covered calls, Greg's, external ones; paper rows in dry
     run; sandbox rows only with `RISK_INCLUDE_SANDBOX`); the perpetuals; a quote from `chains`
-    for each option held (plus `quotes`). The stress check revalues this book with the trade's
+    for each option held (plus `quotes`); net delta is the accounts' plus the paper rows'
+    (`paper_delta_coin`, at those quotes). The stress check revalues this book with the trade's
     legs added (`trading.domain.risk.stress_report`).
     """
     options = tuple(p for p in every_position if p.kind == "option")
@@ -427,7 +448,7 @@ def book_inputs(
         positions if positions is not None else portfolio_positions(options, dry_run=params.dry_run)
     )
     found = held_quotes(held, chains, index_usd, quotes)
-    portfolio = _portfolio(accounts, index_usd, held).model_copy(
+    portfolio = _portfolio(accounts, index_usd, held, found).model_copy(
         update={"perpetuals_usd": perpetuals_usd(every_position)}
     )
     return RiskInputs.build(
@@ -445,20 +466,29 @@ def inputs_after_orders(
     The positions are rebuilt the one way (`portfolio_positions`: the exchange's as read plus
     the live fills, and the paper rows, which hold a dry-run fill); quotes come from the
     tick's chains. Net delta (`PortfolioState.net_delta`) moves by each live fill's
-    premium-adjusted delta (`order_delta_coin`, the risk engine's own estimate); equity and
-    coins stay as read (the next tick reads the fill's premium and fee from the account).
+    premium-adjusted delta (`order_delta_coin`, the risk engine's own estimate) and by the
+    change of the paper rows' delta (`paper_delta_coin`, as the next state build counts them:
+    a dry-run fill moves it once); equity and coins stay as read (the next tick reads the
+    fill's premium and fee from the account).
     """
     if not any(o.filled_amount > 0 for o in orders):
         return inputs
     held = portfolio_positions(state.exchange_positions, dry_run=dry_run, orders=orders)
     quotes = held_quotes(held, state.chains, state.index_usd, inputs.quotes.values())
-    net_delta = dict(inputs.portfolio.net_delta)
+    live: dict[str, float] = {}
     for name, (filled, _) in _live_fills(orders).items():
         quote = quotes.get(name)
         if quote is None or quote.delta is None:
             continue
         change = order_delta_coin(quote, abs(filled), sell=filled < 0)
-        net_delta[quote.currency] = net_delta.get(quote.currency, 0.0) + change
+        live[quote.currency] = live.get(quote.currency, 0.0) + change
+    paper_before = paper_delta_coin(inputs.portfolio.positions, inputs.quotes)
+    net_delta = _net_delta_plus(
+        inputs.portfolio.net_delta,
+        live,
+        {c: -change for c, change in paper_before.items()},
+        paper_delta_coin(held, quotes),
+    )
     portfolio = inputs.portfolio.model_copy(update={"positions": held, "net_delta": net_delta})
     return inputs.model_copy(update={"portfolio": portfolio, "quotes": quotes})
 

@@ -47,7 +47,7 @@ def test_the_tick_state_measures_a_covered_book_as_covered(sim_client: DeribitCl
     sim_client.sell(instrument.instrument_name, amount, price=Decimal(str(ticker.best_bid_price)))
     summary = sim_client.get_account_summary("BTC")
 
-    portfolio = _portfolio({"BTC": summary}, {"BTC": 90_000.0}, ())
+    portfolio = _portfolio({"BTC": summary}, {"BTC": 90_000.0}, (), {})
 
     usd_delta = float(summary.balance) - float(amount) * ticker.greeks.delta
     assert portfolio.net_delta["BTC"] == pytest.approx(usd_delta, abs=1e-5)

@@ -37,7 +37,11 @@ from trading.domain.risk.capacity import (
 )
 from trading.domain.risk.drawdown import DrawdownState, drawdown_reset, drawdown_update
 from trading.domain.risk.engine import evaluate_risk
-from trading.domain.risk.exposure_checks import order_delta_coin, uncovered_delta
+from trading.domain.risk.exposure_checks import (
+    order_delta_coin,
+    paper_delta_coin,
+    uncovered_delta,
+)
 from trading.domain.risk.inputs import OptionPosition, OptionQuote, PortfolioState, RiskInputs
 from trading.domain.risk.reduce_only import evaluate_reduce_only
 from trading.domain.risk.stress import (
@@ -69,6 +73,7 @@ __all__ = [
     "evaluate_stress",
     "open_amount_capacity",
     "order_delta_coin",
+    "paper_delta_coin",
     "quantize_order_amount",
     "roll_open_amount",
     "stress_report",

@@ -7,11 +7,12 @@ notional caps).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from trading.domain.params import Environment, RiskLimits
 from trading.domain.risk.capacity import _dec, estimate_short_call_margin_usd
-from trading.domain.risk.inputs import OptionQuote, RiskInputs
+from trading.domain.risk.inputs import OptionPosition, OptionQuote, RiskInputs
 from trading.domain.risk.verdict import _Checks
 
 
@@ -94,6 +95,26 @@ def order_delta_coin(quote: OptionQuote, amount: Decimal, *, sell: bool) -> floa
     mark = float(quote.mark_price_coin or 0)
     per_contract = float(quote.delta or 0.0) - mark
     return (-per_contract if sell else per_contract) * float(amount)
+
+
+def paper_delta_coin(
+    positions: Iterable[OptionPosition], quotes: Mapping[str, OptionQuote]
+) -> dict[str, float]:
+    """Delta of the paper positions among `positions`, per currency, in `net_delta`'s convention.
+
+    Why: a paper position (a dry-run fill) is in no exchange account, so the account's
+    `equity + delta_total` leaves it out while the book the risk engine judges holds it. Each
+    counts as if traded now at its quote's mark (`order_delta_coin`: premium-adjusted, the
+    account's own convention for a held option); one without a quoted delta adds nothing.
+    """
+    moves: dict[str, float] = {}
+    for position in positions:
+        quote = quotes.get(position.instrument_name)
+        if not position.paper or quote is None or quote.delta is None:
+            continue
+        change = order_delta_coin(quote, abs(position.size), sell=position.size < 0)
+        moves[position.currency] = moves.get(position.currency, 0.0) + change
+    return moves
 
 
 def uncovered_delta(net_delta: float, holdings: float) -> float:

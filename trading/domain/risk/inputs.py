@@ -81,7 +81,12 @@ class OptionQuote(BaseModel):
 
 
 class OptionPosition(BaseModel):
-    """One open option position; `size` is signed coins (negative when short), as Deribit."""
+    """One open option position; `size` is signed coins (negative when short), as Deribit.
+
+    `paper` marks a position only our database holds (a dry-run fill, or Greg's sandbox): no
+    exchange account counts it, so its delta is added to the account's net delta
+    (`exposure_checks.paper_delta_coin`).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -90,6 +95,7 @@ class OptionPosition(BaseModel):
     average_price_coin: Decimal = Decimal(0)
     strategy_id: str = "covered_call"
     sandbox: bool = False
+    paper: bool = False
 
     @property
     def is_short_call(self) -> bool:
