@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from backtests import training_services
 from backtests.api.serializers import ConfigField, RunStatusField, SourceField, _pydantic
-from backtests.api.views import research_quota_throttle
+from backtests.api.views import RESEARCH_QUOTA_RESPONSE, research_launch_data
 from backtests.domain.profiles import PROFILES
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
@@ -100,19 +100,14 @@ class TrainingRunViewSet(
         request=TrainingRunCreateSerializer,
         responses={
             201: TrainingRunSerializer,
-            429: OpenApiResponse(
-                description="The user already has `RESEARCH_QUEUED_RUNS_PER_USER` research runs "
-                "queued or running (`throttled`); nothing is queued."
-            ),
+            429: RESEARCH_QUOTA_RESPONSE,
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Queue a training run on the research queue."""
-        form = TrainingRunCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        research_quota_throttle(request.user)
+        data = research_launch_data(request, TrainingRunCreateSerializer)
         try:
-            run = training_services.training_run_create(**form.validated_data, user=request.user)
+            run = training_services.training_run_create(**data, user=request.user)
         except ValueError as exc:
             raise ValidationError({"profiles": [str(exc)]}) from None
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)

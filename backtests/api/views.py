@@ -21,7 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
+from rest_framework.serializers import BaseSerializer, Serializer
 
 from backtests import lab_services, research_services, selectors, services
 from backtests.api.serializers import (
@@ -87,6 +87,22 @@ def research_quota_throttle(user: Any) -> None:
         research_quota_check(user=user)
     except ResearchQuotaExceededError as exc:
         raise Throttled(detail=str(exc)) from None
+
+
+#: The 429 of every research launch (`research_launch_data`), as the schema documents it.
+RESEARCH_QUOTA_RESPONSE = OpenApiResponse(
+    description="The user already has `RESEARCH_QUEUED_RUNS_PER_USER` research runs "
+    "queued or running (`throttled`); nothing is queued."
+)
+
+
+def research_launch_data(request: Request, form_class: type[Serializer[Any]]) -> Any:
+    """The validated launch form of a research run, study or training run: 400 when the form is
+    wrong, then 429 when the user's research quota is full (`research_quota_throttle`)."""
+    form = form_class(data=request.data)
+    form.is_valid(raise_exception=True)
+    research_quota_throttle(request.user)
+    return form.validated_data
 
 
 @extend_schema_view(
@@ -158,18 +174,12 @@ class BacktestRunViewSet(
         request=BacktestRunCreateSerializer,
         responses={
             201: BacktestRunDetailSerializer,
-            429: OpenApiResponse(
-                description="The user already has `RESEARCH_QUEUED_RUNS_PER_USER` research runs "
-                "queued or running (`throttled`); nothing is queued."
-            ),
+            429: RESEARCH_QUOTA_RESPONSE,
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Queue a single run, or a grid search when `grid` is given."""
-        form = BacktestRunCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        research_quota_throttle(request.user)
-        data = form.validated_data
+        data = research_launch_data(request, BacktestRunCreateSerializer)
         if data["grid"] is not None:
             run = services.grid_run_create(
                 spec=data["grid"], source=data["source"], name=data["name"], user=request.user
@@ -325,18 +335,12 @@ class SelectorStudyViewSet(
         request=SelectorStudyCreateSerializer,
         responses={
             201: SelectorStudySerializer,
-            429: OpenApiResponse(
-                description="The user already has `RESEARCH_QUEUED_RUNS_PER_USER` research runs "
-                "queued or running (`throttled`); nothing is queued."
-            ),
+            429: RESEARCH_QUOTA_RESPONSE,
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Queue a funnel, or a heatmap of two selector parameters."""
-        form = SelectorStudyCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        research_quota_throttle(request.user)
-        data = form.validated_data
+        data = research_launch_data(request, SelectorStudyCreateSerializer)
         if data["kind"] in lab_services.LAB_KINDS:
             study = lab_services.lab_study_create(**data, user=request.user)
         else:
