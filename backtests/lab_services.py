@@ -10,13 +10,11 @@ progress:
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from backtests.domain.environment import (
     ENV_METRICS,
@@ -35,13 +33,11 @@ from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
 from backtests.models import SelectorStudy
 from backtests.quota import research_quota_check
-from backtests.research_services import study_record
+from backtests.research_services import study_execute, study_record
 from backtests.services import simulator_for
 
-logger = logging.getLogger(__name__)
 RESEARCH_QUEUE = "research"
 Kind = SelectorStudy.Kind
-Status = SelectorStudy.Status
 LAB_KINDS: tuple[str, ...] = (Kind.ENVIRONMENT, Kind.SOURCE_COMPARE)
 #: Default bins of each metric (the tab's form starts from these).
 DEFAULT_EDGES: dict[str, list[float]] = {
@@ -155,43 +151,16 @@ class _Progress:
         SelectorStudy.objects.filter(pk=self.study_id).update(progress=value)
 
 
-def _claim(study_id: int) -> SelectorStudy | None:
-    with transaction.atomic():
-        study = SelectorStudy.objects.select_for_update().filter(pk=study_id).first()
-        if study is None or study.is_done:
-            return None
-        study.status = Status.RUNNING
-        study.progress = 0.01
-        study.save(update_fields=["status", "progress"])
-    return study
-
-
 def lab_study_execute(*, study_id: int) -> SelectorStudy | None:
     """Run a lab study in this process and store its result (redo-safe: done studies stay)."""
-    study = _claim(study_id)
-    if study is None:
-        return SelectorStudy.objects.filter(pk=study_id).first()
-    try:
-        if study.kind == Kind.ENVIRONMENT:
-            result = environment_run(study)
-        else:
-            result = source_compare_run(study)
-    except Exception as exc:  # the study records the failure; the task must not retry forever
-        logger.exception("lab study %s failed", study_id)
-        _finish(study_id, error=f"{type(exc).__name__}: {exc}")
-    else:
-        _finish(study_id, result=result)
-    return SelectorStudy.objects.filter(pk=study_id).first()
+    return study_execute(study_id=study_id, compute=_lab_result, what="lab", claim_progress=0.01)
 
 
-def _finish(study_id: int, *, result: dict[str, Any] | None = None, error: str = "") -> None:
-    SelectorStudy.objects.filter(pk=study_id).update(
-        status=Status.FAILED if error else Status.SUCCEEDED,
-        result=result or {},
-        error=error,
-        progress=1.0,
-        finished_at=timezone.now(),
-    )
+def _lab_result(study: SelectorStudy) -> dict[str, Any]:
+    """What an environment heatmap or a synthetic-vs-live comparison finds."""
+    if study.kind == Kind.ENVIRONMENT:
+        return environment_run(study)
+    return source_compare_run(study)
 
 
 def _history_run(study: SelectorStudy) -> tuple[EnvironmentSamples, dict[str, Any]]:

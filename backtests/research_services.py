@@ -128,17 +128,24 @@ def selector_study_dispatch(*, study_id: int) -> None:
     chord(header)(selector_heatmap_finish.s(study_id).set(queue=RESEARCH_QUEUE))
 
 
-def _claim(study_id: int) -> SelectorStudy | None:
+def study_claim(study_id: int, *, progress: float | None = None) -> SelectorStudy | None:
+    """Lock a study and mark it running, with `progress` when given; None when it is gone or
+    already done (a redelivered task then does nothing)."""
     with transaction.atomic():
         study = SelectorStudy.objects.select_for_update().filter(pk=study_id).first()
         if study is None or study.is_done:
             return None
         study.status = Status.RUNNING
-        study.save(update_fields=["status"])
+        fields = ["status"]
+        if progress is not None:
+            study.progress = progress
+            fields.append("progress")
+        study.save(update_fields=fields)
     return study
 
 
-def _finish(study_id: int, *, result: dict[str, Any] | None = None, error: str = "") -> None:
+def study_finish(study_id: int, *, result: dict[str, Any] | None = None, error: str = "") -> None:
+    """Store a study's end: succeeded with its result, or failed with the error."""
     SelectorStudy.objects.filter(pk=study_id).update(
         status=Status.FAILED if error else Status.SUCCEEDED,
         result=result or {},
@@ -155,54 +162,72 @@ def _study_progress(study_id: int) -> Callable[[int, int], None]:
     return bump
 
 
-def selector_study_execute(*, study_id: int) -> SelectorStudy | None:
-    """Run a funnel or a pass-rate heatmap in this process and store it."""
-    study = _claim(study_id)
+def study_execute(
+    *,
+    study_id: int,
+    compute: Callable[[SelectorStudy], dict[str, Any]],
+    what: str,
+    claim_progress: float | None = None,
+) -> SelectorStudy | None:
+    """Run a study of any kind in this process and store its result, or its failure (logged as
+    `what` study): the task must not retry forever, and done studies stay (redo-safe)."""
+    study = study_claim(study_id, progress=claim_progress)
     if study is None:
         return SelectorStudy.objects.filter(pk=study_id).first()
     try:
-        simulator = simulator_for(spec=SourceSpec.model_validate(study.source))
-        config = BacktestConfig.model_validate(study.config)
-        if study.kind == SelectorStudy.Kind.FUNNEL:
-            n, steps = selector_funnel(simulator, config.strategy, config)
-            result: dict[str, Any] = {
-                "underlying": simulator.panel.underlying,
-                "decision_times": n,
-                "steps": [
-                    {
-                        "name": s.name,
-                        "alone": s.alone,
-                        "cumulative": s.cumulative,
-                        "alone_times": s.alone_times,
-                        "cumulative_times": s.cumulative_times,
-                    }
-                    for s in steps
-                ],
-            }
-        elif study.kind == SelectorStudy.Kind.ARENA:
-            from backtests.arena_players import arena_entries
-
-            entries, left_out = arena_entries(simulator)
-            rows = run_arena(simulator, entries, progress=_study_progress(study_id))
-            result = {
-                "underlying": simulator.panel.underlying,
-                "block_days": 7,
-                "resamples": 2000,
-                "rows": [row.as_dict() for row in rows],
-                "left_out": left_out,
-            }
-        else:
-            p = study.params
-            heatmap = selector_pass_rates(
-                simulator, config, p["x_param"], p["x_values"], p["y_param"], p["y_values"]
-            )
-            result = heatmap.as_dict()
+        result = compute(study)
     except Exception as exc:  # the study records the failure; the task must not retry forever
-        logger.exception("selector study %s failed", study_id)
-        _finish(study_id, error=f"{type(exc).__name__}: {exc}")
+        logger.exception("%s study %s failed", what, study_id)
+        study_finish(study_id, error=f"{type(exc).__name__}: {exc}")
     else:
-        _finish(study_id, result=result)
+        study_finish(study_id, result=result)
     return SelectorStudy.objects.filter(pk=study_id).first()
+
+
+def selector_study_execute(*, study_id: int) -> SelectorStudy | None:
+    """Run a funnel, an arena or a pass-rate heatmap in this process and store it."""
+    return study_execute(study_id=study_id, compute=_selector_result, what="selector")
+
+
+def _selector_result(study: SelectorStudy) -> dict[str, Any]:
+    """What a funnel, an arena or a pass-rate heatmap finds on the study's source."""
+    simulator = simulator_for(spec=SourceSpec.model_validate(study.source))
+    config = BacktestConfig.model_validate(study.config)
+    if study.kind == SelectorStudy.Kind.FUNNEL:
+        n, steps = selector_funnel(simulator, config.strategy, config)
+        result: dict[str, Any] = {
+            "underlying": simulator.panel.underlying,
+            "decision_times": n,
+            "steps": [
+                {
+                    "name": s.name,
+                    "alone": s.alone,
+                    "cumulative": s.cumulative,
+                    "alone_times": s.alone_times,
+                    "cumulative_times": s.cumulative_times,
+                }
+                for s in steps
+            ],
+        }
+    elif study.kind == SelectorStudy.Kind.ARENA:
+        from backtests.arena_players import arena_entries
+
+        entries, left_out = arena_entries(simulator)
+        rows = run_arena(simulator, entries, progress=_study_progress(study.pk))
+        result = {
+            "underlying": simulator.panel.underlying,
+            "block_days": 7,
+            "resamples": 2000,
+            "rows": [row.as_dict() for row in rows],
+            "left_out": left_out,
+        }
+    else:
+        p = study.params
+        heatmap = selector_pass_rates(
+            simulator, config, p["x_param"], p["x_values"], p["y_param"], p["y_values"]
+        )
+        result = heatmap.as_dict()
+    return result
 
 
 def heatmap_row_compute(*, study_id: int, row: int) -> list[float | None]:
@@ -233,7 +258,7 @@ def heatmap_finish(*, study_id: int, rows: list[list[float | None]]) -> Selector
     if study is None:
         return None
     p = study.params
-    _finish(
+    study_finish(
         study_id,
         result={
             "x_param": p["x_param"],
