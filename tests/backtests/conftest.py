@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
@@ -15,6 +17,7 @@ SHORT_SOURCE = SourceSpec(
     kind="synthetic", start=datetime(2025, 2, 3, tzinfo=UTC), days=12, seed=3, max_dte_days=10
 )
 TRADING_CONFIG = BacktestConfig(strategy=StrategyParams.research(ivrv_min=0.0))
+STUDIES_URL = "/api/backtests/studies"
 
 
 @pytest.fixture
@@ -41,3 +44,18 @@ def desk_client(client, desk_user):
     """A Django test client logged in as `desk_user`."""
     client.force_login(desk_user)
     return client
+
+
+@pytest.fixture
+def api(desk_user) -> APIClient:
+    """An API client authenticated as `desk_user`."""
+    client = APIClient()
+    client.force_authenticate(desk_user)
+    return client
+
+
+def study_post(api: APIClient, body: dict[str, Any], capture) -> Any:
+    """Launch a study through the API and run what it queues on commit (`capture`:
+    `django_capture_on_commit_callbacks`)."""
+    with capture(execute=True):
+        return api.post(STUDIES_URL, body, format="json")

@@ -19,13 +19,6 @@ URL = "/api/backtests"
 
 
 @pytest.fixture
-def api(desk_user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(desk_user)
-    return client
-
-
-@pytest.fixture
 def done_run() -> BacktestRun:
     run = services.backtest_run_create(
         config=TRADING_CONFIG, source=SHORT_SOURCE, name="api", enqueue=False

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from backtests import lab_services, research_services
 from backtests.models import SelectorStudy
-from tests.backtests.conftest import SHORT_SOURCE
+from tests.backtests.conftest import SHORT_SOURCE, study_post
 
 pytestmark = pytest.mark.django_db
 URL = "/api/backtests/studies"
@@ -25,18 +25,6 @@ ENV_PARAMS = {
 }
 
 
-@pytest.fixture
-def api(desk_user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(desk_user)
-    return client
-
-
-def _post(api: APIClient, body: dict[str, Any], capture) -> Any:
-    with capture(execute=True):
-        return api.post(URL, body, format="json")
-
-
 def test_an_environment_heatmap_is_stored_with_counts_outcomes_and_regimes(
     api, eager_celery, django_capture_on_commit_callbacks
 ) -> None:
@@ -46,7 +34,7 @@ def test_an_environment_heatmap_is_stored_with_counts_outcomes_and_regimes(
         "params": ENV_PARAMS,
     }
 
-    created = _post(api, body, django_capture_on_commit_callbacks)
+    created = study_post(api, body, django_capture_on_commit_callbacks)
 
     assert created.status_code == 201
     study = api.get(f"{URL}/{created.json()['id']}").json()
@@ -82,7 +70,7 @@ def test_an_iv_rv_history_heatmap_covers_six_real_months_without_outcomes(
         "params": params,
     }
 
-    created = _post(api, body, django_capture_on_commit_callbacks)
+    created = study_post(api, body, django_capture_on_commit_callbacks)
 
     study = api.get(f"{URL}/{created.json()['id']}").json()
     assert study["status"] == "succeeded", study["error"]

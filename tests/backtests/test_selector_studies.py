@@ -10,23 +10,11 @@ from rest_framework.test import APIClient
 
 from backtests import research_services
 from backtests.models import SelectorStudy
-from tests.backtests.conftest import SHORT_SOURCE
+from tests.backtests.conftest import SHORT_SOURCE, study_post
 
 pytestmark = pytest.mark.django_db
 URL = "/api/backtests/studies"
 CONFIG = {"strategy": {"ivrv_min": 0}}
-
-
-@pytest.fixture
-def api(desk_user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(desk_user)
-    return client
-
-
-def _post(api: APIClient, body: dict[str, Any], capture) -> Any:
-    with capture(execute=True):
-        return api.post(URL, body, format="json")
 
 
 def test_a_funnel_is_stored_with_every_filter(
@@ -34,7 +22,7 @@ def test_a_funnel_is_stored_with_every_filter(
 ) -> None:
     body = {"kind": "funnel", "source": SHORT_SOURCE.model_dump(mode="json"), "config": CONFIG}
 
-    created = _post(api, body, django_capture_on_commit_callbacks)
+    created = study_post(api, body, django_capture_on_commit_callbacks)
 
     assert created.status_code == 201
     study = api.get(f"{URL}/{created.json()['id']}").json()
@@ -72,7 +60,7 @@ def test_a_simulated_heatmap_fans_out_one_task_per_row(
         "params": params,
     }
 
-    created = _post(api, body, django_capture_on_commit_callbacks)
+    created = study_post(api, body, django_capture_on_commit_callbacks)
 
     study = SelectorStudy.objects.get(pk=created.json()["id"])
     assert study.status == SelectorStudy.Status.SUCCEEDED
@@ -152,7 +140,7 @@ def test_an_arena_run_is_stored_with_its_league_table_and_forest_plot(
 ) -> None:
     body = {"kind": "arena", "source": SHORT_SOURCE.model_dump(mode="json")}
 
-    created = _post(api, body, django_capture_on_commit_callbacks)
+    created = study_post(api, body, django_capture_on_commit_callbacks)
 
     study = api.get(f"{URL}/{created.json()['id']}").json()
     assert study["status"] == "succeeded"
