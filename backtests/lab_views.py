@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -15,7 +14,7 @@ from backtests.domain.environment import ENV_MEASURES, ENV_METRICS, regime_dates
 from backtests.lab_forms import EnvironmentForm, SourceCompareForm
 from backtests.lab_services import LAB_KINDS
 from backtests.models import SelectorStudy
-from optionsdesk.roles import Role, user_has_role
+from backtests.page_launch import page_launch
 
 STUDIES_SHOWN = 30
 
@@ -23,20 +22,14 @@ STUDIES_SHOWN = 30
 @login_required
 def environment(request: HttpRequest) -> HttpResponse:
     """Market environment: the two launch forms and the environment studies so far."""
-    if request.method == "POST" and not user_has_role(request.user, Role.RESEARCHER):
-        raise PermissionDenied("Launching studies needs the researcher role.")
     posted = request.POST if request.method == "POST" else None
     which = request.POST.get("form", "environment")
     env_form = EnvironmentForm(posted if which == "environment" else None)
     compare_form = SourceCompareForm(posted if which == "source_compare" else None)
     form = env_form if which == "environment" else compare_form
-    if request.method == "POST" and form.is_valid():
-        try:
-            study = form.launch(user=request.user)
-        except ValueError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return redirect("backtests:study", study_id=study.pk)
+    study = page_launch(request, form, denied="Launching studies needs the researcher role.")
+    if study is not None:
+        return redirect("backtests:study", study_id=study.pk)
     context = {
         "env_form": env_form,
         "compare_form": compare_form,

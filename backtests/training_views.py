@@ -14,6 +14,7 @@ from backtests import training_services
 from backtests.domain.profiles import PROFILES
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
+from backtests.page_launch import page_launch
 from backtests.training_models import TrainingRun
 from optionsdesk.roles import Role, user_has_role
 
@@ -66,16 +67,10 @@ class TrainingForm(forms.Form):
 @login_required
 def training(request: HttpRequest) -> HttpResponse:
     """Training mode: the launch form (researchers) and the runs table."""
-    if request.method == "POST" and not user_has_role(request.user, Role.RESEARCHER):
-        raise PermissionDenied("Launching training runs needs the researcher role.")
     form = TrainingForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            run = form.launch(user=request.user)
-        except ValueError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return redirect("backtests:training-run", run_id=run.pk)
+    run = page_launch(request, form, denied="Launching training runs needs the researcher role.")
+    if run is not None:
+        return redirect("backtests:training-run", run_id=run.pk)
     context = {"form": form, "runs": TrainingRun.objects.all()[:RUNS_SHOWN]}
     return render(request, "backtests/training.html", context)
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from backtests import charts, lab_views, selectors, services
 from backtests.forms import LabForm, StudyForm
 from backtests.models import BacktestRun, SelectorStudy
+from backtests.page_launch import page_launch
 from backtests.quota import ResearchQuotaExceededError, research_quota_check
 from optionsdesk.htmx import htmx_partial
 from optionsdesk.roles import Role, role_required, user_has_role
@@ -332,16 +333,10 @@ def compare(request: HttpRequest) -> HttpResponse:
 @login_required
 def studies(request: HttpRequest) -> HttpResponse:
     """Selector research: the study form (funnel or heatmap) and the studies table."""
-    if request.method == "POST" and not user_has_role(request.user, Role.RESEARCHER):
-        raise PermissionDenied("Launching studies needs the researcher role.")
     form = StudyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            study = form.launch(user=request.user)
-        except ValueError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return redirect("backtests:study", study_id=study.pk)
+    study = page_launch(request, form, denied="Launching studies needs the researcher role.")
+    if study is not None:
+        return redirect("backtests:study", study_id=study.pk)
     context = {"form": form, "studies": SelectorStudy.objects.all()[:RUNS_SHOWN]}
     return render(request, "backtests/studies.html", context)
 
