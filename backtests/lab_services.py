@@ -187,19 +187,23 @@ def _history_run(study: SelectorStudy) -> tuple[EnvironmentSamples, dict[str, An
     return samples, extra
 
 
+def _heatmap(samples: EnvironmentSamples, params: dict[str, Any]) -> dict[str, Any]:
+    """The heatmap of `samples` on the study's two metrics and their bin edges."""
+    return environment_heatmap(
+        samples,
+        x_metric=params["x_metric"],
+        x_edges=params["x_edges"],
+        y_metric=params["y_metric"],
+        y_edges=params["y_edges"],
+    )
+
+
 def environment_run(study: SelectorStudy) -> dict[str, Any]:
     """The environment heatmap of a study's source and parameters."""
     p = study.params
     if p.get("data") == "volatility_history":
         samples, extra = _history_run(study)
-        result = environment_heatmap(
-            samples,
-            x_metric=p["x_metric"],
-            x_edges=p["x_edges"],
-            y_metric=p["y_metric"],
-            y_edges=p["y_edges"],
-        )
-        return result | extra | {"interval_hours": p["interval_hours"]}
+        return _heatmap(samples, p) | extra | {"interval_hours": p["interval_hours"]}
     progress = _Progress(study.pk, 0.2, 0.95)
     simulator = simulator_for(spec=SourceSpec.model_validate(study.source))
     progress(0.0)
@@ -207,15 +211,8 @@ def environment_run(study: SelectorStudy) -> dict[str, Any]:
     samples = environment_samples(
         simulator, interval_hours=p["interval_hours"], reference=reference, progress=progress
     )
-    result = environment_heatmap(
-        samples,
-        x_metric=p["x_metric"],
-        x_edges=p["x_edges"],
-        y_metric=p["y_metric"],
-        y_edges=p["y_edges"],
-    )
     provenance = simulator.panel.provenance
-    return result | {
+    return _heatmap(samples, p) | {
         "underlying": simulator.panel.underlying,
         "reference": {
             "target_delta": reference.target_delta,
