@@ -23,7 +23,8 @@ from backtests.domain.environment import ENV_METRICS
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
 from backtests.lab_charts import bin_labels
-from backtests.lab_services import lab_study_create, lab_study_dispatch, lab_study_execute
+from backtests.lab_services import lab_study_create
+from backtests.management.commands._lab import lab_study_run_or_queue
 from backtests.models import SelectorStudy
 
 
@@ -95,13 +96,9 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        if options["queue"]:
-            lab_study_dispatch(study_id=study.pk)
-            self.stdout.write(f"study #{study.pk} queued on the research queue")
+        done = lab_study_run_or_queue(study, queue=options["queue"], stdout=self.stdout)
+        if done is None:
             return
-        done = lab_study_execute(study_id=study.pk)
-        if done is None or done.status != SelectorStudy.Status.SUCCEEDED:
-            raise CommandError(f"study #{study.pk} failed: {done.error if done else 'deleted'}")
         self._print(done, as_json=options["json"])
 
     def _print(self, study: SelectorStudy, *, as_json: bool) -> None:

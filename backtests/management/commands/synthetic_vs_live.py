@@ -18,7 +18,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
-from backtests.lab_services import lab_study_create, lab_study_dispatch, lab_study_execute
+from backtests.lab_services import lab_study_create
+from backtests.management.commands._lab import lab_study_run_or_queue
 from backtests.models import SelectorStudy
 
 
@@ -50,13 +51,9 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        if options["queue"]:
-            lab_study_dispatch(study_id=study.pk)
-            self.stdout.write(f"study #{study.pk} queued on the research queue")
+        done = lab_study_run_or_queue(study, queue=options["queue"], stdout=self.stdout)
+        if done is None:
             return
-        done = lab_study_execute(study_id=study.pk)
-        if done is None or done.status != SelectorStudy.Status.SUCCEEDED:
-            raise CommandError(f"study #{study.pk} failed: {done.error if done else 'deleted'}")
         result = {k: v for k, v in done.result.items() if k != "samples"}
         if options["json"]:
             self.stdout.write(json.dumps({"study": done.pk} | result, default=str))
