@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from backtests import services
 from backtests.domain.sources.spec import SourceSpec
 from backtests.domain.types import BacktestConfig
+from backtests.models import BacktestRun
 from trading.domain.candidates import StrategyParams
 
 SHORT_SOURCE = SourceSpec(
@@ -59,3 +61,14 @@ def study_post(api: APIClient, body: dict[str, Any], capture) -> Any:
     `django_capture_on_commit_callbacks`)."""
     with capture(execute=True):
         return api.post(STUDIES_URL, body, format="json")
+
+
+@pytest.fixture
+def done_run() -> BacktestRun:
+    """A short synthetic backtest, run to the end in this process."""
+    run = services.backtest_run_create(
+        config=TRADING_CONFIG, source=SHORT_SOURCE, name="done run", enqueue=False
+    )
+    services.backtest_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    return run

@@ -18,16 +18,6 @@ pytestmark = pytest.mark.django_db
 URL = "/api/backtests"
 
 
-@pytest.fixture
-def done_run() -> BacktestRun:
-    run = services.backtest_run_create(
-        config=TRADING_CONFIG, source=SHORT_SOURCE, name="api", enqueue=False
-    )
-    services.backtest_run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
-
-
 def _source() -> dict[str, object]:
     return SHORT_SOURCE.model_dump(mode="json")
 

@@ -16,16 +16,6 @@ pytestmark = pytest.mark.django_db
 HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def done_run() -> BacktestRun:
-    run = services.backtest_run_create(
-        config=TRADING_CONFIG, source=SHORT_SOURCE, name="view run", enqueue=False
-    )
-    services.backtest_run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
-
-
 def _lab(**overrides: object) -> dict[str, object]:
     form: dict[str, object] = {
         "name": "lab run",
@@ -103,7 +93,7 @@ def test_it_refreshes_only_the_runs_table_for_htmx(
     html = response.content.decode()
     assert 'id="runs"' in html
     assert "lab-form" not in html
-    assert "view run" in html
+    assert "done run" in html
 
 
 def test_it_shows_a_finished_run_with_pictures_trades_and_assumptions(
