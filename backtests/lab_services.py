@@ -35,8 +35,8 @@ from backtests.models import SelectorStudy
 from backtests.quota import research_quota_check
 from backtests.research_services import study_execute, study_record
 from backtests.services import simulator_for
+from optionsdesk.celery import RESEARCH_QUEUE
 
-RESEARCH_QUEUE = "research"
 Kind = SelectorStudy.Kind
 LAB_KINDS: tuple[str, ...] = (Kind.ENVIRONMENT, Kind.SOURCE_COMPARE)
 #: Default bins of each metric (the tab's form starts from these).

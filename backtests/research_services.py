@@ -29,9 +29,9 @@ from backtests.domain.types import BacktestConfig
 from backtests.models import SelectorStudy
 from backtests.quota import research_quota_check
 from backtests.services import simulator_for
+from optionsdesk.celery import RESEARCH_QUEUE
 
 logger = logging.getLogger(__name__)
-RESEARCH_QUEUE = "research"
 MAX_HEATMAP_SIDE = 25
 Status = SelectorStudy.Status
 

@@ -33,9 +33,9 @@ from backtests.domain.types import BacktestConfig
 from backtests.quota import research_quota_check
 from backtests.services import simulator_for
 from backtests.training_models import TrainingRun
+from optionsdesk.celery import RESEARCH_QUEUE
 
 logger = logging.getLogger(__name__)
-RESEARCH_QUEUE = "research"
 FORMATS = ("csv", "jsonl", "parquet")
 #: The files a run writes, by kind (`TrainingRun.files` keys).
 FILE_KINDS = ("decisions", "candidates", "corpus_train", "corpus_validation")
