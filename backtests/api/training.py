@@ -124,6 +124,7 @@ class TrainingRunViewSet(
         ],
         responses={
             (200, "application/octet-stream"): bytes,
+            (200, "text/csv"): str,
             404: OpenApiResponse(description="the run has no such file (`not_found`)"),
         },
     )
@@ -139,5 +140,8 @@ class TrainingRunViewSet(
         except LookupError as exc:
             raise NotFound(str(exc)) from None
         return FileResponse(
-            path.open("rb"), as_attachment=True, filename=f"training_{run.pk}_{path.name}"
+            path.open("rb"),
+            as_attachment=True,
+            filename=f"training_{run.pk}_{path.name}",
+            content_type="text/csv" if path.suffix == ".csv" else "application/octet-stream",
         )

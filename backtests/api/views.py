@@ -357,7 +357,7 @@ class SelectorStudyViewSet(
             409: OpenApiResponse(description="not a finished environment heatmap (`conflict`)"),
         },
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # one heatmap cell's dates
     def regime(self, request: Request, pk: str | None = None) -> Response:
         """Find me this regime: the UTC dates whose sampled times fall in cell (`x`, `y`) of an
         environment heatmap (column and row indexes from 0), with the reference call's mean

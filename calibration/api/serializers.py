@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from calibration.domain.surface import DTE_BANDS
@@ -18,6 +19,18 @@ from calibration.models import (
 from optionsdesk.api.fields import StrictCharField
 
 BANDS = [name for name, _, _ in DTE_BANDS]
+_MULTIPLIER = {"type": "number", "minimum": 0.5, "maximum": 2.0}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {band: _MULTIPLIER for band in BANDS},
+        "additionalProperties": False,
+    }
+)
+class BandMultipliersField(serializers.DictField):
+    """Multipliers by DTE band; the schema names the bands (others are refused)."""
 
 
 class CalibrationRunListSerializer(serializers.ModelSerializer[CalibrationRun]):
@@ -93,7 +106,10 @@ class PolicyDecisionSerializer(serializers.ModelSerializer[PolicyDecision]):
 
     outcome = serializers.CharField(read_only=True, help_text="applied, held, refused, override")
     actor: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        read_only=True, slug_field="username"
+        read_only=True,
+        slug_field="username",
+        allow_null=True,
+        help_text="null when no user acted (the policy on the beat)",
     )
 
     class Meta:
@@ -157,7 +173,7 @@ class OverrideSerializer(serializers.Serializer[Any]):
     """A manual override of the applied multipliers (audited)."""
 
     underlying = StrictCharField()
-    multipliers = serializers.DictField(
+    multipliers = BandMultipliersField(
         child=serializers.FloatField(min_value=0.5, max_value=2.0),
         help_text=f"multiplier per DTE band ({', '.join(BANDS)}), 0.5 to 2",
     )
