@@ -434,6 +434,13 @@ def backtest_run_delete(*, run: BacktestRun) -> None:
 # ------------------------------------------------------------------ grids
 
 
+def _cell_name(grid_name: str, index: int) -> str:
+    """A cell's name: its grid's, cut to leave room for " #index" within the column's length."""
+    suffix = f" #{index}"
+    room = BacktestRun._meta.get_field("name").max_length or 200
+    return f"{grid_name[: room - len(suffix)]}{suffix}"
+
+
 def grid_run_create(
     *,
     spec: GridSpec,
@@ -457,7 +464,7 @@ def grid_run_create(
         )
         BacktestRun.objects.bulk_create(
             BacktestRun(
-                name=f"{parent.name} #{index}",
+                name=_cell_name(parent.name, index),
                 kind=BacktestRun.Kind.GRID_CELL,
                 parent=parent,
                 combo_index=index,

@@ -60,6 +60,25 @@ def test_it_creates_a_grid_with_one_cell_per_combination(api: APIClient) -> None
     assert run.children.count() == 2
 
 
+def test_a_grid_with_the_longest_name_allowed_names_its_cells_within_the_column(
+    api: APIClient,
+) -> None:
+    """Schemathesis on PostgreSQL: a 200-character grid name made its cells "name #0" (203
+    characters) and the create a 500. A cell keeps its number and as much of the name as fits."""
+    body = {
+        "name": "g" * 200,
+        "source": _source(),
+        "grid": {"axes": {"exit_style": ["hold_to_expiry", "stop_loss"]}},
+    }
+    response = api.post(URL, body, format="json")
+
+    assert response.status_code == 201
+    run = BacktestRun.objects.get(pk=response.json()["id"])
+    names = list(run.children.order_by("combo_index").values_list("name", flat=True))
+    assert [len(name) for name in names] == [200, 200]
+    assert names == ["g" * 197 + " #0", "g" * 197 + " #1"]
+
+
 def test_it_rejects_invalid_configurations_with_field_messages(api: APIClient) -> None:
     strategy = {"delta_min": 0.5, "delta_max": 0.1}
     bad_delta = api.post(URL, {"config": {"strategy": strategy}}, format="json")
