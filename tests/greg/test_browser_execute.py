@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 
 from greg.models import GregDecision
-from greg.services import greg_settings_update
 from greg.services.evaluation import underlying_evaluate
+from tests.greg.helpers import advised_open
 from tests.trading.agent_helpers import make_agent_client
 from trading.models import Order
-from trading.services import controls_update
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 STRATEGY = "STRATEGY_C_SHORT_PUT"  # one leg: one order
@@ -50,17 +49,7 @@ def suggestion(agent_settings, sim_server, sim_client, monkeypatch) -> GregDecis
         "greg.services.exchange.greg_client", lambda: make_agent_client(sim_server.base_url)
     )
     quote = underlying_evaluate(client=sim_client, underlying="BTC").structures[STRATEGY]
-    assert quote["ok"], quote
-    greg_settings_update(
-        changes={"mode": "live", "master_switch": True, "enabled_strategies": [STRATEGY]},
-        user="op",
-        source="test",
-    )
-    controls_update(changes={"dry_run": False, "kill_switch": False}, user="op")
-    return GregDecision.objects.create(
-        kind="suggestion", action="OPEN", outcome="advised", underlying="BTC",
-        strategy=STRATEGY, structures={STRATEGY: quote}, index_price=quote["forward_usd"],
-    )  # fmt: skip
+    return advised_open(STRATEGY, quote, dry_run=False)
 
 
 def test_the_execute_confirmation_decides_and_viewers_see_no_button(

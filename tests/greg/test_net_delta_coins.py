@@ -10,14 +10,13 @@ from typing import Any
 import pytest
 
 from greg.domain.risk import Guardrails, StructureRisk, evaluate_greg_risk
-from greg.models import GregDecision
-from greg.services import greg_settings_update
 from greg.services.evaluation import underlying_evaluate
 from greg.services.execution import suggestion_execute
+from tests.greg.helpers import advised_open
 from trading.domain.params import AgentDefaults, RiskLimits
 from trading.domain.risk import PortfolioState, RiskInputs
 from trading.models import Order
-from trading.services import controls, controls_update
+from trading.services import controls
 
 STRATEGY = "STRATEGY_F_BEAR_CALL_SPREAD"
 LIMITS = RiskLimits(max_net_delta_abs=0.3)
@@ -40,16 +39,7 @@ def test_covered_calls_do_not_make_greg_refuse_a_bear_call_spread_as_naked_short
     assert float(quote["net_delta"]) < 0
     short = next(leg for leg in quote["legs"] if leg["side"] == "sell")
     sim_client.sell(short["instrument_name"], Decimal(2), type="market")
-    greg_settings_update(
-        changes={"mode": "live", "master_switch": True, "enabled_strategies": [STRATEGY]},
-        user="op",
-        source="test",
-    )
-    controls_update(changes={"dry_run": True, "kill_switch": False}, user="op")
-    suggestion = GregDecision.objects.create(
-        kind="suggestion", action="OPEN", outcome="advised", underlying="BTC",
-        strategy=STRATEGY, structures={STRATEGY: quote}, index_price=quote["forward_usd"],
-    )  # fmt: skip
+    suggestion = advised_open(STRATEGY, quote, dry_run=True)
     result = suggestion_execute(
         suggestion=suggestion, client=sim_client, user="op", confirmed=True, expect_dry_run=True
     )

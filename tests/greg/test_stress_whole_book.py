@@ -11,11 +11,10 @@ from decimal import Decimal
 import pytest
 
 from greg.models import GregDecision
-from greg.services import greg_settings_update
 from greg.services.evaluation import underlying_evaluate
 from greg.services.execution import _book, suggestion_execute
+from tests.greg.helpers import advised_open
 from trading.models import Order, Position
-from trading.services import controls_update
 from trading.services.controls import effective_params_load
 from trading.services.state import state_build
 
@@ -31,17 +30,7 @@ CELL = re.compile(
 def suggestion(agent_settings, sim_client) -> GregDecision:
     """A 0.1 BTC short put (30-45 DTE), every Greg gate open, dry run on (paper orders)."""
     quote = underlying_evaluate(client=sim_client, underlying="BTC").structures[STRATEGY]
-    assert quote["ok"], quote
-    greg_settings_update(
-        changes={"mode": "live", "master_switch": True, "enabled_strategies": [STRATEGY]},
-        user="op",
-        source="test",
-    )
-    controls_update(changes={"dry_run": True, "kill_switch": False}, user="op")
-    return GregDecision.objects.create(
-        kind="suggestion", action="OPEN", outcome="advised", underlying="BTC",
-        strategy=STRATEGY, structures={STRATEGY: quote}, index_price=quote["forward_usd"],
-    )  # fmt: skip
+    return advised_open(STRATEGY, quote, dry_run=True)
 
 
 def _hold_short_puts(suggestion: GregDecision, *, strategy_id: str, sandbox: bool) -> None:
