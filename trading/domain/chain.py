@@ -160,14 +160,7 @@ def _parse_option_names(names: pd.Series) -> dict[str, pd.Series]:
     One cached regex match per distinct name (`_name_fields`; pandas' `str.extract` was ~5x
     slower): this runs on every agent tick, on both full chains, whose names rarely change.
     """
-    fields = [_name_fields(name) for name in names.tolist()]
-    bad = [name for name, parsed in zip(names.tolist(), fields, strict=True) if parsed is None]
-    if bad:
-        examples = ", ".join(map(repr, list(dict.fromkeys(bad))[:5]))
-        raise ChainSchemaError([], f"{len(bad)} rows are not option names, e.g. {examples}")
-    underlying, expiry, stamp, option_type, strike = (
-        zip(*fields, strict=True) if fields else ((),) * 5
-    )
+    underlying, expiry, stamp, option_type, strike = _name_columns(names.tolist())
     index = names.index
     return {
         "underlying": pd.Series(underlying, index=index, dtype=object),
@@ -176,6 +169,17 @@ def _parse_option_names(names: pd.Series) -> dict[str, pd.Series]:
         "option_type": pd.Series(option_type, index=index, dtype=object),
         "strike": pd.Series(strike, index=index, dtype="float64"),
     }
+
+
+def _name_columns(names: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The five parsed fields of every name as five columns; ChainSchemaError naming a few
+    of the names that are not options."""
+    fields = [_name_fields(name) for name in names]
+    bad = [name for name, parsed in zip(names, fields, strict=True) if parsed is None]
+    if bad:
+        examples = ", ".join(map(repr, list(dict.fromkeys(bad))[:5]))
+        raise ChainSchemaError([], f"{len(bad)} rows are not option names, e.g. {examples}")
+    return list(zip(*fields, strict=True)) if fields else [()] * 5
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -200,13 +204,8 @@ def chain_from_quotes(
     equals `normalize_chain` of the same rows (a test compares them) without its per-column
     coercions: the agent builds both chains this way on every tick.
     """
-    fields = [_name_fields(name) for name in names]
-    if any(parsed is None for parsed in fields):
-        bad = [name for name, parsed in zip(names, fields, strict=True) if parsed is None]
-        examples = ", ".join(map(repr, list(dict.fromkeys(bad))[:5]))
-        raise ChainSchemaError([], f"{len(bad)} rows are not option names, e.g. {examples}")
     size = len(names)
-    columns = list(zip(*fields, strict=True)) if fields else [()] * 5
+    columns = _name_columns(names)
     stamp = pd.Timestamp(harvest_time)
     stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
     out: dict[str, Any] = {
